@@ -1,0 +1,103 @@
+"""The one cattrs converter that turns the gateway's JSON into models."""
+
+from __future__ import annotations
+
+import datetime as dt
+import enum
+import types
+import typing
+from decimal import Decimal, InvalidOperation
+from typing import Any, Union
+
+import cattrs
+
+from ._constants import MOSCOW
+
+__all__ = ["converter", "parse_gateway_date"]
+
+_DATE_FORMAT = "%d.%m.%Y %H:%M:%S"
+
+
+def parse_gateway_date(value: str) -> dt.datetime:
+    """``DD.MM.YYYY hh:mm:ss`` in Moscow time → an aware datetime."""
+    return dt.datetime.strptime(value, _DATE_FORMAT).replace(tzinfo=MOSCOW)
+
+
+def _decimal(value: Any, _: type) -> Decimal:
+    if isinstance(value, bool) or not isinstance(value, (str, int, float, Decimal)):
+        raise ValueError(f"not a decimal: {value!r}")
+    try:
+        # str() first: Decimal(0.1) would keep the float's binary error.
+        return Decimal(str(value).strip())
+    except InvalidOperation:
+        raise ValueError(f"not a decimal: {value!r}") from None
+
+
+def _datetime(value: Any, _: type) -> dt.datetime:
+    if not isinstance(value, str):
+        raise ValueError(f"not a gateway date: {value!r}")
+    return parse_gateway_date(value)
+
+
+def _int_or_str(value: Any, _: type) -> int | str:
+    if isinstance(value, bool) or not isinstance(value, (int, str)):
+        raise ValueError(f"not an id: {value!r}")
+    return value
+
+
+def _int(value: Any, _: type) -> int:
+    if isinstance(value, bool) or not isinstance(value, (int, str)):
+        raise ValueError(f"not an integer: {value!r}")
+    return int(value)
+
+
+def _str(value: Any, _: type) -> str:
+    if isinstance(value, (str, int)) and not isinstance(value, bool):
+        return str(value)
+    raise ValueError(f"not a string: {value!r}")
+
+
+def _int_enum(value: Any, cls: type[enum.IntEnum]) -> enum.IntEnum:
+    return cls(_int(value, int))
+
+
+def _optional_args(tp: Any) -> tuple[Any, ...] | None:
+    origin = typing.get_origin(tp)
+    if origin is Union or origin is types.UnionType:
+        args = typing.get_args(tp)
+        if type(None) in args:
+            return tuple(a for a in args if a is not type(None))
+    return None
+
+
+def _make_optional_hook(tp: Any) -> Any:
+    args = _optional_args(tp) or ()
+    inner_tp: Any = args[0] if len(args) == 1 else Union[args]  # noqa: UP007
+    structure_inner = converter.get_structure_hook(inner_tp)
+
+    # The gateway writes an absent value as "" as often as it leaves the field out.
+    def hook(value: Any, _: Any) -> Any:
+        if value is None or value == "":
+            return None
+        return structure_inner(value, inner_tp)
+
+    return hook
+
+
+def _build() -> cattrs.Converter:
+    conv = cattrs.Converter(detailed_validation=False)
+    conv.register_structure_hook(Decimal, _decimal)
+    conv.register_structure_hook(dt.datetime, _datetime)
+    conv.register_structure_hook(int, _int)
+    conv.register_structure_hook(str, _str)
+    conv.register_structure_hook(Union[int, str], _int_or_str)  # noqa: UP007
+    # IntEnum before int: the int hook would otherwise win for these int subclasses.
+    conv.register_structure_hook(enum.IntEnum, _int_enum)
+    return conv
+
+
+#: Builds every model from decoded JSON (``converter.structure(obj, Model)``).
+converter = _build()
+converter.register_structure_hook_factory(
+    lambda tp: _optional_args(tp) is not None and tp is not type(None), _make_optional_hook
+)

@@ -1,0 +1,106 @@
+"""Endpoints as declarations, and the pure decoder every answer goes through."""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Callable
+from typing import Any, Generic, TypeVar
+
+import attrs
+
+from .._constants import EXCERPT_LENGTH
+from .._converter import converter
+from .._errors import ProtocolError, api_error
+
+__all__ = ["Caller", "Endpoint", "decode"]
+
+T = TypeVar("T")
+
+# The plain error form some endpoints send even when JSON was asked for.
+_PLAIN_ERROR = re.compile(r"\s*ERROR\s*=\s*(\d+)\s*\((.*?)\)\s*(?:,\s*ID\s*-\s*(\S+))?\s*$", re.S)
+
+
+@attrs.frozen
+class Endpoint(Generic[T]):
+    """One gateway call: its error-table ``name``, ``path``, fixed ``selector`` and answer ``model``.
+
+    ``adapt`` reshapes the decoded JSON before it is structured (e.g. a single object where a list
+    of them is expected).
+    """
+
+    name: str
+    path: str
+    model: Any
+    selector: tuple[tuple[str, str], ...] = ()
+    adapt: Callable[[Any], Any] | None = None
+
+
+def _excerpt(text: str) -> str:
+    return text[:EXCERPT_LENGTH]
+
+
+def decode(endpoint: Endpoint[T], status_code: int, content: bytes) -> T:
+    """Turn one HTTP answer into ``endpoint.model`` or raise the matching error."""
+    text: str | None = None
+    if status_code != 200:
+        text = content.decode("utf-8", "replace")
+        raise ProtocolError(
+            f"HTTP {status_code}",
+            endpoint=endpoint.name,
+            excerpt=_excerpt(text),
+            status_code=status_code,
+        )
+    try:
+        data = json.loads(content)
+    except ValueError:
+        text = content.decode("utf-8", "replace")
+        _raise_unreadable(endpoint, text)
+    if isinstance(data, dict) and "error_code" in data:
+        code = data["error_code"]
+        if isinstance(code, str) and code.isdigit():
+            code = int(code)
+        if not isinstance(code, int) or isinstance(code, bool):
+            raise ProtocolError("error_code is not a number", endpoint=endpoint.name)
+        echoed = data.get("id")
+        raise api_error(
+            endpoint.name,
+            code,
+            str(data.get("error", "")),
+            None if echoed is None else str(echoed),
+        )
+    if endpoint.adapt is not None:
+        data = endpoint.adapt(data)
+    try:
+        result: T = converter.structure(data, endpoint.model)
+    except Exception as exc:  # cattrs raises many kinds; none may escape as such
+        raise ProtocolError(
+            f"unexpected answer shape ({type(exc).__name__}: {exc})",
+            endpoint=endpoint.name,
+            excerpt=_excerpt(content.decode("utf-8", "replace")),
+        ) from None
+    return result
+
+
+def _raise_unreadable(endpoint: Endpoint[Any], text: str) -> Any:
+    match = _PLAIN_ERROR.match(text)
+    if match:
+        code, message, echoed = match.groups()
+        raise api_error(endpoint.name, int(code), message, echoed)
+    stripped = text.lstrip()
+    if not stripped:
+        reason = "empty body"
+    elif stripped[:1] == "<":
+        reason = "an HTML or XML page instead of JSON"
+    elif stripped[:1] in "{[":
+        reason = "truncated or malformed JSON"
+    else:
+        reason = "not JSON"
+    raise ProtocolError(reason, endpoint=endpoint.name, excerpt=_excerpt(text))
+
+
+class Caller:
+    """What endpoint groups need from the session: one pipeline to run a declared call through."""
+
+    async def _call(self, endpoint: Endpoint[T], params: dict[str, str]) -> T:
+        raise NotImplementedError

@@ -1,0 +1,273 @@
+"""The exception tree of smsc_async.
+
+Every failure is an :class:`SMSCError`::
+
+    SMSCError
+    ├── TransportError                 the request did not complete (wraps the httpx error)
+    │   ├── ConnectError               no connection could be made
+    │   └── RequestTimeout             connect/read/write/pool timeout
+    ├── ProtocolError                  an answer we cannot read: non-200, HTML page, empty,
+    │                                  truncated or unstructurable body (``.endpoint``, ``.excerpt``)
+    ├── RefusedError                   the session refused to send; nothing left the machine
+    │   ├── DuplicateSendError         an identical send inside its window (a double click)
+    │   ├── LockedOutError             earlier authorization failures: stopped before the IP block
+    │   └── CircuitOpenError           the gateway blocked the IP (error 4): cooling down
+    └── APIError                       the gateway answered with an error code (``.code``,
+        │                              ``.message`` (server text), ``.endpoint``, ``.id``)
+        ├── ParameterError             1
+        ├── AuthorizationError         2
+        ├── IPBlockedError             4
+        ├── TooManyRequestsError       9
+        ├── InsufficientFundsError     send 3
+        ├── NotFoundError              3 on most endpoints
+        │   ├── SenderNotFoundError    senders 3
+        │   ├── OperatorNotFoundError  info 3
+        │   ├── LinkNotFoundError      tinyurls 3
+        │   └── MessageNotFoundError   get_messages 3
+        ├── DateFormatError            send/jobs 5
+        ├── PersistError               senders 5, status 5 (delete), jobs 3 (save)
+        ├── MessageForbiddenError      send 6
+        ├── InvalidPhoneError          send 7, senders 7
+        ├── UndeliverableError         send 8, senders 8
+        ├── CodeAlreadySentError       senders 10 (retry after 8 hours)
+        └── WrongCodeError             senders 11
+
+Codes map to classes **per endpoint** (``ERROR_TABLES``): code 3 is "insufficient funds" on send but
+"not found" elsewhere. Credentials never appear in any message here: the session never passes them in.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+__all__ = [
+    "APIError",
+    "AuthorizationError",
+    "CircuitOpenError",
+    "CodeAlreadySentError",
+    "ConnectError",
+    "DateFormatError",
+    "DuplicateSendError",
+    "ERROR_TABLES",
+    "IPBlockedError",
+    "InsufficientFundsError",
+    "InvalidPhoneError",
+    "LinkNotFoundError",
+    "LockedOutError",
+    "MessageForbiddenError",
+    "MessageNotFoundError",
+    "NotFoundError",
+    "OperatorNotFoundError",
+    "ParameterError",
+    "PersistError",
+    "ProtocolError",
+    "RefusedError",
+    "RequestTimeout",
+    "SMSCError",
+    "SenderNotFoundError",
+    "TooManyRequestsError",
+    "TransportError",
+    "UndeliverableError",
+    "WrongCodeError",
+    "api_error",
+]
+
+
+class SMSCError(Exception):
+    """Root of every error smsc_async raises (besides ``ValueError``/``TypeError`` for bad input)."""
+
+
+class TransportError(SMSCError):
+    """The HTTP request did not complete; the underlying httpx error is the ``__cause__``."""
+
+    def __init__(self, message: str, *, endpoint: str) -> None:
+        super().__init__(message)
+        self.endpoint = endpoint
+
+
+class ConnectError(TransportError):
+    """No connection to the gateway could be made."""
+
+
+class RequestTimeout(TransportError):
+    """The request timed out (connect, read, write or waiting for a pooled connection)."""
+
+
+class ProtocolError(SMSCError):
+    """The gateway answered something we cannot read as the endpoint's answer."""
+
+    def __init__(
+        self, message: str, *, endpoint: str, excerpt: str = "", status_code: int | None = None
+    ) -> None:
+        detail = f"{endpoint}: {message}"
+        if excerpt:
+            detail += f" (body starts {excerpt!r})"
+        super().__init__(detail)
+        self.endpoint = endpoint
+        self.excerpt = excerpt
+        self.status_code = status_code
+
+
+class RefusedError(SMSCError):
+    """The session refused to send the request; nothing left the machine."""
+
+
+class DuplicateSendError(RefusedError):
+    """An identical send already went out inside the gateway's one-per-minute window.
+
+    Sending it again would either be refused with error 9 or deliver the message twice, so it is
+    never queued: change the text, the recipients or the ``id``, or wait ``retry_after`` seconds.
+    """
+
+    def __init__(self, message: str, *, retry_after: float) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
+
+
+class LockedOutError(RefusedError):
+    """Earlier requests failed authorization; further attempts would get the IP blocked."""
+
+
+class CircuitOpenError(RefusedError):
+    """The gateway blocked this IP (error 4); requests fail fast until ``retry_after`` seconds pass."""
+
+    def __init__(self, message: str, *, retry_after: float) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
+
+
+class APIError(SMSCError):
+    """The gateway answered with an error code.
+
+    ``code`` is the gateway's number, ``message`` its own text, ``endpoint`` the endpoint's name and
+    ``id`` the message id the gateway echoed back (send errors 3, 6, 7, 8), else ``None``.
+    """
+
+    def __init__(self, code: int, message: str, *, endpoint: str, id: str | None = None) -> None:
+        text = f"{endpoint}: error {code} ({message})"
+        if id is not None:
+            text += f", id {id}"
+        super().__init__(text)
+        self.code = code
+        self.message = message
+        self.endpoint = endpoint
+        self.id = id
+
+
+class ParameterError(APIError):
+    """Error 1: the gateway rejected the request's parameters."""
+
+
+class AuthorizationError(APIError):
+    """Error 2: wrong login/password/API key, or a call from an IP outside the account's list."""
+
+
+class IPBlockedError(APIError):
+    """Error 4: the gateway temporarily blocked this IP address."""
+
+
+class TooManyRequestsError(APIError):
+    """Error 9: a rate rule or the concurrent-connections cap was exceeded."""
+
+
+class InsufficientFundsError(APIError):
+    """send.php error 3: not enough money on the account."""
+
+
+class NotFoundError(APIError):
+    """Error 3 on endpoints where it means "not found"."""
+
+
+class SenderNotFoundError(NotFoundError):
+    """senders.php error 3: no such sender name."""
+
+
+class OperatorNotFoundError(NotFoundError):
+    """info.php error 3: no operator known for the number."""
+
+
+class LinkNotFoundError(NotFoundError):
+    """tinyurls.php error 3: no such short link."""
+
+
+class MessageNotFoundError(NotFoundError):
+    """get.php (history) error 3: no such message."""
+
+
+class DateFormatError(APIError):
+    """send.php / jobs.php error 5: the date or time has a wrong format."""
+
+
+class PersistError(APIError):
+    """The gateway could not save or delete a record (senders 5, status delete 5, jobs 3)."""
+
+
+class MessageForbiddenError(APIError):
+    """send.php error 6: the message is forbidden (by its text or its sender name)."""
+
+
+class InvalidPhoneError(APIError):
+    """Error 7: the phone number has a wrong format."""
+
+
+class UndeliverableError(APIError):
+    """Error 8: the message (or a confirmation code) cannot be delivered to the number."""
+
+
+class CodeAlreadySentError(APIError):
+    """senders.php error 10: the code was already sent to the number; retry after 8 hours."""
+
+
+class WrongCodeError(APIError):
+    """senders.php error 11: wrong confirmation code."""
+
+
+_COMMON: dict[int, type[APIError]] = {
+    1: ParameterError,
+    2: AuthorizationError,
+    4: IPBlockedError,
+    9: TooManyRequestsError,
+}
+
+
+def _table(**codes: type[APIError]) -> Mapping[int, type[APIError]]:
+    return {**_COMMON, **{int(code[1:]): cls for code, cls in codes.items()}}
+
+
+#: Error code → exception class, per endpoint name.
+ERROR_TABLES: Mapping[str, Mapping[int, type[APIError]]] = {
+    "send": _table(
+        e3=InsufficientFundsError,
+        e5=DateFormatError,
+        e6=MessageForbiddenError,
+        e7=InvalidPhoneError,
+        e8=UndeliverableError,
+    ),
+    "status": _table(e5=PersistError),
+    "balance": _table(),
+    "info": _table(e3=OperatorNotFoundError),
+    "tinyurls": _table(e3=LinkNotFoundError),
+    "senders": _table(
+        e3=SenderNotFoundError,
+        e5=PersistError,
+        e7=InvalidPhoneError,
+        e8=UndeliverableError,
+        e10=CodeAlreadySentError,
+        e11=WrongCodeError,
+    ),
+    "get_messages": _table(e3=MessageNotFoundError),
+    "get_answers": _table(),
+    "get_stat": _table(),
+    "get_price": _table(),
+    "jobs": _table(e3=PersistError, e5=DateFormatError),
+    "templates": _table(e3=NotFoundError),
+    "phones": _table(e3=NotFoundError, e7=InvalidPhoneError),
+    "users": _table(e3=NotFoundError),
+}
+
+
+def api_error(endpoint: str, code: int, message: str, id: str | None = None) -> APIError:
+    """The exception for ``code`` as ``endpoint`` means it (``APIError`` itself when unmapped)."""
+    table = ERROR_TABLES.get(endpoint, _COMMON)
+    cls = table.get(code, APIError)
+    return cls(code, message, endpoint=endpoint, id=id)

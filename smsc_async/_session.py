@@ -1,0 +1,260 @@
+"""The Session: one httpx pool, one limiter, one pipeline for every endpoint."""
+
+from __future__ import annotations
+
+import ipaddress
+import logging
+from collections import deque
+from types import TracebackType
+from typing import Any, TypeVar
+
+import anyio
+import httpx
+
+from ._constants import DEFAULT_BASE_URL, DEFAULT_IP_BLOCK_COOLDOWN, DEFAULT_TIMEOUT, USER_AGENT
+from ._endpoints import EndpointsAPI
+from ._endpoints._base import Endpoint, decode
+from ._errors import (
+    APIError,
+    AuthorizationError,
+    CircuitOpenError,
+    ConnectError,
+    IPBlockedError,
+    LockedOutError,
+    RequestTimeout,
+    TooManyRequestsError,
+    TransportError,
+)
+from ._limiter import Limiter
+from ._limits import RateLimits
+from ._retry import RetryPolicy
+
+__all__ = ["Session"]
+
+T = TypeVar("T")
+
+logger = logging.getLogger("smsc_async")
+
+_DEFAULT_RETRY = RetryPolicy()
+
+
+def _is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
+def _check_base_url(base_url: str) -> str:
+    if not isinstance(base_url, str):
+        raise TypeError(f"base_url must be a str, not {type(base_url).__name__}")
+    url = httpx.URL(base_url)
+    if url.scheme not in ("https", "http") or not url.host:
+        raise ValueError(f"base_url must be an https:// URL of the gateway, got {base_url!r}")
+    if url.userinfo or url.query:
+        raise ValueError("base_url must not carry credentials or a query; pass them to Session")
+    if url.scheme == "http" and not _is_loopback(url.host):
+        raise ValueError(
+            f"base_url {base_url!r}: plain http is allowed only for loopback hosts (the emulator); "
+            "use https"
+        )
+    return base_url.rstrip("/")
+
+
+def _auth_fields(login: str | None, password: str | None, api_key: str | None) -> dict[str, str]:
+    for name, value in (("login", login), ("password", password), ("api_key", api_key)):
+        if value is not None and not isinstance(value, str):
+            raise TypeError(f"{name} must be a str, not {type(value).__name__}")
+        if value is not None and not value:
+            raise ValueError(f"{name} must not be empty")
+    if api_key is not None:
+        if login is not None or password is not None:
+            raise ValueError("pass either login and password or api_key, not both")
+        return {"apikey": api_key}
+    if login is None or password is None:
+        raise ValueError("pass login and password, or api_key")
+    return {"login": login, "psw": password}
+
+
+class Session(EndpointsAPI):
+    """An async session with the SMSC gateway: one connection pool and one rate limiter.
+
+    Authenticate with ``login`` and ``password`` or with ``api_key``. Credentials travel only in
+    POST bodies, never in URLs, logs, reprs or error messages. ``base_url`` selects the regional
+    host (``https://smsc.ru``, ``https://smscentre.com``, ``https://smsc.kz``,
+    ``https://smsc.ua`` …); plain ``http://`` is accepted for loopback hosts only.
+
+    Every request passes the same pipeline: arguments are checked, the limiter admits it inside
+    every documented rate rule (``limits``; shared across processes with a Redis ``backend``),
+    it is POSTed with ``fmt=3`` and ``charset=utf-8``, and the answer is decoded into a model or
+    a typed :class:`~smsc_async.SMSCError`. Error 9 alone is retried (``retry``); an
+    authorization failure stops the session before the gateway blocks the IP, and error 4 opens a
+    circuit that fails fast for ``ip_block_cooldown`` seconds.
+
+    >>> async with Session(login="alex", password="…") as smsc:  # doctest: +SKIP
+    ...     balance = await smsc.balance()
+
+    ``transport`` (an ``httpx.AsyncBaseTransport``) or ``http_client`` (an ``httpx.AsyncClient``)
+    may be injected; the session closes only a client it created.
+    """
+
+    def __init__(
+        self,
+        login: str | None = None,
+        password: str | None = None,
+        *,
+        api_key: str | None = None,
+        base_url: str = DEFAULT_BASE_URL,
+        limits: RateLimits | None = None,
+        backend: Any = None,
+        retry: RetryPolicy | None = _DEFAULT_RETRY,
+        timeout: float = DEFAULT_TIMEOUT,
+        ip_block_cooldown: float = DEFAULT_IP_BLOCK_COOLDOWN,
+        transport: httpx.AsyncBaseTransport | None = None,
+        http_client: httpx.AsyncClient | None = None,
+    ) -> None:
+        self._form = _auth_fields(login, password, api_key)
+        self._form.update(fmt="3", charset="utf-8")
+        self._auth_kind = "api_key" if api_key is not None else "password"
+        self._base_url = _check_base_url(base_url)
+        if limits is not None and not isinstance(limits, RateLimits):
+            raise TypeError(f"limits must be a RateLimits, not {type(limits).__name__}")
+        if retry is not None and not isinstance(retry, RetryPolicy):
+            raise TypeError(f"retry must be a RetryPolicy or None, not {type(retry).__name__}")
+        if http_client is not None and transport is not None:
+            raise ValueError("pass transport or http_client, not both")
+        self._limits = limits if limits is not None else RateLimits()
+        self._limiter = Limiter(self._limits, backend=backend)
+        self._retry = retry
+        self._cooldown = float(ip_block_cooldown)
+        if http_client is None:
+            pool = httpx.Limits(
+                max_connections=self._limits.concurrency,
+                max_keepalive_connections=self._limits.concurrency,
+            )
+            self._client = httpx.AsyncClient(
+                transport=transport,
+                timeout=timeout,
+                limits=pool,
+                headers={"User-Agent": USER_AGENT},
+                follow_redirects=False,
+            )
+            self._owns_client = True
+        else:
+            self._client = http_client
+            self._owns_client = False
+        self._closed = False
+        # Lockout state: see _refuse_if_locked.
+        self._auth_failed = False
+        self._blocked_until = float("-inf")
+        self._failed_sends: deque[float] = deque()
+
+    def __repr__(self) -> str:
+        return f"<smsc_async.Session base_url={self._base_url!r} auth={self._auth_kind}>"
+
+    @property
+    def limits(self) -> RateLimits:
+        """The rate rules this session keeps."""
+        return self._limits
+
+    async def __aenter__(self) -> Session:
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.aclose()
+
+    async def aclose(self) -> None:
+        """Close the connection pool if the session created it. Idempotent."""
+        if self._closed:
+            return
+        self._closed = True
+        if self._owns_client:
+            await self._client.aclose()
+
+    # -- the pipeline ----------------------------------------------------------------------------
+
+    async def _call(self, endpoint: Endpoint[T], params: dict[str, str]) -> T:
+        if endpoint.selector:
+            params = {**dict(endpoint.selector), **params}
+        try:
+            return await self._attempt(endpoint, params)
+        except TooManyRequestsError:
+            if self._retry is None or self._retry.attempts <= 1:
+                raise
+            logger.debug("%s: error 9, retrying", endpoint.name)
+            return await self._retry.after_first_failure(lambda: self._attempt(endpoint, params))
+
+    async def _attempt(self, endpoint: Endpoint[T], params: dict[str, str]) -> T:
+        self._refuse_if_locked(endpoint)
+        form = {**params, **self._form}
+        async with self._limiter.slot(endpoint.path, params) as lease:
+            try:
+                response = await self._client.post(self._base_url + endpoint.path, data=form)
+            except httpx.TimeoutException as exc:
+                raise RequestTimeout(
+                    f"{endpoint.name}: timed out ({type(exc).__name__})", endpoint=endpoint.name
+                ) from exc
+            except httpx.ConnectError as exc:
+                raise ConnectError(
+                    f"{endpoint.name}: cannot connect ({exc})", endpoint=endpoint.name
+                ) from exc
+            except httpx.TransportError as exc:
+                raise TransportError(
+                    f"{endpoint.name}: {type(exc).__name__} ({exc})", endpoint=endpoint.name
+                ) from exc
+            try:
+                result = decode(endpoint, response.status_code, response.content)
+            except TooManyRequestsError:
+                # Refused outright: the gateway did not act on it, so it must not hold the
+                # identical-send window against the retry.
+                lease.refused()
+                raise
+            except APIError as exc:
+                self._note_failure(endpoint, exc)
+                raise
+        if endpoint.name == "send" and self._failed_sends:
+            self._failed_sends.clear()
+        return result
+
+    def _refuse_if_locked(self, endpoint: Endpoint[Any]) -> None:
+        if self._closed:
+            raise RuntimeError("the session is closed")
+        if self._auth_failed:
+            raise LockedOutError(
+                f"{endpoint.name}: refused: an earlier request failed authorization (error 2); "
+                "this session sends nothing more so the gateway does not block the IP "
+                "(5 failures in 30 minutes). Check the credentials and open a new Session."
+            )
+        now = anyio.current_time()
+        if now < self._blocked_until:
+            raise CircuitOpenError(
+                f"{endpoint.name}: refused: the gateway blocked this IP (error 4); "
+                f"cooling down for {self._blocked_until - now:.1f} s more",
+                retry_after=self._blocked_until - now,
+            )
+        if endpoint.name == "send":
+            rule = self._limits.failed_sends
+            while self._failed_sends and self._failed_sends[0] <= now - rule.window:
+                self._failed_sends.popleft()
+            if len(self._failed_sends) >= rule.count - 1:
+                retry_after = self._failed_sends[0] + rule.window - now
+                raise CircuitOpenError(
+                    f"send: refused: {len(self._failed_sends)} sends failed in a row; one more "
+                    "would make the gateway block the IP",
+                    retry_after=retry_after,
+                )
+
+    def _note_failure(self, endpoint: Endpoint[Any], exc: APIError) -> None:
+        if isinstance(exc, AuthorizationError):
+            self._auth_failed = True
+        elif isinstance(exc, IPBlockedError):
+            self._blocked_until = anyio.current_time() + self._cooldown
+        if endpoint.name == "send":
+            self._failed_sends.append(anyio.current_time())
