@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import ipaddress
 import logging
 from collections import deque
@@ -78,6 +79,12 @@ def _auth_fields(login: str | None, password: str | None, api_key: str | None) -
     return {"login": login, "psw": password}
 
 
+def _limits_namespace(login: str | None, api_key: str | None) -> str:
+    """The name a shared limiter backend files this login's logs under: a hash, never a secret."""
+    identity = f"login:{login}" if api_key is None else f"apikey:{api_key}"
+    return hashlib.blake2b(identity.encode(), digest_size=12, person=b"smsc_async.lim").hexdigest()
+
+
 class Session(EndpointsAPI):
     """An async session with the SMSC gateway: one connection pool and one rate limiter.
 
@@ -126,6 +133,10 @@ class Session(EndpointsAPI):
         if http_client is not None and transport is not None:
             raise ValueError("pass transport or http_client, not both")
         self._limits = limits if limits is not None else RateLimits()
+        bind = getattr(backend, "bind", None)
+        if bind is not None:
+            # A shared backend (Redis) keeps each login's logs apart: tell it whose these are.
+            backend = bind(_limits_namespace(login, api_key))
         self._limiter = Limiter(self._limits, backend=backend)
         self._retry = retry
         self._cooldown = float(ip_block_cooldown)
@@ -150,6 +161,8 @@ class Session(EndpointsAPI):
         self._auth_failed = False
         self._blocked_until = float("-inf")
         self._failed_sends: deque[float] = deque()
+        # True while any of the above may refuse a request: the hot path tests only this.
+        self._guarded = False
 
     def __repr__(self) -> str:
         return f"<smsc_async.Session base_url={self._base_url!r} auth={self._auth_kind}>"
@@ -174,7 +187,7 @@ class Session(EndpointsAPI):
         """Close the connection pool if the session created it. Idempotent."""
         if self._closed:
             return
-        self._closed = True
+        self._closed = self._guarded = True
         if self._owns_client:
             await self._client.aclose()
 
@@ -224,6 +237,11 @@ class Session(EndpointsAPI):
         return result
 
     def _refuse_if_locked(self, endpoint: Endpoint[Any]) -> None:
+        # One attribute test on the hot path; the rest only after something went wrong.
+        if self._guarded:
+            self._refuse(endpoint)
+
+    def _refuse(self, endpoint: Endpoint[Any]) -> None:
         if self._closed:
             raise RuntimeError("the session is closed")
         if self._auth_failed:
@@ -250,8 +268,10 @@ class Session(EndpointsAPI):
                     "would make the gateway block the IP",
                     retry_after=retry_after,
                 )
+        self._guarded = now < self._blocked_until or bool(self._failed_sends)
 
     def _note_failure(self, endpoint: Endpoint[Any], exc: APIError) -> None:
+        self._guarded = True
         if isinstance(exc, AuthorizationError):
             self._auth_failed = True
         elif isinstance(exc, IPBlockedError):
