@@ -16,6 +16,7 @@ import enum
 import hashlib
 import re
 from collections.abc import Iterator, Mapping
+from typing import Any
 
 import attrs
 
@@ -30,7 +31,7 @@ class Scope(enum.Enum):
     MESSAGE = "message"
 
 
-def _positive(inst: object, attribute: attrs.Attribute[object], value: float) -> None:
+def _positive(inst: object, attribute: attrs.Attribute[Any], value: Any) -> None:
     if not value > 0:
         raise ValueError(f"{attribute.name} must be > 0, got {value!r}")
 

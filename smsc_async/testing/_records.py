@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING
 
 import attrs
 
+from smsc_async.models import SENDER_OPERATOR_FIELDS
 from smsc_async.testing._state import Account, Message
 
 if TYPE_CHECKING:
@@ -35,27 +36,7 @@ __all__ = [
 ]
 
 #: The per-operator fields of a sender name, in the gateway's fmt=0 order.
-OPERATOR_FIELDS = (
-    "mega_step",
-    "bee_step",
-    "motiv_step",
-    "sber_step",
-    "winmob_step",
-    "volnamob_step",
-    "mts_step",
-    "tele2_step",
-    "tele2",
-    "ua_reg",
-    "ua_int",
-    "mega_int",
-    "motiv_int",
-    "mts_int",
-    "motiv",
-    "by_reg",
-    "by_int",
-    "tele2_int",
-    "sber_int",
-)
+OPERATOR_FIELDS = SENDER_OPERATOR_FIELDS
 #: Short links the emulator hands out look like ``https://smsc.ru/~<id in base 36>``.
 SHORT_LINK_BASE = "https://smsc.ru/~"
 

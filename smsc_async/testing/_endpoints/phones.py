@@ -167,11 +167,11 @@ def _groups(ctx: Context, book: Book, what: str) -> str:
         kind = params.get("type", "0").strip() or "0"
         if not name or kind not in ("0", "1"):
             raise _fail(1)
-        group = GroupRecord(
+        created = GroupRecord(
             id=book.next_id(), name=name, num=_group_num(book, params, None), type=int(kind)
         )
-        book.groups[group.id] = group
-        return render_created(ctx.fmt, group.id)
+        book.groups[created.id] = created
+        return render_created(ctx.fmt, created.id)
     if what == "move_group":
         mode = params.get("move_group", "").strip()
         gid = record_id(params, "grp")

@@ -29,13 +29,18 @@ MAX_TEXT = 1000
 MAX_TEMPLATES = 500
 
 
-def _text(params: Mapping[str, str], name: str, *, required: bool) -> str | None:
+def _text(params: Mapping[str, str], name: str) -> str | None:
     value = params.get(name)
     if value is None or not value.strip():
-        if required:
-            raise GatewayError(1, "parameters error")
         return None
     if len(value) > MAX_TEXT:
+        raise GatewayError(1, "parameters error")
+    return value
+
+
+def _required(params: Mapping[str, str], name: str) -> str:
+    value = _text(params, name)
+    if value is None:
         raise GatewayError(1, "parameters error")
     return value
 
@@ -67,12 +72,11 @@ def handle(ctx: Context) -> str:
     if what == "get":
         return render_many(ctx.fmt, "template", [_fields(t) for t in book.templates.values()])
     if what == "add":
-        name = _text(params, "name", required=True)
-        msg = _text(params, "msg", required=True)
+        name = _required(params, "name")
+        msg = _required(params, "msg")
         if len(book.templates) >= MAX_TEMPLATES:
             raise GatewayError(1, "too many templates")
-        assert name is not None and msg is not None
-        record = TemplateRecord(
+        created = TemplateRecord(
             id=book.next_id(),
             name=name.strip(),
             msg=msg,
@@ -80,8 +84,8 @@ def handle(ctx: Context) -> str:
             sender=params.get("sender", "").strip(),
             autosign=flag(params, "fl[1]"),
         )
-        book.templates[record.id] = record
-        return render_created(ctx.fmt, record.id)
+        book.templates[created.id] = created
+        return render_created(ctx.fmt, created.id)
     tid = record_id(params)
     if what == "del":
         if book.templates.pop(tid, None) is None:
@@ -92,13 +96,13 @@ def handle(ctx: Context) -> str:
         # Returned, not raised: the plain line goes out even when JSON was asked for.
         ctx.emulator.stats.error(ctx.path, 3)
         return plain_error(3, ERRORS[3])
-    name = _text(params, "name", required=False)
-    msg = _text(params, "msg", required=False)
+    new_name = _text(params, "name")
+    new_msg = _text(params, "msg")
     fmt_name = _format(params)
-    if name is not None:
-        record.name = name.strip()
-    if msg is not None:
-        record.msg = msg
+    if new_name is not None:
+        record.name = new_name.strip()
+    if new_msg is not None:
+        record.msg = new_msg
     if fmt_name is not None:
         record.format = fmt_name
     if "sender" in params:

@@ -78,8 +78,8 @@ def _settings(record: UserRecord, account: Account, params: Mapping[str, str]) -
         changes["currency"] = currency
     if "sender" in params:
         changes["sender"] = params["sender"].strip()
-    for name, value in changes.items():
-        setattr(record, name, value)
+    for field, setting in changes.items():
+        setattr(record, field, setting)
     account.currency = record.currency
 
 

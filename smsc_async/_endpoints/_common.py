@@ -1,0 +1,108 @@
+"""Small shared pieces of the management endpoints: the ``OK`` answer, ids, e-mails, URLs, dates."""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from collections.abc import Iterable
+from typing import Any
+
+import httpx
+
+from .._constants import MOSCOW
+from .._errors import ProtocolError
+from .._validation import check_int, check_str
+from ._base import Endpoint
+
+__all__ = [
+    "check_email",
+    "check_emails",
+    "check_record_id",
+    "check_urls",
+    "expect_ok",
+    "format_date",
+    "ok_endpoint",
+    "result_of",
+]
+
+# Deliberately loose: the gateway is the judge of deliverability; this catches typos and lists
+# passed as one string.
+_EMAIL = re.compile(r"[^@\s,;]+@[^@\s,;]+\.[^@\s,;]+")
+
+
+def result_of(data: Any) -> Any:
+    """``{"result": "OK"}`` → ``"OK"``; anything else is left for structuring to reject."""
+    return data.get("result") if isinstance(data, dict) else data
+
+
+def ok_endpoint(name: str, path: str, selector: tuple[tuple[str, str], ...]) -> Endpoint[str]:
+    """An endpoint whose success answer is the bare ``OK`` (``{"result": "OK"}`` in JSON)."""
+    return Endpoint(name, path, str, selector, result_of)
+
+
+def expect_ok(endpoint: Endpoint[str], result: str) -> None:
+    """Raise ProtocolError unless the gateway said ``OK``."""
+    if result.strip().upper() != "OK":
+        raise ProtocolError(f"expected OK, got {result!r}", endpoint=endpoint.name)
+
+
+def check_record_id(value: object, name: str = "id") -> str:
+    """A server-assigned record id (template, mailing, contact, group): a positive int."""
+    return str(check_int(name, value, 1))
+
+
+def check_email(value: object, name: str = "email") -> str:
+    """One e-mail address."""
+    address = check_str(name, value).strip()
+    if not _EMAIL.fullmatch(address):
+        raise ValueError(f"{name}: {value!r} is not an e-mail address")
+    return address
+
+
+def check_emails(value: object, name: str = "addresses") -> list[str]:
+    """One address, a ``,``/``;`` separated string of them, or an iterable of addresses."""
+    if isinstance(value, str):
+        items: Iterable[Any] = [a for a in re.split(r"[,;]", value) if a.strip()]
+    elif isinstance(value, Iterable) and not isinstance(value, (bytes, dict)):
+        items = value
+    else:
+        raise TypeError(f"{name} must be a str or an iterable of str, not {type(value).__name__}")
+    addresses = [check_email(a, name) for a in items]
+    if not addresses:
+        raise ValueError(f"{name} must name at least one address")
+    return addresses
+
+
+def check_urls(value: object, name: str = "fileurls") -> list[str]:
+    """One http(s) URL or an iterable of them (files the gateway fetches and attaches)."""
+    items: Iterable[Any]
+    if isinstance(value, str):
+        items = [value]
+    elif isinstance(value, Iterable) and not isinstance(value, (bytes, dict)):
+        items = value
+    else:
+        raise TypeError(f"{name} must be a str or an iterable of str, not {type(value).__name__}")
+    urls: list[str] = []
+    for item in items:
+        text = check_str(name, item).strip()
+        try:
+            url = httpx.URL(text)
+        except Exception:  # httpx raises InvalidURL and others for garbage
+            raise ValueError(f"{name}: {item!r} is not a URL") from None
+        if url.scheme not in ("http", "https") or not url.host or "," in text:
+            raise ValueError(f"{name}: {item!r} is not an http(s) URL without commas")
+        urls.append(text)
+    if not urls:
+        raise ValueError(f"{name} must hold at least one URL")
+    return urls
+
+
+def format_date(value: object, name: str) -> str:
+    """A calendar date as the gateway takes it: ``dd.mm.yyyy``."""
+    if isinstance(value, dt.datetime):
+        if value.tzinfo is None or value.utcoffset() is None:
+            raise ValueError(f"{name} must be timezone-aware; a naive datetime is ambiguous")
+        value = value.astimezone(MOSCOW).date()
+    if isinstance(value, dt.date):
+        return value.strftime("%d.%m.%Y")
+    raise TypeError(f"{name} must be a date or a datetime, not {type(value).__name__}")

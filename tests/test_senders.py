@@ -1,0 +1,274 @@
+"""Sender names (senders.php) end to end, over real HTTP to the emulator."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import anyio
+import pytest
+
+from smsc_async import (
+    APIError,
+    AuthorizationError,
+    CodeAlreadySentError,
+    InvalidPhoneError,
+    IPBlockedError,
+    ParameterError,
+    PersistError,
+    SenderNotFoundError,
+    Session,
+    TooManyRequestsError,
+    UndeliverableError,
+    WrongCodeError,
+)
+from smsc_async.models import OperatorStatus, SenderName, SenderStatus
+from smsc_async.testing import RESERVED, Emulator, Fault
+from smsc_async.testing._records import OPERATOR_FIELDS, add_sender, records, sender_code
+
+pytestmark = pytest.mark.anyio
+
+PATH = "/sys/senders.php"
+NUMBER = "79161234567"
+
+
+async def test_list_shows_allowed_names_by_default(smsc: Session, emulator: Emulator) -> None:
+    assert await smsc.senders() == []
+    shop = add_sender(emulator, "demo", "Shop")
+    add_sender(emulator, "demo", "Pending", status=0)
+    add_sender(emulator, "demo", "Off", status=2)
+    assert await smsc.senders() == [SenderName(sender="Shop", id=shop.id)]
+
+
+async def test_list_all_carries_the_status(smsc: Session, emulator: Emulator) -> None:
+    add_sender(emulator, "demo", "Shop")
+    add_sender(emulator, "demo", "Pending", status=0)
+    add_sender(emulator, "demo", "Off", status=2)
+    names = await smsc.senders(all=True)
+    assert [(s.sender, s.status) for s in names] == [
+        ("Shop", SenderStatus.ALLOWED),
+        ("Pending", SenderStatus.MODERATION),
+        ("Off", SenderStatus.DISABLED),
+    ]
+    assert all(s.operators == {} for s in names)
+
+
+async def test_list_with_operator_statuses(smsc: Session, emulator: Emulator) -> None:
+    add_sender(
+        emulator,
+        "demo",
+        "Shop",
+        operators={"mts_step": 3, "mega_int": 8, "by_reg": 255, "tele2": 7},
+    )
+    [shop] = await smsc.senders(operators=True)
+    statuses = shop.operators
+    assert set(statuses) == set(OPERATOR_FIELDS)
+    assert statuses["mts_step"] is OperatorStatus.REJECTED
+    assert statuses["mega_int"] is OperatorStatus.DOCUMENTS_REQUIRED
+    assert statuses["by_reg"] is OperatorStatus.DEREGISTERING
+    assert statuses["tele2"].name == "UNKNOWN_7"  # a code the documentation does not list
+    assert statuses["bee_step"] is OperatorStatus.ALLOWED  # unset: allowed name, allowed
+    assert shop.status is None
+
+
+async def test_add_then_moderation(smsc: Session, emulator: Emulator) -> None:
+    first = await smsc.add_sender("Shop", comment="our shop")
+    second = await smsc.add_sender("Cafe")
+    assert second == first + 1
+    assert await smsc.senders() == []  # both wait for moderation
+    names = await smsc.senders(all=True)
+    assert [(s.id, s.sender, s.status) for s in names] == [
+        (first, "Shop", SenderStatus.MODERATION),
+        (second, "Cafe", SenderStatus.MODERATION),
+    ]
+    assert records(emulator.account("demo")).sender("shop").comment == "our shop"  # type: ignore[union-attr]
+
+
+async def test_add_existing_name_is_a_persist_error(smsc: Session) -> None:
+    await smsc.add_sender("Shop")
+    with pytest.raises(PersistError) as info:
+        await smsc.add_sender("SHOP")
+    assert info.value.code == 5
+    assert info.value.endpoint == "senders"
+
+
+async def test_change_renames_and_comments(smsc: Session, emulator: Emulator) -> None:
+    shop = add_sender(emulator, "demo", "Shop")
+    await smsc.change_sender(shop.id, comment="new comment")
+    assert shop.comment == "new comment"
+    assert shop.status == 1
+    await smsc.change_sender(shop.id, sender="ShopNew")
+    assert await smsc.senders() == []  # a new name is moderated again
+    [renamed] = await smsc.senders(all=True)
+    assert (renamed.id, renamed.sender, renamed.status) == (
+        shop.id,
+        "ShopNew",
+        SenderStatus.MODERATION,
+    )
+
+
+async def test_change_errors(smsc: Session, emulator: Emulator) -> None:
+    shop = add_sender(emulator, "demo", "Shop")
+    add_sender(emulator, "demo", "Cafe")
+    with pytest.raises(PersistError):
+        await smsc.change_sender(shop.id, sender="Cafe")
+    with pytest.raises(SenderNotFoundError) as info:
+        await smsc.change_sender(999, comment="x")
+    assert info.value.code == 3
+
+
+async def test_confirm_a_digit_sender(smsc: Session, emulator: Emulator) -> None:
+    await smsc.add_sender(NUMBER)
+    await smsc.send_sender_code("+" + NUMBER)
+    code = sender_code(emulator, "demo", NUMBER)
+    assert code is not None
+    assert len(code) == 6
+    wrong = "000000" if code != "000000" else "111111"
+    with pytest.raises(WrongCodeError) as info:
+        await smsc.confirm_sender(NUMBER, wrong)
+    assert info.value.code == 11
+    await smsc.confirm_sender(NUMBER, code)
+    assert [s.sender for s in await smsc.senders()] == [NUMBER]
+
+
+async def test_code_goes_out_once_in_eight_hours(smsc: Session, emulator: Emulator) -> None:
+    add_sender(emulator, "demo", NUMBER, status=0)
+    await smsc.send_sender_code(NUMBER)
+    with pytest.raises(CodeAlreadySentError) as info:
+        await smsc.send_sender_code(NUMBER)
+    assert info.value.code == 10
+
+
+async def test_code_without_sending_is_wrong(smsc: Session, emulator: Emulator) -> None:
+    add_sender(emulator, "demo", NUMBER, status=0)
+    with pytest.raises(WrongCodeError):
+        await smsc.confirm_sender(NUMBER, "123456")
+
+
+async def test_code_errors(smsc: Session, emulator: Emulator) -> None:
+    undeliverable = RESERVED.undeliverable + "123"
+    add_sender(emulator, "demo", undeliverable, status=0)
+    with pytest.raises(UndeliverableError) as undelivered:
+        await smsc.send_sender_code(undeliverable)
+    assert undelivered.value.code == 8
+    # 13 digits starting with 7: a phone number to the client, no Russian number to the gateway.
+    with pytest.raises(InvalidPhoneError) as invalid:
+        await smsc.send_sender_code("7123456789012")
+    assert invalid.value.code == 7
+    with pytest.raises(SenderNotFoundError):
+        await smsc.send_sender_code("79031234567")
+    with pytest.raises(SenderNotFoundError):
+        await smsc.confirm_sender("79031234567", "123456")
+
+
+async def test_delete_by_name_and_by_id(smsc: Session, emulator: Emulator) -> None:
+    shop = add_sender(emulator, "demo", "Shop")
+    add_sender(emulator, "demo", "Cafe")
+    await smsc.delete_sender("shop")
+    cafe_id = (await smsc.senders())[0].id
+    await smsc.delete_sender(cafe_id)
+    assert await smsc.senders(all=True) == []
+    with pytest.raises(SenderNotFoundError):
+        await smsc.delete_sender(shop.id)
+    with pytest.raises(SenderNotFoundError):
+        await smsc.delete_sender("Shop")
+
+
+_Call = Callable[[Session], Awaitable[Any]]
+CALLS: list[tuple[str, _Call]] = [
+    ("senders", lambda s: s.senders(all=True)),
+    ("add_sender", lambda s: s.add_sender("Shop")),
+    ("change_sender", lambda s: s.change_sender(1, comment="x")),
+    ("send_sender_code", lambda s: s.send_sender_code(NUMBER)),
+    ("confirm_sender", lambda s: s.confirm_sender(NUMBER, "123456")),
+    ("delete_sender", lambda s: s.delete_sender("Shop")),
+]
+
+
+CODES: list[tuple[int, type[APIError]]] = [
+    (1, ParameterError),
+    (2, AuthorizationError),
+    (3, SenderNotFoundError),
+    (4, IPBlockedError),
+    (5, PersistError),
+    (7, InvalidPhoneError),
+    (8, UndeliverableError),
+    (10, CodeAlreadySentError),
+    (11, WrongCodeError),
+    (6, APIError),  # not a senders code: the plain APIError
+]
+# Every code through some command, and every command at least once: one error table serves all.
+MATRIX = [(*CODES[i], *CALLS[i % len(CALLS)]) for i in range(len(CODES))]
+
+
+@pytest.mark.parametrize(
+    ("code", "cls", "name", "call"), MATRIX, ids=[f"{m[0]}-{m[2]}" for m in MATRIX]
+)
+async def test_every_code_maps_to_its_class(
+    smsc: Session, emulator: Emulator, code: int, cls: type[APIError], name: str, call: _Call
+) -> None:
+    emulator.inject(Fault(kind="error", error_code=code, path=PATH, text="from the fault"))
+    with pytest.raises(cls) as info:
+        await call(smsc)
+    assert type(info.value) is cls
+    assert (info.value.code, info.value.message, info.value.endpoint) == (
+        code,
+        "from the fault",
+        "senders",
+    )
+
+
+async def test_error_9_is_retried(smsc: Session, emulator: Emulator) -> None:
+    emulator.inject(Fault(kind="error", error_code=9, path=PATH, times=2))
+    assert await smsc.add_sender("Shop") == 1
+    emulator.inject(Fault(kind="error", error_code=9, path=PATH, times=None))
+    with pytest.raises(TooManyRequestsError):
+        await smsc.senders()
+
+
+async def test_rate_rules_are_kept(smsc: Session, emulator: Emulator) -> None:
+    # Three identical list requests a minute and five additions a minute (0.6 s here).
+    window = smsc.limits.senders_add.window
+    start = anyio.current_time()
+    for n in range(6):
+        await smsc.add_sender(f"Shop{n}")
+    for _ in range(4):
+        await smsc.senders(all=True)
+    assert anyio.current_time() - start >= window * 0.9
+    assert emulator.stats.errors[9] == 0
+    assert emulator.stats.requests[PATH] == 10
+
+
+@pytest.mark.parametrize(
+    ("call", "exc"),
+    [
+        (lambda s: s.senders(all=1), TypeError),
+        (lambda s: s.senders(operators="yes"), TypeError),
+        (lambda s: s.add_sender(""), ValueError),
+        (lambda s: s.add_sender("."), ValueError),
+        (lambda s: s.add_sender("TwelveChars!"), ValueError),
+        (lambda s: s.add_sender("Шоп"), ValueError),
+        (lambda s: s.add_sender("1234567890123456"), ValueError),
+        (lambda s: s.add_sender(42), TypeError),
+        (lambda s: s.add_sender("Shop", comment=1), TypeError),
+        (lambda s: s.change_sender(1), ValueError),
+        (lambda s: s.change_sender(0, comment="x"), ValueError),
+        (lambda s: s.change_sender("Shop", comment="x"), TypeError),
+        (lambda s: s.change_sender(1, sender="x" * 12), ValueError),
+        (lambda s: s.send_sender_code("Shop"), ValueError),
+        (lambda s: s.send_sender_code("12345"), ValueError),
+        (lambda s: s.confirm_sender(NUMBER, ""), ValueError),
+        (lambda s: s.confirm_sender(NUMBER, "12a4"), ValueError),
+        (lambda s: s.confirm_sender(NUMBER, 1234), TypeError),
+        (lambda s: s.delete_sender(0), ValueError),
+        (lambda s: s.delete_sender(True), TypeError),
+        (lambda s: s.delete_sender(None), TypeError),
+        (lambda s: s.delete_sender(""), ValueError),
+    ],
+)
+async def test_bad_input_never_leaves(
+    smsc: Session, emulator: Emulator, call: _Call, exc: type[Exception]
+) -> None:
+    with pytest.raises(exc):
+        await call(smsc)
+    assert emulator.stats.requests[PATH] == 0

@@ -1,0 +1,37 @@
+"""Type-checked only (mypy strict): pins the public API's types. Never run by pytest."""
+
+from __future__ import annotations
+
+import datetime as dt
+from decimal import Decimal
+
+from typing_extensions import assert_type
+
+import smsc_async
+from smsc_async.models import Status
+
+
+async def _usage() -> None:
+    async with smsc_async.Session(login="alex", password="secret") as smsc:
+        balance = await smsc.balance()
+        assert_type(balance, smsc_async.Balance)
+        assert_type(balance.balance, Decimal)
+        assert_type(balance.currency, str | None)
+        sent = await smsc.send(["79161234567"], "Code: 1234", sender="Shop", cost=3)
+        assert_type(sent, smsc_async.SendResult)
+        assert_type(sent.id, int | str)
+        assert_type(sent.cost, Decimal | None)
+        estimate = await smsc.cost("79161234567", "Code")
+        assert_type(estimate, smsc_async.CostEstimate)
+        status = await smsc.status(sent.id, "79161234567", all=2)
+        assert_type(status, smsc_async.MessageStatus)
+        assert_type(status.status, Status)
+        assert_type(status.final, bool)
+        assert_type(status.last_date, dt.datetime | None)
+        many = await smsc.statuses([(sent.id, "79161234567")])
+        assert_type(many, list[smsc_async.MessageStatus])
+        infos = await smsc.operator_info(["79161234567"])
+        assert_type(infos, list[smsc_async.OperatorInfo])
+    limits = smsc_async.RateLimits().scaled(0.01)
+    assert_type(limits, smsc_async.RateLimits)
+    assert_type(limits.balance, smsc_async.Rule)
