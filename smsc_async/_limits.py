@@ -13,7 +13,6 @@ Every rule is "at most ``limit`` requests in any span of ``window`` seconds" ove
 from __future__ import annotations
 
 import enum
-import hashlib
 import re
 from collections.abc import Iterator, Mapping
 from typing import Any
@@ -165,6 +164,8 @@ def identity_key(path: str, params: Mapping[str, str]) -> str:
         parts.append(f"{name}={value}")
     key = "&".join(parts)
     if len(key) > _MAX_PLAIN_KEY:
+        import hashlib  # only long keys need it; importing it costs ~3 ms at startup
+
         return path + "#" + hashlib.blake2b(key.encode(), digest_size=12).hexdigest()
     return key
 

@@ -36,7 +36,7 @@ T = TypeVar("T")
 
 # Formatting people put into numbers; stripped before the digits are checked.
 _PHONE_NOISE = re.compile(r"[\s\-().]")
-_PHONE = re.compile(r"\+?[1-9]\d{6,14}")
+_PHONE = re.compile(r"\+?[1-9][0-9]{6,14}")
 _STRING_ID = re.compile(r"[A-Za-z0-9._-]{1,40}")
 _SENDER_CHARS = re.compile(r"[A-Za-z0-9 !#$%&'*+\-./:;<=>?@_~,\"]*")
 

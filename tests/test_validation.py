@@ -88,3 +88,8 @@ def test_valid_and_choices() -> None:
         v.check_choice("translit", 3, (0, 1, 2))
     with pytest.raises(TypeError, match="flash must be a bool"):
         v.check_flag("flash", 1)
+
+
+def test_phone_digits_are_ascii_only() -> None:
+    with pytest.raises(ValueError, match="phone"):
+        v.check_phone("٧٩١٦١٢٣٤٥٦٧")  # Arabic-Indic digits match \d but are no phone number

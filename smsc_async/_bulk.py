@@ -1,0 +1,610 @@
+"""Bulk operator look-ups: a stream of numbers in, one result per distinct number out.
+
+The work is a pipeline of three parts that run in one task group::
+
+    reader ──batches──▶ workers (each: limiter slot → info.php → split on a refused batch)
+       │                   │
+       └── invalid numbers ┴──results──▶ the caller's ``async for``
+
+Both channels are bounded, so however long the input, at most ``2 * concurrency`` batches and
+``concurrency`` answered batches are held at once; the only memory that grows is the de-duplication
+set (:class:`_NumberSet`, about 12-24 bytes per distinct number). The task group lives inside an
+``async with`` block so that leaving the block -- normally, by ``break``, by an error or by
+cancellation -- cancels the requests still in flight before the block is left.
+"""
+
+from __future__ import annotations
+
+import re
+from array import array
+from collections import deque
+from collections.abc import AsyncIterable, Awaitable, Callable, Iterable, Sequence
+from types import TracebackType
+from typing import Union
+
+import anyio
+import anyio.abc
+import anyio.lowlevel
+import attrs
+from anyio.streams.memory import MemoryObjectReceiveStream, MemoryObjectSendStream
+
+from ._errors import (
+    OperatorNotFoundError,
+    ParameterError,
+    ProtocolError,
+    TooManyRequestsError,
+    TransportError,
+    api_error,
+)
+from .models import OperatorInfo
+
+__all__ = [
+    "DEFAULT_LOOKUP_BATCH",
+    "DEFAULT_LOOKUP_CONCURRENCY",
+    "BulkLookup",
+    "LookupProgress",
+    "LookupResult",
+    "LookupResults",
+    "normalize_phone",
+]
+
+#: Numbers per info.php request. The gateway documents no maximum; 50 keeps every request small
+#: and a refused batch cheap to split. A larger value is safe: a batch refused for its size is
+#: split, and later batches are cut to the size that worked.
+DEFAULT_LOOKUP_BATCH = 50
+#: Look-up requests in flight at once (never more than ``RateLimits.concurrency``). The rule, not
+#: the connection count, bounds the rate; a few requests in flight keep it saturated while leaving
+#: the per-login connection cap to other calls of the same session.
+DEFAULT_LOOKUP_CONCURRENCY = 4
+#: Extra attempts after a transient failure (timeout, dropped connection, unreadable answer, error
+#: 9 left after the session's own retries) and the waits before them, in seconds. A look-up has no
+#: side effects, so repeating one is safe.
+DEFAULT_LOOKUP_RETRIES = 2
+_RETRY_WAITS = (0.5, 2.0, 5.0)
+# The errors a refused batch can owe to one of its numbers: split it to find the number.
+_SPLIT_ON = (ParameterError, OperatorNotFoundError)
+_TRANSIENT = (TransportError, ProtocolError, TooManyRequestsError)
+# The reader yields to the event loop at least this often, even when it sends nothing on.
+_READER_CHECKPOINT = 1024
+
+_PHONE_NOISE = re.compile(r"[\s\-().]")
+_PHONE = re.compile(r"\+?[1-9]\d{6,14}", re.ASCII)
+
+Lookup = Callable[[Sequence[str]], Awaitable[list[OperatorInfo]]]
+ProgressCallback = Callable[["LookupProgress"], object]
+
+
+def normalize_phone(value: str) -> str:
+    """``value`` as the gateway reads it: international digits without ``+`` or formatting.
+
+    Spaces, dashes, dots and brackets are dropped. As the gateway does for a number written without
+    ``+``, a Russian/Kazakh trunk ``8XXXXXXXXXX`` becomes ``7XXXXXXXXXX`` and a bare ten-digit
+    ``9XXXXXXXXX`` gets its ``7``. Raises ``ValueError`` for anything but 7 to 15 digits.
+
+    >>> normalize_phone("+7 (916) 123-45-67"), normalize_phone("8 916 123 45 67")
+    ('79161234567', '79161234567')
+    """
+    if value.isdigit() and value.isascii() and 7 <= len(value) <= 15 and value[0] != "0":
+        text = value  # the common case, plain digits: no regular expression needed
+    else:
+        text = _PHONE_NOISE.sub("", value)
+        if not _PHONE.fullmatch(text):
+            raise ValueError(
+                f"{value!r} is not a phone number in international format "
+                "(7 to 15 digits, optional leading '+')"
+            )
+    if text[0] == "+":
+        return text[1:]
+    if len(text) == 11 and text[0] == "8":
+        return "7" + text[1:]
+    if len(text) == 10 and text[0] == "9":
+        return "7" + text
+    return text
+
+
+class _NumberSet:
+    """A set of phone numbers held as 64-bit integers in one open-addressing table.
+
+    A Python ``set`` of strings costs about 100 bytes per number; this costs 8 bytes per slot at a
+    load between 0.35 and 0.7, so a million numbers take 12-24 MB. Numbers are 7-15 digits without
+    a leading zero, so each fits an ``int64`` and ``0`` can mark an empty slot.
+    """
+
+    __slots__ = ("_bits", "_mask", "_size", "_table")
+
+    def __init__(self) -> None:
+        self._bits = 12
+        self._table = array("q", bytes(8 << self._bits))
+        self._mask = (1 << self._bits) - 1
+        self._size = 0
+
+    def __len__(self) -> int:
+        return self._size
+
+    def add(self, number: int) -> bool:
+        """Add ``number``; whether it was new."""
+        table = self._table
+        mask = self._mask
+        # Fibonacci hashing spreads consecutive numbers (a numbering plan's ranges) over the table.
+        i = ((number * 0x9E3779B97F4A7C15) & 0xFFFFFFFFFFFFFFFF) >> (64 - self._bits)
+        while True:
+            slot = table[i]
+            if slot == 0:
+                break
+            if slot == number:
+                return False
+            i = (i + 1) & mask
+        table[i] = number
+        self._size += 1
+        if self._size * 10 > len(table) * 7:
+            self._grow()
+        return True
+
+    def _grow(self) -> None:
+        old = self._table
+        self._bits += 1
+        self._table = array("q", bytes(8 << self._bits))
+        self._mask = (1 << self._bits) - 1
+        self._size = 0
+        for number in old:
+            if number:
+                self.add(number)
+
+
+@attrs.frozen(kw_only=True)
+class LookupResult:
+    """The answer for one distinct number of a bulk look-up.
+
+    ``phone`` is the number as given, normalized (:func:`normalize_phone`; the stripped text when it
+    is not a number at all). Exactly one of ``info`` (the operator, country and region) and
+    ``error`` is set: ``error`` is a per-number failure that did not stop the run -- a
+    ``ValueError`` for text that is not a phone number, :class:`~smsc_async.ParameterError` for a
+    number the gateway refused, :class:`~smsc_async.OperatorNotFoundError` for one whose operator
+    it does not know.
+    """
+
+    phone: str
+    info: OperatorInfo | None = None
+    error: Exception | None = None
+
+    @property
+    def ok(self) -> bool:
+        """Whether the operator was found (``info`` is set)."""
+        return self.info is not None
+
+
+@attrs.frozen(kw_only=True)
+class LookupProgress:
+    """How far a bulk look-up has come; passed to the ``progress`` callback after every batch.
+
+    ``done`` counts distinct numbers answered (``failed`` of them with a per-number error).
+    ``total`` is the number of distinct numbers to answer: exact once the whole input has been
+    read, an estimate before that when the input has a length (or ``total=`` was given), else
+    ``None``. ``rate`` is numbers per second over the last two rule windows, ``eta`` the seconds
+    left at that rate (``None`` while ``total`` is unknown), ``requests`` the info.php requests
+    sent so far.
+    """
+
+    done: int
+    failed: int
+    total: int | None
+    requests: int
+    elapsed: float
+    rate: float
+    eta: float | None
+
+    @property
+    def found(self) -> int:
+        """Numbers whose operator was found."""
+        return self.done - self.failed
+
+
+@attrs.frozen
+class _Failure:
+    """A run-stopping error on its way to the consumer."""
+
+    error: BaseException
+
+
+_Item = Union[list[LookupResult], _Failure]  # noqa: UP007 (a runtime alias on Python 3.10)
+
+
+def _match(part: Sequence[str], infos: Sequence[OperatorInfo]) -> list[LookupResult]:
+    """Pair each number of ``part`` with its entry of the gateway's answer."""
+    wanted = set(part)
+    by_phone: dict[str, OperatorInfo] = {}
+    spare: deque[OperatorInfo] = deque()
+    for entry in infos:
+        key = entry.phone
+        if key is not None and key not in wanted:
+            # The gateway echoes the digits it was sent; anything else is normalized to compare.
+            try:
+                key = normalize_phone(key)
+            except ValueError:
+                key = None
+        if key is not None and key in wanted and key not in by_phone:
+            by_phone[key] = entry
+        else:
+            spare.append(entry)
+    results = []
+    for phone in part:
+        info: OperatorInfo | None = by_phone.get(phone)
+        if info is None and spare:
+            # The gateway answers in request order; an entry whose number it wrote differently
+            # belongs to the next number left without one.
+            info = spare.popleft()
+        if info is None:
+            error: Exception = ProtocolError(
+                "no entry for this number in the answer", endpoint="info"
+            )
+            results.append(LookupResult(phone=phone, error=error))
+        elif info.error_code is not None:
+            error = api_error("info", info.error_code, info.error or "")
+            results.append(LookupResult(phone=phone, error=error))
+        else:
+            if info.phone != phone:
+                info = attrs.evolve(info, phone=phone)
+            results.append(LookupResult(phone=phone, info=info))
+    return results
+
+
+class _Rate:
+    """Numbers per second over a trailing span of time."""
+
+    __slots__ = ("_samples", "_span")
+
+    def __init__(self, span: float) -> None:
+        self._span = span
+        self._samples: deque[tuple[float, int]] = deque()
+
+    def update(self, now: float, done: int, elapsed: float) -> float:
+        samples = self._samples
+        samples.append((now, done))
+        # Before one span has passed the first window's burst would inflate a trailing rate.
+        if elapsed < self._span:
+            return done / elapsed if elapsed > 0 else 0.0
+        while len(samples) > 2 and samples[1][0] <= now - self._span:
+            samples.popleft()
+        then, before = samples[0]
+        return (done - before) / (now - then) if now > then else 0.0
+
+
+class LookupResults:
+    """The results of a running :class:`BulkLookup`: iterate it with ``async for``.
+
+    Results come in the order their batches are answered, not the input order. A run-stopping error
+    (authorization, a transport failure that outlasted the retries, an error of the input iterable)
+    is raised from the iteration.
+    """
+
+    def __init__(self, lookup: BulkLookup, receive: MemoryObjectReceiveStream[_Item]) -> None:
+        self._lookup = lookup
+        self._receive = receive
+        self._buffer: deque[LookupResult] = deque()
+
+    def __aiter__(self) -> LookupResults:
+        return self
+
+    async def __anext__(self) -> LookupResult:
+        while not self._buffer:
+            try:
+                item = await self._receive.receive()
+            except (anyio.EndOfStream, anyio.ClosedResourceError):
+                raise StopAsyncIteration from None
+            if isinstance(item, _Failure):
+                raise item.error
+            self._buffer.extend(item)
+        return self._buffer.popleft()
+
+    @property
+    def progress(self) -> LookupProgress:
+        """How far the run has come."""
+        return self._lookup.progress
+
+
+class BulkLookup:
+    """Operator look-ups of a whole stream of numbers at the gateway's rate ceiling.
+
+    Made by :meth:`Session.lookup_operators <smsc_async.Session.lookup_operators>`; enter it to
+    start the run and iterate what it gives::
+
+        async with smsc.lookup_operators(open("phones.txt")) as results:
+            async for item in results:
+                print(item.phone, item.info.operator if item.ok else item.error)
+
+    Leaving the block before the end cancels the look-ups still in flight.
+    """
+
+    def __init__(
+        self,
+        lookup: Lookup,
+        phones: Iterable[str | int] | AsyncIterable[str | int],
+        *,
+        batch_size: int,
+        concurrency: int,
+        progress: ProgressCallback | None,
+        total: int | None,
+        skip: Iterable[str],
+        retries: int,
+        rate_span: float,
+    ) -> None:
+        self._lookup_fn = lookup
+        self._phones = phones
+        self._batch_size = batch_size
+        self._concurrency = concurrency
+        self._callback = progress
+        self._skip = skip
+        self._retries = retries
+        self._rate = _Rate(rate_span)
+        # The largest batch the gateway accepted after refusing a bigger one for its size.
+        self._cap = batch_size
+        self._hint = total
+        if total is None and not isinstance(phones, AsyncIterable):
+            try:
+                self._hint = len(phones)  # type: ignore[arg-type]
+            except TypeError:
+                self._hint = None
+        self._unread_hint_lost = 0  # duplicates, skipped and blank items: not to be answered
+        self._queued = 0  # distinct numbers sent to be answered (invalid ones included)
+        self._read_all = False
+        self._done = 0
+        self._failed = 0
+        self._requests = 0
+        self._started: float | None = None
+        self._last = LookupProgress(
+            done=0, failed=0, total=total, requests=0, elapsed=0.0, rate=0.0, eta=None
+        )
+        self._stopping = False
+        self._workers_left = 0
+        self._task_group: anyio.abc.TaskGroup | None = None
+        self._entered = False
+        self._gate: anyio.Event | None = None
+        self._receive: MemoryObjectReceiveStream[_Item] | None = None
+        self._probing = False
+
+    @property
+    def progress(self) -> LookupProgress:
+        """The latest progress snapshot."""
+        return self._last
+
+    async def __aenter__(self) -> LookupResults:
+        if self._entered:
+            raise RuntimeError("a BulkLookup can be entered only once")
+        self._entered = True
+        self._started = anyio.current_time()
+        self._gate = anyio.Event()
+        send_batches, receive_batches = anyio.create_memory_object_stream[list[str]](
+            self._concurrency
+        )
+        send_results, receive_results = anyio.create_memory_object_stream[_Item](self._concurrency)
+        task_group = anyio.create_task_group()
+        await task_group.__aenter__()
+        self._task_group = task_group
+        self._workers_left = self._concurrency
+        with send_results, receive_batches:
+            task_group.start_soon(self._read, send_batches, send_results.clone())
+            for _ in range(self._concurrency):
+                task_group.start_soon(self._work, receive_batches.clone(), send_results.clone())
+        self._receive = receive_results
+        return LookupResults(self, receive_results)
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        task_group = self._task_group
+        if task_group is None:
+            return
+        self._task_group = None
+        self._stopping = True
+        # The tasks never raise (their errors travel to the consumer as _Failure), so the group
+        # ends quietly and the block's own exception, if any, leaves unchanged rather than wrapped
+        # in an exception group.
+        task_group.cancel_scope.cancel()
+        try:
+            await task_group.__aexit__(None, None, None)
+        finally:
+            if self._receive is not None:
+                self._receive.close()
+
+    # -- reading -----------------------------------------------------------------------------
+
+    async def _read(
+        self, batches: MemoryObjectSendStream[list[str]], results: MemoryObjectSendStream[_Item]
+    ) -> None:
+        async with batches, results:
+            try:
+                reader = _Reader(self, batches, results)
+                phones = self._phones
+                if isinstance(phones, AsyncIterable):
+                    async for item in phones:
+                        await reader.take(item)
+                else:
+                    for item in phones:
+                        await reader.take(item)
+                await reader.flush()
+                self._read_all = True
+            except Exception as exc:
+                if not self._stopping:
+                    self._stopping = True
+                    await results.send(_Failure(exc))
+
+    # -- looking up --------------------------------------------------------------------------
+
+    async def _work(
+        self, batches: MemoryObjectReceiveStream[list[str]], results: MemoryObjectSendStream[_Item]
+    ) -> None:
+        async with batches, results:
+            try:
+                async for batch in batches:
+                    start = 0
+                    while start < len(batch):
+                        if self._stopping:
+                            return
+                        # The cap may shrink while this batch is worked on: read it each time.
+                        part = batch[start : start + self._cap]
+                        start += len(part)
+                        settled, _ = await self._settle(part)
+                        await results.send(self._tally(settled))
+            except Exception as exc:
+                self._stopping = True
+                await results.send(_Failure(exc))
+            finally:
+                self._workers_left -= 1
+                if self._workers_left == 0 and not self._stopping:
+                    self._report()
+
+    async def _settle(self, part: list[str]) -> tuple[list[LookupResult], bool]:
+        """Results for ``part``, and whether the gateway refused a number of it on its own."""
+        try:
+            infos = await self._request(part)
+        except _SPLIT_ON as exc:
+            if len(part) == 1:
+                return [LookupResult(phone=part[0], error=exc)], True
+            # One bad number spoils the whole list: halve until it stands alone.
+            half = (len(part) + 1) // 2
+            first, bad_first = await self._settle(part[:half])
+            second, bad_second = await self._settle(part[half:])
+            if isinstance(exc, ParameterError) and not (bad_first or bad_second):
+                # Every number passed on its own, so the list was refused for its length.
+                self._cap = min(self._cap, half)
+            return first + second, bad_first or bad_second
+        return _match(part, infos), False
+
+    async def _request(self, part: list[str]) -> list[OperatorInfo]:
+        gate = self._gate
+        if gate is not None and not gate.is_set():
+            if self._probing:
+                await gate.wait()
+            else:
+                # The first request goes alone: wrong credentials then cost one authorization
+                # failure, not one per worker (five in half an hour get the IP blocked).
+                self._probing = True
+                try:
+                    return await self._attempts(part)
+                finally:
+                    gate.set()
+        return await self._attempts(part)
+
+    async def _attempts(self, part: list[str]) -> list[OperatorInfo]:
+        for attempt in range(self._retries + 1):
+            self._requests += 1
+            try:
+                return await self._lookup_fn(part)
+            except _TRANSIENT:
+                if attempt >= self._retries:
+                    raise
+            await anyio.sleep(_RETRY_WAITS[min(attempt, len(_RETRY_WAITS) - 1)])
+        raise AssertionError("unreachable")
+
+    # -- progress ----------------------------------------------------------------------------
+
+    def _tally(self, results: list[LookupResult]) -> list[LookupResult]:
+        self._done += len(results)
+        self._failed += sum(1 for r in results if r.error is not None)
+        self._report()
+        return results
+
+    def _report(self) -> None:
+        now = anyio.current_time()
+        elapsed = now - (self._started if self._started is not None else now)
+        if self._read_all:
+            total: int | None = self._queued
+        elif self._hint is not None:
+            total = max(self._hint - self._unread_hint_lost, self._queued)
+        else:
+            total = None
+        rate = self._rate.update(now, self._done, elapsed)
+        eta = None
+        if total is not None:
+            left = max(total - self._done, 0)
+            eta = 0.0 if left == 0 else (left / rate if rate > 0 else None)
+        self._last = LookupProgress(
+            done=self._done,
+            failed=self._failed,
+            total=total,
+            requests=self._requests,
+            elapsed=elapsed,
+            rate=rate,
+            eta=eta,
+        )
+        if self._callback is not None:
+            self._callback(self._last)
+
+
+class _Reader:
+    """Turns input items into batches of new, normalized numbers (and results for bad ones)."""
+
+    __slots__ = ("_bad", "_batch", "_batches", "_count", "_lookup", "_results", "_seen")
+
+    def __init__(
+        self,
+        lookup: BulkLookup,
+        batches: MemoryObjectSendStream[list[str]],
+        results: MemoryObjectSendStream[_Item],
+    ) -> None:
+        self._lookup = lookup
+        self._batches = batches
+        self._results = results
+        self._seen = _NumberSet()
+        self._bad: set[str] = set()
+        for raw in lookup._skip:
+            text = _as_text(raw).strip()
+            try:
+                self._seen.add(int(normalize_phone(text)))
+            except ValueError:
+                # Text that is not a number was reported as such already.
+                self._bad.add(text)
+        self._batch: list[str] = []
+        self._count = 0
+
+    async def take(self, item: object) -> None:
+        lookup = self._lookup
+        self._count += 1
+        if self._count % _READER_CHECKPOINT == 0:
+            # Long runs of duplicates send nothing on: let other tasks run meanwhile.
+            await anyio.lowlevel.checkpoint()
+        text = _as_text(item).strip()
+        if not text:
+            lookup._unread_hint_lost += 1
+            return
+        try:
+            phone = normalize_phone(text)
+        except ValueError as exc:
+            if text in self._bad:
+                lookup._unread_hint_lost += 1
+                return
+            self._bad.add(text)
+            lookup._queued += 1
+            await self._results.send(lookup._tally([LookupResult(phone=text, error=exc)]))
+            return
+        if not self._seen.add(int(phone)):
+            lookup._unread_hint_lost += 1
+            return
+        lookup._queued += 1
+        self._batch.append(phone)
+        if len(self._batch) >= lookup._batch_size:
+            batch, self._batch = self._batch, []
+            await self._batches.send(batch)
+
+    async def flush(self) -> None:
+        if self._batch:
+            batch, self._batch = self._batch, []
+            await self._batches.send(batch)
+
+
+def _as_text(item: object) -> str:
+    if isinstance(item, str):
+        return item
+    if isinstance(item, int) and not isinstance(item, bool):
+        return str(item)
+    raise TypeError(f"phones must hold str (or int) numbers, not {type(item).__name__}")
+
+
+def check_callback(progress: object) -> ProgressCallback | None:
+    """``progress`` if it is a callable or ``None``."""
+    if progress is not None and not callable(progress):
+        raise TypeError(f"progress must be callable, not {type(progress).__name__}")
+    return progress

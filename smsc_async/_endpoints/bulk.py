@@ -1,0 +1,91 @@
+"""Bulk operator look-ups over info.php (the run itself is :mod:`smsc_async._bulk`)."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterable, Iterable
+
+from .._bulk import (
+    DEFAULT_LOOKUP_BATCH,
+    DEFAULT_LOOKUP_CONCURRENCY,
+    DEFAULT_LOOKUP_RETRIES,
+    BulkLookup,
+    ProgressCallback,
+    check_callback,
+)
+from .._limits import RateLimits
+from .._validation import check_int
+from .info import InfoAPI
+
+
+class BulkAPI(InfoAPI):
+    """Operator look-ups of whole number lists at the rule's ceiling."""
+
+    @property
+    def limits(self) -> RateLimits:
+        """The rate rules the session keeps."""
+        raise NotImplementedError
+
+    def lookup_operators(
+        self,
+        phones: Iterable[str | int] | AsyncIterable[str | int],
+        *,
+        batch_size: int = DEFAULT_LOOKUP_BATCH,
+        concurrency: int = DEFAULT_LOOKUP_CONCURRENCY,
+        progress: ProgressCallback | None = None,
+        total: int | None = None,
+        skip: Iterable[str] = (),
+        retries: int = DEFAULT_LOOKUP_RETRIES,
+    ) -> BulkLookup:
+        """Look up the operator of every number of ``phones``, as fast as the gateway allows.
+
+        ``phones`` is any iterable or async iterable of numbers (a list, an open file, a database
+        cursor's column); blank items are ignored. Numbers are normalized and de-duplicated, packed
+        ``batch_size`` to an info.php request, and sent with up to ``concurrency`` requests in
+        flight, so the look-up rule (100 requests a minute) stays saturated. Each distinct number
+        gets one :class:`~smsc_async.LookupResult` as soon as its batch is answered, with ``info``
+        or a per-number ``error`` (not a number, refused by the gateway, operator not found) that
+        does not stop the run. A batch refused because of one bad number is split until the
+        number stands alone; one refused for its length is split, and later batches are cut to
+        the length that worked.
+
+        Memory stays flat however long the input: a few batches are held at a time, plus about
+        12-24 bytes per distinct number for the de-duplication set. ``skip`` holds numbers (or
+        texts that are not numbers) answered before, to be neither looked up nor yielded again:
+        resuming a run. ``progress`` is called with a :class:`~smsc_async.LookupProgress` after
+        every batch; ``total``, the number of items in ``phones`` (default: ``len(phones)`` when
+        it has one), lets it estimate the ETA before the input is read to the end. ``concurrency``
+        never exceeds the session's ``limits.concurrency``. ``retries`` repeats a batch after a
+        transient failure (timeout, lost connection, unreadable answer, error 9); a failure that
+        outlasts them, or any other error of the session (wrong credentials …), stops the run and
+        is raised from the iteration as it is.
+
+        Enter the returned object to start; leaving the block early cancels the requests in
+        flight::
+
+            async with smsc.lookup_operators(open("phones.txt")) as results:
+                async for item in results:
+                    print(item.phone, item.info.operator if item.ok else item.error)
+        """
+        check_int("batch_size", batch_size, 1)
+        check_int("concurrency", concurrency, 1)
+        check_int("retries", retries, 0)
+        if total is not None:
+            check_int("total", total, 0)
+        if isinstance(phones, (str, bytes)):
+            raise TypeError("phones must be an iterable of numbers, not a single str or bytes")
+        if not isinstance(phones, (Iterable, AsyncIterable)):
+            raise TypeError(f"phones must be an iterable of numbers, not {type(phones).__name__}")
+        if isinstance(skip, (str, bytes)):
+            raise TypeError("skip must be an iterable of numbers, not a single str or bytes")
+        limits = self.limits
+        return BulkLookup(
+            self.operator_info,
+            phones,
+            batch_size=batch_size,
+            concurrency=min(concurrency, limits.concurrency),
+            progress=check_callback(progress),
+            total=total,
+            skip=skip,
+            retries=retries,
+            rate_span=2 * limits.operator_any.window,
+        )
