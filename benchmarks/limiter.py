@@ -9,7 +9,10 @@ Figures:
 * the cost of one un-throttled decision (admit + record), in microseconds, for the pure sliding
   log, the memory backend (one rule + the concurrency cap) and a whole ``async with slot()``,
   each with its ratio to a minimal hand-written sliding log measured in the same run;
-* the achieved rate of a saturated rule as a fraction of its allowance, on scaled windows.
+* the cost of the retry machinery on the success path: ``Session._call`` (which enters tenacity
+  only after an error 9) against calling the attempt directly, with the HTTP step stubbed out;
+* the achieved rate of a saturated rule as a fraction of its allowance, on scaled windows, and the
+  same through a whole ``Session`` against the strict emulator, with its error-9 count.
 """
 
 from __future__ import annotations
@@ -26,7 +29,11 @@ import anyio
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+import httpx
+
+from smsc_async import Session
 from smsc_async._backend import Demand, MemoryBackend, SlidingLog
+from smsc_async._endpoints._base import Endpoint
 from smsc_async._limiter import Limiter
 from smsc_async._limits import RateLimits
 
@@ -135,6 +142,64 @@ def bench_slot_baseline(n: int) -> None:
     anyio.run(main)
 
 
+class _StubbedSession(Session):
+    """A session whose attempt returns at once: what is left is the retry wrapper around it."""
+
+    async def _attempt(self, endpoint: Endpoint[object], params: dict[str, str]) -> object:
+        return params
+
+
+def _retry_wrapper_costs(n: int) -> tuple[float, float]:
+    endpoint: Endpoint[object] = Endpoint("balance", "/sys/balance.php", object)
+    params = {"cur": "1"}
+
+    async def main() -> tuple[float, float]:
+        smsc = _StubbedSession("demo", "demo", base_url="http://127.0.0.1")
+        direct, wrapped = [], []
+        for _ in range(5):
+            start = time.perf_counter()
+            for _ in range(n):
+                await smsc._attempt(endpoint, params)
+            direct.append(time.perf_counter() - start)
+            start = time.perf_counter()
+            for _ in range(n):
+                await smsc._call(endpoint, params)
+            wrapped.append(time.perf_counter() - start)
+        await smsc.aclose()
+        return min(direct) / n * 1e6, min(wrapped) / n * 1e6
+
+    return anyio.run(main)
+
+
+async def _saturate_session(seconds: float, tasks: int, factor: float) -> tuple[int, float, int]:
+    from smsc_async.testing import Emulator
+
+    limits = RateLimits().scaled(factor)
+    emulator = Emulator(limits=limits)
+    rule = limits.balance
+    admitted: list[float] = []
+    async with Session(
+        "demo",
+        "demo",
+        base_url="http://127.0.0.1",
+        transport=httpx.ASGITransport(app=emulator),
+        limits=limits,
+    ) as smsc:
+        deadline = anyio.current_time() + seconds
+
+        async def worker() -> None:
+            while anyio.current_time() < deadline:
+                await smsc.balance()
+                admitted.append(anyio.current_time())
+
+        async with anyio.create_task_group() as tg:
+            for _ in range(tasks):
+                tg.start_soon(worker)
+    admitted.sort()
+    span = admitted[-1] - admitted[0]
+    return len(admitted) - rule.limit, rule.limit * span / rule.window, emulator.stats.errors[9]
+
+
 async def _saturate(
     rule: str, seconds: float, tasks: int, latency: float, factor: float
 ) -> tuple[int, float, float]:
@@ -184,6 +249,18 @@ def main() -> None:
     print(
         f"async with limiter.slot(balance)      {slot:7.3f} us   x{slot / slot_base:.2f} "
         "async baseline (includes charges_for)"
+    )
+    direct, wrapped = _retry_wrapper_costs(n // 4)
+    print(
+        f"retry wrapper on the success path      {wrapped - direct:7.3f} us   "
+        f"(Session._call {wrapped:.3f} us vs the bare attempt {direct:.3f} us)"
+    )
+    got, allowance, errors9 = anyio.run(
+        _saturate_session, args.seconds, 20, 0.01, backend=args.backend
+    )
+    print(
+        f"saturated balance through Session vs the strict emulator ({args.backend}): "
+        f"{got / allowance:.4f} of the allowance, error-9 answers: {errors9}"
     )
     for latency in (0.0, 0.005):
         got, allowance, span = anyio.run(

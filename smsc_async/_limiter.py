@@ -303,7 +303,9 @@ class Limiter:
     async def _wait(self, demands: tuple[Demand, ...], n_logs: int, send: int) -> Reservation:
         backend = self._backend
         waiter = _Waiter(len(demands))
-        if send >= 0:
+        if send >= 0 and self._memory is not None:
+            # In memory this check is free; a shared backend learns the same from its first
+            # acquire below (checked right after it), saving a round trip per send.
             await self._duplicate(demands, send, self._ahead(demands, waiter))
         # Rate logs are claimed from the start. A cap is claimed only once everything before it
         # would admit us (caps go narrowest first), so that waiting for a rule or for the

@@ -15,7 +15,7 @@ from __future__ import annotations
 import enum
 import re
 from collections.abc import Iterator, Mapping
-from typing import Any
+from typing import Any, NamedTuple
 
 import attrs
 
@@ -127,12 +127,17 @@ class RateLimits:
         }
 
 
-@attrs.frozen
-class Charge:
+class Charge(NamedTuple):
     """One request's entry against one rule: the rule's name and the key of its log."""
 
+    # A NamedTuple, not attrs: one is built per rule per request, on the hot path.
     rule: str
     key: str
+
+
+_BALANCE = (Charge("balance", "balance"),)
+_STAT = (Charge("stat_any", "stat"),)
+_SENDERS_ADD = (Charge("senders_add", "senders_add"),)
 
 
 # Parameters that never make two requests different: credentials and the answer's encoding.
@@ -187,7 +192,9 @@ def charges_for(path: str, params: Mapping[str, str]) -> tuple[Charge, ...]:
 
     The same table drives the client's limiter and the emulator's enforcement.
     """
-    name = path.rsplit("/", 1)[-1]
+    name = path[path.rfind("/") + 1 :]
+    if name == "balance.php":
+        return _BALANCE
     if name == "send.php":
         rule = "cost_identical" if params.get("cost") == "1" else "send_identical"
         return (Charge(rule, identity_key(path, params)),)
@@ -198,8 +205,6 @@ def charges_for(path: str, params: Mapping[str, str]) -> tuple[Charge, ...]:
         if batch and not _flag(params, "del"):
             charges.append(Charge("status_batch", "batch"))
         return tuple(charges)
-    if name == "balance.php":
-        return (Charge("balance", "balance"),)
     if name == "info.php" and _flag(params, "get_operator"):
         return (
             Charge("operator_identical", identity_key(path, params)),
@@ -214,7 +219,7 @@ def charges_for(path: str, params: Mapping[str, str]) -> tuple[Charge, ...]:
         if _flag(params, "get_answers"):
             return (Charge("answers_identical", identity_key(path, params)),)
         if _flag(params, "get_stat"):
-            return (Charge("stat_any", "stat"),)
+            return _STAT
         if _flag(params, "get_price"):
             return (Charge("price_identical", identity_key(path, params)),)
         return ()
@@ -222,7 +227,7 @@ def charges_for(path: str, params: Mapping[str, str]) -> tuple[Charge, ...]:
         return (Charge("tinyurl_identical", identity_key(path, params)),)
     if name == "senders.php":
         if _flag(params, "add"):
-            return (Charge("senders_add", "senders_add"),)
+            return _SENDERS_ADD
         if _flag(params, "get"):
             return (Charge("senders_list_identical", identity_key(path, params)),)
         return ()

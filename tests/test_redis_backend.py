@@ -1,0 +1,490 @@
+"""The Redis backend in one process: the same decisions as the memory backend, on Redis's clock.
+
+Runs against a real ``redis-server`` started on a free loopback port (``tests/redis_server.py``);
+skips with the reason when none can be started. Every async test runs on asyncio and on trio
+(trio goes through redis-py's synchronous client in worker threads).
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import socket
+import threading
+import time
+import uuid
+from collections.abc import AsyncIterator, Iterator
+
+import anyio
+import pytest
+import redis
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from redis.cluster import key_slot
+
+from smsc_async import RateLimits, Session
+from smsc_async._backend import Demand, MemoryBackend, Reservation, current_time
+from smsc_async._errors import LimiterUnavailableError
+from smsc_async._limiter import Limiter
+from smsc_async.redis import RedisBackend
+from smsc_async.testing import Emulator
+from tests.redis_server import redis_server, redis_url  # noqa: F401
+
+pytestmark = pytest.mark.redis
+
+W = 0.3  # seconds: a rule window long enough to tell a wait from scheduling noise
+SLACK = 0.15
+
+BALANCE = Demand("balance:balance", 3, W)
+CAP = Demand("*concurrency", 2, 0.0)
+
+
+@pytest.fixture
+async def backend(redis_url: str) -> AsyncIterator[RedisBackend]:  # noqa: F811
+    async with RedisBackend.from_url(redis_url, lease_ttl=5.0, poll_interval=0.005) as b:
+        yield b.bind(uuid.uuid4().hex)
+
+
+@pytest.fixture
+def sync_redis(redis_url: str) -> Iterator[redis.Redis]:  # noqa: F811
+    with redis.Redis.from_url(redis_url) as client:
+        yield client
+
+
+def _scores(client: redis.Redis, key: str) -> list[float]:
+    return [s for _, s in client.zrange(key, 0, -1, withscores=True)]
+
+
+# -- decisions ---------------------------------------------------------------------------------
+
+
+@pytest.mark.anyio
+async def test_limit_then_exact_wait(backend: RedisBackend) -> None:
+    demands = (BALANCE, CAP)
+    answered = []
+    for _ in range(3):
+        got = await backend.acquire(demands)
+        assert isinstance(got, Reservation)
+        await backend.release(got, sent=True)
+        answered.append(current_time())
+    wait = await backend.acquire(demands)
+    assert isinstance(wait, float)
+    # The first answer counts until one window after it (server clock, same machine).
+    assert 0 < wait <= W
+    assert wait == pytest.approx(answered[0] + W - current_time(), abs=0.05)
+    assert await backend.wait_time(demands) == pytest.approx(wait, abs=0.05)
+    await anyio.sleep(wait)
+    got = await backend.acquire(demands)
+    assert isinstance(got, Reservation)
+    await backend.release(got, sent=False)
+
+
+@pytest.mark.anyio
+async def test_unsent_frees_and_in_flight_counts(backend: RedisBackend) -> None:
+    demands = (BALANCE, CAP)
+    first = await backend.acquire(demands)
+    assert isinstance(first, Reservation)
+    await backend.release(first, sent=False)
+    held = [await backend.acquire(demands) for _ in range(2)]
+    assert all(isinstance(r, Reservation) for r in held)
+    # The cap (2) is full of requests in flight: look again within the poll interval.
+    wait = await backend.acquire(demands)
+    assert wait == pytest.approx(0.005)
+    for r in held:
+        assert isinstance(r, Reservation)
+        await backend.release(r, sent=True)
+    third = await backend.acquire(demands)
+    assert isinstance(third, Reservation)
+    # The rule (3) now holds 2 answered + 1 in flight. An in-flight entry counts a whole window
+    # from its answer, so the answer to the next one is at least a window away.
+    wait = await backend.acquire((BALANCE,))
+    assert wait == pytest.approx(W - 0.0, abs=0.05)
+    await backend.release(third, sent=True)
+
+
+@pytest.mark.anyio
+async def test_ahead_claims_keep_room_for_earlier_waiters(backend: RedisBackend) -> None:
+    got = await backend.acquire((BALANCE,))
+    assert isinstance(got, Reservation)
+    await backend.release(got, sent=True)
+    # Two slots left: with two earlier claims none is ours; with three claims we wait for one
+    # of the claimants (a release of this process), which only the limiter can see.
+    assert await backend.wait_time((BALANCE,), (1,)) == 0.0
+    wait = await backend.wait_time((BALANCE,), (2,))
+    assert 0 < wait <= W
+    assert await backend.wait_time((BALANCE,), (3,)) == math.inf
+    assert isinstance(await backend.acquire((BALANCE,), (2,)), float)
+
+
+@pytest.mark.anyio
+async def test_refusal_takes_nothing(backend: RedisBackend, sync_redis: redis.Redis) -> None:
+    other = Demand("stat_any:stat", 1, W)
+    got = await backend.acquire((other,))
+    assert isinstance(got, Reservation)
+    # Refused on ``other``: the balance log must not keep an entry either.
+    assert isinstance(await backend.acquire((BALANCE, other)), float)
+    assert sync_redis.zcard(backend.key(BALANCE.key)) == 0
+    await backend.release(got, sent=False)
+
+
+def _run_ops(ops: list[tuple[str, int]], url: str) -> None:
+    """Apply ``ops`` to a memory and a Redis backend; their decisions must agree."""
+    demands = [
+        (Demand("a:x", 2, 1000.0), Demand("*c", 3, 0.0)),
+        (Demand("b:y", 1, 1000.0), Demand("a:x", 2, 1000.0), Demand("*c", 3, 0.0)),
+        (Demand("*c", 3, 0.0),),
+    ]
+
+    async def main() -> None:
+        memory = MemoryBackend()
+        async with RedisBackend.from_url(url, lease_ttl=100.0) as root:
+            shared = root.bind(uuid.uuid4().hex)
+            held: list[tuple[Reservation, Reservation]] = []
+            for op, arg in ops:
+                if op == "acquire":
+                    which = demands[arg % len(demands)]
+                    mine = memory.try_acquire(which)
+                    theirs = await shared.acquire(which)
+                    assert isinstance(mine, Reservation) == isinstance(theirs, Reservation)
+                    if isinstance(mine, Reservation) and isinstance(theirs, Reservation):
+                        held.append((mine, theirs))
+                    elif isinstance(mine, float) and mine < math.inf:
+                        # Held by answered entries: both know when (clocks a moment apart).
+                        assert theirs == pytest.approx(mine, abs=1.0)
+                    else:
+                        # Held by entries in flight: memory waits for the release; Redis
+                        # cannot see other processes' releases and bounds the wait (a cap:
+                        # the poll; a rule: one window, since the answer is still to come).
+                        assert isinstance(theirs, float)
+                        assert 0 < theirs <= 1000.0
+                elif held:
+                    mine, theirs = held.pop(arg % len(held))
+                    sent = op == "sent"
+                    memory.release_now(mine, sent=sent)
+                    await shared.release(theirs, sent=sent)
+
+    anyio.run(main)
+
+
+@settings(
+    max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(
+    ops=st.lists(
+        st.tuples(st.sampled_from(["acquire", "acquire", "sent", "unsent"]), st.integers(0, 50)),
+        max_size=30,
+    )
+)
+def test_same_decisions_as_the_memory_backend(
+    ops: list[tuple[str, int]],
+    redis_url: str,  # noqa: F811
+) -> None:
+    _run_ops(ops, redis_url)
+
+
+# -- clients ---------------------------------------------------------------------------------
+
+
+async def _round(backend: RedisBackend) -> None:
+    got = await backend.acquire((BALANCE, CAP))
+    assert isinstance(got, Reservation)
+    await backend.release(got, sent=True)
+    assert isinstance(await backend.acquire((Demand("jobs:x", 1, W),)), Reservation)
+    assert isinstance(await backend.acquire((Demand("jobs:x", 1, W),)), float)
+
+
+@pytest.mark.anyio
+async def test_a_synchronous_client_passed_in(redis_url: str) -> None:  # noqa: F811
+    # The way to share limits under trio with a client of one's own: used from worker threads.
+    with redis.Redis.from_url(redis_url, socket_timeout=1.0) as client:
+        async with RedisBackend(client) as root:
+            await _round(root.bind("sync-client"))
+        assert client.ping()  # not ours to close
+
+
+@pytest.mark.parametrize("anyio_backend", ["asyncio"])
+@pytest.mark.anyio
+async def test_an_asyncio_client_passed_in(redis_url: str, sync_redis: redis.Redis) -> None:  # noqa: F811
+    import redis.asyncio
+
+    client = redis.asyncio.Redis.from_url(redis_url)
+    try:
+        connections = len(sync_redis.client_list())
+        async with RedisBackend(client) as root:
+            await _round(root.bind("asyncio-client"))
+        # The backend's own connections are closed with it; the client stays usable.
+        assert len(sync_redis.client_list()) == connections
+        assert await client.ping()
+    finally:
+        await client.aclose()
+
+
+@pytest.mark.anyio
+async def test_scripts_come_back_after_a_script_flush(
+    backend: RedisBackend, sync_redis: redis.Redis
+) -> None:
+    await _round(backend.bind("before"))
+    sync_redis.script_flush()
+    await _round(backend.bind("after"))
+
+
+# -- keys, leases, expiry ----------------------------------------------------------------------
+
+
+@pytest.mark.anyio
+async def test_keys_share_one_slot_per_login_and_expire(
+    redis_url: str,  # noqa: F811
+    sync_redis: redis.Redis,
+) -> None:
+    async with RedisBackend.from_url(redis_url, lease_ttl=0.2) as root:
+        backend = root.bind("abc123")
+        demands = (BALANCE, Demand("send_identical:/sys/send.php&mes=hi", 1, W), CAP)
+        got = await backend.acquire(demands)
+        assert isinstance(got, Reservation)
+        keys = sorted(k.decode() for k in sync_redis.keys("*"))
+        assert keys == sorted(f"smsc:{{abc123}}:{d.key}" for d in demands)
+        assert len({key_slot(k.encode()) for k in keys}) == 1
+        for key in keys:
+            # No key outlives its last entry by more than a little.
+            assert 0 < sync_redis.pttl(key) <= (0.2 + W) * 1000 + 2
+        await backend.release(got, sent=True)
+        assert not sync_redis.exists(backend.key(CAP.key))  # the cap's entry is gone at once
+        await anyio.sleep(W + 0.05)
+        assert sync_redis.keys("*") == []
+
+
+@pytest.mark.anyio
+async def test_abandoned_leases_run_out(redis_url: str) -> None:  # noqa: F811
+    lease = 0.25
+    async with RedisBackend.from_url(redis_url, lease_ttl=lease, poll_interval=0.01) as root:
+        backend = root.bind("dead")
+        rule = Demand("stat_any:stat", 1, W)
+        # Taken and never released, as by a process that died holding them.
+        assert isinstance(await backend.acquire((CAP,)), Reservation)
+        assert isinstance(await backend.acquire((CAP,)), Reservation)
+        assert isinstance(await backend.acquire((rule,)), Reservation)
+        taken = current_time()
+        wait = await backend.acquire((CAP,))
+        assert isinstance(wait, float)
+        assert wait <= 0.01
+        # The cap comes back when the leases end (polled: no release will ever announce it)...
+        got = await backend.acquire((CAP,))
+        while not isinstance(got, Reservation):
+            await anyio.sleep(0.01)
+            got = await backend.acquire((CAP,))
+        assert lease - 0.02 <= current_time() - taken <= lease + SLACK
+        await backend.release(got, sent=True)
+        # ...a rule's entry counts one window more, as if answered at the lease's end.
+        wait = await backend.acquire((rule,))
+        assert isinstance(wait, float)
+        assert wait == pytest.approx(taken + lease + W - current_time(), abs=0.05)
+
+
+@pytest.mark.anyio
+async def test_decisions_ignore_the_host_clock(
+    backend: RedisBackend, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A host whose wall clock is a day off: the windows are on the Redis server's clock.
+    real = time.time
+    monkeypatch.setattr(time, "time", lambda: real() + 86_400.0)
+    monkeypatch.setattr(time, "time_ns", lambda: int((real() + 86_400.0) * 1e9))
+    got = await backend.acquire((Demand("stat_any:stat", 1, W),))
+    assert isinstance(got, Reservation)
+    await backend.release(got, sent=True)
+    wait = await backend.acquire((Demand("stat_any:stat", 1, W),))
+    assert wait == pytest.approx(W, abs=0.05)
+
+
+def test_bind_and_settings_are_checked(redis_url: str) -> None:  # noqa: F811
+    backend = RedisBackend.from_url(redis_url)
+    assert backend.namespace == "default"
+    view = backend.bind("f00")
+    assert view.namespace == "f00"
+    assert view.key("balance:balance") == "smsc:{f00}:balance:balance"
+    assert backend.key("balance:balance") == "smsc:{default}:balance:balance"
+    for bad in ("", "a{b", "c}"):
+        with pytest.raises(ValueError, match="namespace"):
+            backend.bind(bad)
+    with pytest.raises(ValueError, match="prefix"):
+        RedisBackend.from_url(redis_url, prefix="x{y}")
+    with pytest.raises(ValueError, match="lease_ttl"):
+        RedisBackend.from_url(redis_url, lease_ttl=0)
+    with pytest.raises(ValueError, match="timeout"):
+        RedisBackend.from_url(redis_url, timeout=math.inf)
+
+
+# -- through the limiter and the session -------------------------------------------------------
+
+
+@pytest.mark.anyio
+async def test_two_limiters_share_one_window(backend: RedisBackend) -> None:
+    limits = RateLimits().scaled(0.005)  # balance: 10 per 0.3 s
+    a = Limiter(limits, backend=backend)
+    b = Limiter(limits, backend=backend)
+    answered = []
+    for i in range(10):
+        async with (a if i % 2 else b).slot("/sys/balance.php", {}):
+            pass
+        answered.append(current_time())
+    start = current_time()
+    async with a.slot("/sys/balance.php", {}):
+        admitted = current_time()
+    assert admitted >= answered[0] + limits.balance.window
+    assert admitted - start <= limits.balance.window + SLACK
+
+
+@pytest.mark.anyio
+async def test_concurrency_cap_is_shared(backend: RedisBackend) -> None:
+    limits = RateLimits(concurrency=3).scaled(0.005)
+    limiters = [Limiter(limits, backend=backend) for _ in range(3)]
+    inside = 0
+    most = 0
+
+    async def one(limiter: Limiter) -> None:
+        nonlocal inside, most
+        async with limiter.slot("/sys/info.php", {}):
+            inside += 1
+            most = max(most, inside)
+            await anyio.sleep(0.02)
+            inside -= 1
+
+    async with anyio.create_task_group() as tg:
+        for i in range(12):
+            tg.start_soon(one, limiters[i % 3])
+    assert most == 3
+
+
+@pytest.mark.anyio
+async def test_cancelled_waiter_leaves_nothing(
+    backend: RedisBackend, sync_redis: redis.Redis
+) -> None:
+    limits = RateLimits(concurrency=1).scaled(0.005)
+    limiter = Limiter(limits, backend=backend)
+    async with limiter.slot("/sys/info.php", {}):
+        with anyio.move_on_after(0.05):
+            async with limiter.slot("/sys/info.php", {}):
+                pytest.fail("admitted past a full cap")
+    assert sync_redis.zcard(backend.key("*concurrency")) == 0
+
+
+@pytest.mark.anyio
+async def test_session_binds_a_hash_of_its_login(
+    redis_url: str,  # noqa: F811
+    sync_redis: redis.Redis,
+    live_url: str,
+    limits: RateLimits,
+    emulator: Emulator,
+) -> None:
+    async with RedisBackend.from_url(redis_url) as backend:
+        sessions = [
+            Session(
+                login="demo", password="demo", base_url=live_url, limits=limits, backend=backend
+            ),
+            Session(
+                login="demo", password="demo", base_url=live_url, limits=limits, backend=backend
+            ),
+        ]
+        for i in range(limits.balance.limit):
+            await sessions[i % 2].balance()
+        keys = [k.decode() for k in sync_redis.keys("*")]
+        assert len(keys) == 1
+        assert "demo" not in keys[0]
+        assert keys[0].endswith("}:balance:balance")
+        # The second session waits for the first one's window: no error 9 from the gateway.
+        start = current_time()
+        await sessions[1].balance()
+        assert current_time() - start >= limits.balance.window * 0.5
+        assert emulator.stats.errors[9] == 0
+        async with Session(api_key="demo-key", base_url=live_url, backend=backend) as other:
+            await other.balance()
+        assert len(sync_redis.keys("*")) == 2  # another identity, another namespace
+        for session in sessions:
+            await session.aclose()
+
+
+# -- Redis unreachable -------------------------------------------------------------------------
+
+
+def _dead_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@pytest.fixture
+def silent_server() -> Iterator[str]:
+    """A loopback server that accepts connections and never answers (a hung Redis)."""
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(16)
+    listener.settimeout(0.1)
+    stop = threading.Event()
+    accepted: list[socket.socket] = []
+
+    def run() -> None:
+        while not stop.is_set():
+            try:
+                conn, _ = listener.accept()
+            except OSError:
+                continue
+            accepted.append(conn)
+
+    thread = threading.Thread(target=run, daemon=True)
+    thread.start()
+    yield f"redis://127.0.0.1:{listener.getsockname()[1]}/0"
+    stop.set()
+    thread.join()
+    for conn in accepted:
+        conn.close()
+    listener.close()
+
+
+@pytest.mark.anyio
+async def test_unreachable_redis_fails_clearly() -> None:
+    async with RedisBackend.from_url(f"redis://127.0.0.1:{_dead_port()}/0", timeout=0.5) as b:
+        limiter = Limiter(RateLimits(), backend=b)
+        start = current_time()
+        with pytest.raises(LimiterUnavailableError, match="Redis did not answer"):
+            async with limiter.slot("/sys/balance.php", {}):
+                pytest.fail("admitted without the shared limiter")
+        assert current_time() - start < 0.5 + SLACK
+
+
+@pytest.mark.anyio
+async def test_hung_redis_times_out(silent_server: str) -> None:
+    async with RedisBackend.from_url(silent_server, timeout=0.2) as backend:
+        start = current_time()
+        with pytest.raises(LimiterUnavailableError):
+            await backend.acquire((BALANCE, CAP))
+        assert current_time() - start < 0.2 + SLACK
+
+
+@pytest.mark.anyio
+async def test_fallback_to_memory_with_a_warning(caplog: pytest.LogCaptureFixture) -> None:
+    url = f"redis://127.0.0.1:{_dead_port()}/0"
+    caplog.set_level(logging.WARNING, logger="smsc_async")
+    async with RedisBackend.from_url(url, timeout=0.5, fallback=True, recheck=60.0) as backend:
+        limiter = Limiter(RateLimits().scaled(0.005), backend=backend)
+        for _ in range(10):
+            async with limiter.slot("/sys/balance.php", {}):
+                pass
+        # The in-memory rules hold: the 11th balance waits for the window.
+        start = current_time()
+        async with limiter.slot("/sys/balance.php", {}):
+            pass
+        assert current_time() - start >= 0.3 - 0.02
+    warnings = [r for r in caplog.records if "falling back" in r.getMessage()]
+    assert len(warnings) == 1
+
+
+@pytest.mark.anyio
+async def test_cancelled_call_is_bounded_and_drops_its_connection(silent_server: str) -> None:
+    async with RedisBackend.from_url(silent_server, timeout=0.3) as backend:
+        start = current_time()
+        with anyio.move_on_after(0.05):
+            await backend.acquire((BALANCE, CAP))
+            pytest.fail("a silent Redis admitted a request")
+        # The cancellation tried to take back what the script might have taken: bounded too.
+        assert current_time() - start < 0.05 + 0.3 + SLACK
+        # A connection cut mid-command is out of step: never reused.
+        assert backend._store._free == []
