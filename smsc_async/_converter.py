@@ -51,6 +51,15 @@ def _int(value: Any, _: type) -> int:
     return int(value)
 
 
+def _bool(value: Any, _: type) -> bool:
+    # The gateway writes flags as 0/1, numbers or strings; a plain bool("0") would be True.
+    if isinstance(value, bool):
+        return value
+    if value in (0, 1, "0", "1"):
+        return bool(int(value))
+    raise ValueError(f"not a 0/1 flag: {value!r}")
+
+
 def _str(value: Any, _: type) -> str:
     if isinstance(value, (str, int)) and not isinstance(value, bool):
         return str(value)
@@ -90,6 +99,7 @@ def _build() -> cattrs.Converter:
     conv.register_structure_hook(dt.datetime, _datetime)
     conv.register_structure_hook(int, _int)
     conv.register_structure_hook(str, _str)
+    conv.register_structure_hook(bool, _bool)
     conv.register_structure_hook(Union[int, str], _int_or_str)  # noqa: UP007
     # IntEnum before int: the int hook would otherwise win for these int subclasses.
     conv.register_structure_hook(enum.IntEnum, _int_enum)

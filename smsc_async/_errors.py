@@ -11,7 +11,8 @@ Every failure is an :class:`SMSCError`::
     ├── RefusedError                   the session refused to send; nothing left the machine
     │   ├── DuplicateSendError         an identical send inside its window (a double click)
     │   ├── LockedOutError             earlier authorization failures: stopped before the IP block
-    │   └── CircuitOpenError           the gateway blocked the IP (error 4): cooling down
+    │   ├── CircuitOpenError           the gateway blocked the IP (error 4): cooling down
+    │   └── LimiterUnavailableError    the shared limiter (Redis) cannot be reached
     └── APIError                       the gateway answered with an error code (``.code``,
         │                              ``.message`` (server text), ``.endpoint``, ``.id``)
         ├── ParameterError             1
@@ -19,7 +20,7 @@ Every failure is an :class:`SMSCError`::
         ├── IPBlockedError             4
         ├── TooManyRequestsError       9
         ├── InsufficientFundsError     send 3
-        ├── NotFoundError              3 on most endpoints
+        ├── NotFoundError              3 on most endpoints (templates, phones, users too)
         │   ├── SenderNotFoundError    senders 3
         │   ├── OperatorNotFoundError  info 3
         │   ├── LinkNotFoundError      tinyurls 3
@@ -27,7 +28,7 @@ Every failure is an :class:`SMSCError`::
         ├── DateFormatError            send/jobs 5
         ├── PersistError               senders 5, status 5 (delete), jobs 3 (save)
         ├── MessageForbiddenError      send 6
-        ├── InvalidPhoneError          send 7, senders 7
+        ├── InvalidPhoneError          send 7, senders 7, phones 7
         ├── UndeliverableError         send 8, senders 8
         ├── CodeAlreadySentError       senders 10 (retry after 8 hours)
         └── WrongCodeError             senders 11
@@ -52,6 +53,7 @@ __all__ = [
     "IPBlockedError",
     "InsufficientFundsError",
     "InvalidPhoneError",
+    "LimiterUnavailableError",
     "LinkNotFoundError",
     "LockedOutError",
     "MessageForbiddenError",
@@ -134,6 +136,15 @@ class CircuitOpenError(RefusedError):
     def __init__(self, message: str, *, retry_after: float) -> None:
         super().__init__(message)
         self.retry_after = retry_after
+
+
+class LimiterUnavailableError(RefusedError):
+    """The shared limiter backend (Redis) could not be reached in time; nothing was sent.
+
+    Without the shared windows this process cannot know what the other processes of the login
+    have spent, so it sends nothing rather than risk error 9 (or pass ``fallback=True`` to
+    :class:`~smsc_async.redis.RedisBackend` to fall back to this process's own limits).
+    """
 
 
 class APIError(SMSCError):

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
-import ipaddress
 import logging
 from collections import deque
 from types import TracebackType
@@ -42,6 +40,8 @@ _DEFAULT_RETRY = RetryPolicy()
 def _is_loopback(host: str) -> bool:
     if host == "localhost":
         return True
+    import ipaddress  # only plain-http URLs get here
+
     try:
         return ipaddress.ip_address(host.strip("[]")).is_loopback
     except ValueError:
@@ -81,6 +81,8 @@ def _auth_fields(login: str | None, password: str | None, api_key: str | None) -
 
 def _limits_namespace(login: str | None, api_key: str | None) -> str:
     """The name a shared limiter backend files this login's logs under: a hash, never a secret."""
+    import hashlib  # only shared backends need it; kept off the import path
+
     identity = f"login:{login}" if api_key is None else f"apikey:{api_key}"
     return hashlib.blake2b(identity.encode(), digest_size=12, person=b"smsc_async.lim").hexdigest()
 

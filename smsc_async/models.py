@@ -16,14 +16,31 @@ import attrs
 
 __all__ = [
     "Balance",
+    "Contact",
+    "ContactGroup",
     "CostEstimate",
+    "IncomingMessage",
+    "Job",
+    "JobCreated",
+    "JobStatus",
     "MessageStatus",
     "MessageType",
     "OperatorInfo",
+    "OperatorPrice",
+    "OperatorStatus",
     "PhoneResult",
+    "PriceZone",
+    "Prices",
     "SendResult",
+    "SenderName",
+    "SenderStatus",
+    "SendingStats",
+    "SentMessage",
+    "ShortLink",
     "Status",
     "StatusError",
+    "Template",
+    "UserStat",
 ]
 
 
@@ -184,6 +201,16 @@ class MessageStatus:
     country: str | None = None
     operator: str | None = None
     region: str | None = None
+    # HLR results (messages of type 4); ``cn``/``net`` are the home country and operator,
+    # ``rcn``/``rnet`` the roaming ones (empty at home).
+    imsi: str | None = None
+    msc: str | None = None
+    mcc: int | None = None
+    mnc: int | None = None
+    cn: str | None = None
+    net: str | None = None
+    rcn: str | None = None
+    rnet: str | None = None
 
     @property
     def final(self) -> bool:
@@ -213,3 +240,299 @@ class OperatorInfo:
     def found(self) -> bool:
         """Whether the gateway knew the number's operator."""
         return self.error_code is None
+
+
+@attrs.frozen(kw_only=True)
+class Template:
+    """A message template (templates.php ``get``).
+
+    ``format`` is the kind of message it is for (``"sms"``, ``"viber"``, ``"mail"`` …; ``None``
+    for any); ``autosign`` whether the account's auto-signature is added.
+    """
+
+    id: int
+    name: str
+    msg: str
+    format: str | None = None
+    sender: str | None = None
+    autosign: bool = False
+
+
+class JobStatus(_OpenIntEnum):
+    """State of a mailing list (jobs.php)."""
+
+    SCHEDULED = 0
+    DONE = 1
+    CANCELLED = 2
+
+
+@attrs.frozen(kw_only=True)
+class JobCreated:
+    """What jobs.php ``add`` answered: the mailing's ``id`` and, when asked for, its ``cost``."""
+
+    id: int
+    cost: Decimal | None = None
+
+
+@attrs.frozen(kw_only=True)
+class Job:
+    """A mailing list (jobs.php ``get`` / ``get_all``).
+
+    ``time`` is when it starts (aware, Moscow-based); ``cnt`` the number of recipients; ``rpt``
+    the repetition (0 none, 1 hourly, 2 daily, 3 working days, 4 weekends, 5 weekly, 6 monthly,
+    7 yearly).
+    """
+
+    id: int
+    name: str
+    status: JobStatus
+    mes: str
+    phones: str
+    cnt: int
+    time: dt.datetime | None = None
+    sender: str | None = None
+    rpt: int = 0
+    cost: Decimal | None = None
+
+
+@attrs.frozen(kw_only=True)
+class Contact:
+    """A contact of the phone book (phones.php ``get``); ``grp`` lists the ids of its groups."""
+
+    id: int
+    phone: str
+    name: str | None = None
+    fnm: str | None = None
+    lnm: str | None = None
+    mnm: str | None = None
+    mail: str | None = None
+    cmt: str | None = None
+    grp: tuple[int, ...] = ()
+
+
+@attrs.frozen(kw_only=True)
+class ContactGroup:
+    """A contact group (phones.php ``get_group``); send to it with ``phones="G<num>"``.
+
+    ``type`` is 0 for a group of numbers, 1 for one of e-mail addresses; ``cnt`` its size.
+    """
+
+    id: int
+    name: str
+    num: int
+    type: int = 0
+    cnt: int = 0
+
+
+@attrs.frozen(kw_only=True)
+class UserStat:
+    """Sending statistics of a sub-client (users.php ``get_stat`` / ``get_stat_all``).
+
+    ``sms`` is the number of messages sent, ``credit`` what was spent and ``debit`` what was paid
+    in over the period; ``balance`` the sub-client's balance now.
+    """
+
+    login: str
+    sms: int
+    credit: Decimal
+    debit: Decimal
+    balance: Decimal
+    currency: str
+
+
+class SenderStatus(_OpenIntEnum):
+    """Moderation state of a sender name (``status`` in senders.php ``all=1`` lists)."""
+
+    MODERATION = 0
+    ALLOWED = 1
+    DISABLED = 2
+
+
+class OperatorStatus(_OpenIntEnum):
+    """Registration state of a sender name at one operator (senders.php ``operators=1``)."""
+
+    PENDING = 0
+    SUBMITTED = 1
+    ALLOWED = 2
+    REJECTED = 3
+    SUSPENDED = 4
+    INSUFFICIENT_FUNDS = 5
+    DOCUMENTS_REQUIRED = 8
+    FROM_MONTH_START = 9
+    DEREGISTERING = 255
+
+
+#: The per-operator status fields of a sender name, in the gateway's fmt=0 order.
+SENDER_OPERATOR_FIELDS = (
+    "mega_step",
+    "bee_step",
+    "motiv_step",
+    "sber_step",
+    "winmob_step",
+    "volnamob_step",
+    "mts_step",
+    "tele2_step",
+    "tele2",
+    "ua_reg",
+    "ua_int",
+    "mega_int",
+    "motiv_int",
+    "mts_int",
+    "motiv",
+    "by_reg",
+    "by_int",
+    "tele2_int",
+    "sber_int",
+)
+
+
+@attrs.frozen(kw_only=True)
+class SenderName:
+    """A sender name (senders.php ``get``).
+
+    ``status`` is set in ``all=1`` lists; the per-operator fields (``mega_step``, ``mts_int`` …)
+    with ``operators=1``; :attr:`operators` gathers the ones present.
+    """
+
+    sender: str
+    id: int
+    status: SenderStatus | None = None
+    mega_step: OperatorStatus | None = None
+    bee_step: OperatorStatus | None = None
+    motiv_step: OperatorStatus | None = None
+    sber_step: OperatorStatus | None = None
+    winmob_step: OperatorStatus | None = None
+    volnamob_step: OperatorStatus | None = None
+    mts_step: OperatorStatus | None = None
+    tele2_step: OperatorStatus | None = None
+    tele2: OperatorStatus | None = None
+    ua_reg: OperatorStatus | None = None
+    ua_int: OperatorStatus | None = None
+    mega_int: OperatorStatus | None = None
+    motiv_int: OperatorStatus | None = None
+    mts_int: OperatorStatus | None = None
+    motiv: OperatorStatus | None = None
+    by_reg: OperatorStatus | None = None
+    by_int: OperatorStatus | None = None
+    tele2_int: OperatorStatus | None = None
+    sber_int: OperatorStatus | None = None
+
+    @property
+    def operators(self) -> dict[str, OperatorStatus]:
+        """The per-operator statuses the gateway reported, by field name."""
+        found = ((name, getattr(self, name)) for name in SENDER_OPERATOR_FIELDS)
+        return {name: value for name, value in found if value is not None}
+
+
+@attrs.frozen(kw_only=True)
+class SentMessage:
+    """One message of the sending history (get.php ``get_messages``).
+
+    ``int_id`` is the gateway's global id: pass the smallest one of a page as ``prev_id`` to get
+    the messages sent before it. ``format`` is 0 for SMS, 8 for e-mail (then ``phone`` is the
+    address).
+    """
+
+    status: Status
+    int_id: int
+    phone: str
+    err: StatusError = StatusError.NONE
+    last_date: dt.datetime | None = None
+    last_timestamp: int | None = None
+    send_date: dt.datetime | None = None
+    send_timestamp: int | None = None
+    cost: Decimal | None = None
+    sender_id: str | None = None
+    status_name: str | None = None
+    message: str | None = None
+    mccmnc: str | None = None
+    country: str | None = None
+    operator: str | None = None
+    region: str | None = None
+    type: MessageType | None = None
+    id: int | str | None = None
+    sms_cnt: int | None = None
+    format: int | None = None
+    crc: int | None = None
+
+
+@attrs.frozen(kw_only=True)
+class IncomingMessage:
+    """A message received on the account's number (get.php ``get_answers``).
+
+    ``id`` grows with every message: pass the largest one seen as ``after_id`` to get newer ones.
+    """
+
+    id: int
+    received: dt.datetime
+    phone: str
+    message: str
+    to_phone: str | None = None
+    sent: dt.datetime | None = None
+
+
+@attrs.frozen(kw_only=True)
+class SendingStats:
+    """Sending statistics of one login over a period (get.php ``get_stat``).
+
+    ``sms`` is the number of messages; ``credit`` and ``debit`` the two money columns exactly as
+    the gateway names them (its documentation glosses them inconsistently; in the emulator
+    ``credit`` is what the messages cost).
+    """
+
+    login: str
+    sms: int
+    credit: Decimal
+    debit: Decimal
+    currency: str
+
+
+@attrs.frozen(kw_only=True)
+class PriceZone:
+    """One tariff zone (get.php ``get_price``).
+
+    ``api`` is the SMS price via the API, ``mass`` via the web account; ``mms``, ``hlr`` and
+    ``call`` the prices of an MMS, an HLR request and a voice call.
+    """
+
+    zone: str
+    name: str
+    api: Decimal | None = None
+    mass: Decimal | None = None
+    mms: Decimal | None = None
+    hlr: Decimal | None = None
+    call: Decimal | None = None
+
+
+@attrs.frozen(kw_only=True)
+class OperatorPrice:
+    """An individual SMS price for one operator (``mccmnc``) set for the account."""
+
+    mccmnc: str
+    cost: Decimal
+
+
+@attrs.frozen(kw_only=True)
+class Prices:
+    """The account's tariffs (get.php ``get_price``): zones, individual prices, e-mail price."""
+
+    zones: tuple[PriceZone, ...] = ()
+    codes: tuple[OperatorPrice, ...] = ()
+    mail: Decimal | None = None
+
+
+@attrs.frozen(kw_only=True)
+class ShortLink:
+    """Click counts of a short link (tinyurls.php ``get``).
+
+    ``cnt`` counts every click; ``cnt_day`` today's, ``cnt_yes`` yesterday's, ``cnt_mon`` this
+    month's and ``cnt_pmon`` the previous month's. ``link`` is the short link itself.
+    """
+
+    id: int
+    cnt: int
+    cnt_mon: int
+    cnt_day: int
+    cnt_yes: int
+    cnt_pmon: int
+    link: str

@@ -114,6 +114,13 @@ def _sender(params: Mapping[str, str]) -> str:
     raise _fail(1)
 
 
+def _mail_sender(params: Mapping[str, str]) -> str:
+    value = params.get("sender", "").strip()
+    if value and not _EMAIL.fullmatch(value):
+        raise _fail(1)
+    return value
+
+
 def _texts(params: Mapping[str, str]) -> list[tuple[str, str]]:
     """``(recipients, text)`` pairs from ``phones`` + ``mes`` or from ``list``."""
     listing = params.get("list", "")
@@ -261,7 +268,8 @@ def handle(ctx: Context) -> str:
         raise _fail(1)
     channel = _channel(params)
     pairs = _texts(params)
-    sender = _sender(params)
+    # An e-mail goes out from an address, not from an SMS sender name.
+    sender = _mail_sender(params) if channel.flag == "mail" else _sender(params)
     _check_valid(params)
     maxsms = _maxsms(params)
     try:

@@ -7,7 +7,7 @@ import time
 from collections.abc import Mapping
 
 from smsc_async.testing._endpoints._context import Context
-from smsc_async.testing._numbers import normalize
+from smsc_async.testing._numbers import Operator, normalize
 from smsc_async.testing._state import STATUS_NAMES, Message
 from smsc_async.testing._wire import (
     GatewayError,
@@ -26,6 +26,7 @@ ERRORS: Mapping[int, str] = {5: "error deleting message"}
 
 _PHONES = re.compile(r"[,;\s]+")  # as ``smsc_async._limits`` splits them, so charges match
 _MOSCOW = 3 * 3600
+_HLR = 4  # the message type of HLR requests
 
 # fmt=0 labels of the fields that differ from their JSON names; fields absent here are not shown.
 _LABELS_FMT0 = {"status": "Status", "last_date": "check_time"}
@@ -72,7 +73,25 @@ def _fields(message: Message, level: int, now: float, delay: float) -> list[tupl
             ("region", op.region if op else ""),
             ("mccmnc", op.mccmnc if op else ""),
         ]
+    if message.type == _HLR and status == 1 and message.operator is not None:
+        fields += _hlr_fields(message.phone, message.operator)
     return fields
+
+
+def _hlr_fields(phone: str, op: Operator) -> list[tuple[str, object]]:
+    """What an answered HLR request reports: IMSI, serving MSC, home (and roaming) network."""
+    # Deterministic stand-ins: an IMSI is MCC + MNC + a subscriber number, 15 digits in all.
+    imsi = (op.mcc + op.mnc + phone[-10:]).ljust(15, "0")[:15]
+    return [
+        ("imsi", imsi),
+        ("msc", phone[:4] + "0000000"),
+        ("mcc", op.mcc),
+        ("mnc", op.mnc),
+        ("cn", op.country),
+        ("net", op.operator),
+        ("rcn", ""),
+        ("rnet", ""),
+    ]
 
 
 def _line(fmt: int, fields: list[tuple[str, object]]) -> str:
