@@ -6,12 +6,19 @@
 ...     sent = await smsc.send(["79161234567"], "Код: 1234", sender="Shop")
 
 Everything public is importable from here; ``smsc_async.testing`` (the gateway emulator) and
-``smsc_async.redis`` (limits shared across processes) are imported on their own.
+``smsc_async.redis`` (limits shared across processes) are imported on their own. Models, bulk
+look-ups and the segment calculator load on first use, so ``import smsc_async`` stays cheap.
 """
 
 from __future__ import annotations
 
-from ._backend import LimiterBackend, MemoryBackend
+import importlib
+from typing import TYPE_CHECKING, Any
+
+from ._backend import (
+    LimiterBackend,
+    MemoryBackend,
+)
 from ._errors import (
     APIError,
     AuthorizationError,
@@ -23,6 +30,7 @@ from ._errors import (
     InsufficientFundsError,
     InvalidPhoneError,
     IPBlockedError,
+    LimiterUnavailableError,
     LinkNotFoundError,
     LockedOutError,
     MessageForbiddenError,
@@ -41,21 +49,62 @@ from ._errors import (
     UndeliverableError,
     WrongCodeError,
 )
-from ._limiter import Limiter
-from ._limits import Block, RateLimits, Rule, Scope
-from ._retry import RetryPolicy
-from ._session import Session
-from .models import (
-    Balance,
-    CostEstimate,
-    MessageStatus,
-    MessageType,
-    OperatorInfo,
-    PhoneResult,
-    SendResult,
-    Status,
-    StatusError,
+from ._limiter import (
+    Limiter,
 )
+from ._limits import (
+    Block,
+    RateLimits,
+    Rule,
+    Scope,
+)
+from ._retry import (
+    RetryPolicy,
+)
+from ._session import (
+    Session,
+)
+
+if TYPE_CHECKING:
+    from ._bulk import (
+        BulkLookup,
+        LookupProgress,
+        LookupResult,
+        LookupResults,
+        normalize_phone,
+    )
+    from ._segments import (
+        Segments,
+        segments,
+    )
+    from .models import (
+        Balance,
+        Contact,
+        ContactGroup,
+        CostEstimate,
+        IncomingMessage,
+        Job,
+        JobCreated,
+        JobStatus,
+        MessageStatus,
+        MessageType,
+        OperatorInfo,
+        OperatorPrice,
+        OperatorStatus,
+        PhoneResult,
+        Prices,
+        PriceZone,
+        SenderName,
+        SenderStatus,
+        SendingStats,
+        SendResult,
+        SentMessage,
+        ShortLink,
+        Status,
+        StatusError,
+        Template,
+        UserStat,
+    )
 
 __version__ = "0.1.0"
 
@@ -64,19 +113,30 @@ __all__ = [
     "AuthorizationError",
     "Balance",
     "Block",
+    "BulkLookup",
     "CircuitOpenError",
     "CodeAlreadySentError",
     "ConnectError",
+    "Contact",
+    "ContactGroup",
     "CostEstimate",
     "DateFormatError",
     "DuplicateSendError",
     "IPBlockedError",
+    "IncomingMessage",
     "InsufficientFundsError",
     "InvalidPhoneError",
+    "Job",
+    "JobCreated",
+    "JobStatus",
     "Limiter",
     "LimiterBackend",
+    "LimiterUnavailableError",
     "LinkNotFoundError",
     "LockedOutError",
+    "LookupProgress",
+    "LookupResult",
+    "LookupResults",
     "MemoryBackend",
     "MessageForbiddenError",
     "MessageNotFoundError",
@@ -85,9 +145,13 @@ __all__ = [
     "NotFoundError",
     "OperatorInfo",
     "OperatorNotFoundError",
+    "OperatorPrice",
+    "OperatorStatus",
     "ParameterError",
     "PersistError",
     "PhoneResult",
+    "PriceZone",
+    "Prices",
     "ProtocolError",
     "RateLimits",
     "RefusedError",
@@ -96,14 +160,74 @@ __all__ = [
     "Rule",
     "SMSCError",
     "Scope",
+    "Segments",
     "SendResult",
+    "SenderName",
     "SenderNotFoundError",
+    "SenderStatus",
+    "SendingStats",
+    "SentMessage",
     "Session",
+    "ShortLink",
     "Status",
     "StatusError",
+    "Template",
     "TooManyRequestsError",
     "TransportError",
     "UndeliverableError",
+    "UserStat",
     "WrongCodeError",
     "__version__",
+    "normalize_phone",
+    "segments",
 ]
+
+# Loaded on first use: name -> the module that defines it.
+_LAZY: dict[str, str] = {
+    "Balance": "smsc_async.models",
+    "Contact": "smsc_async.models",
+    "ContactGroup": "smsc_async.models",
+    "CostEstimate": "smsc_async.models",
+    "IncomingMessage": "smsc_async.models",
+    "Job": "smsc_async.models",
+    "JobCreated": "smsc_async.models",
+    "JobStatus": "smsc_async.models",
+    "MessageStatus": "smsc_async.models",
+    "MessageType": "smsc_async.models",
+    "OperatorInfo": "smsc_async.models",
+    "OperatorPrice": "smsc_async.models",
+    "OperatorStatus": "smsc_async.models",
+    "PhoneResult": "smsc_async.models",
+    "PriceZone": "smsc_async.models",
+    "Prices": "smsc_async.models",
+    "SendResult": "smsc_async.models",
+    "SenderName": "smsc_async.models",
+    "SenderStatus": "smsc_async.models",
+    "SendingStats": "smsc_async.models",
+    "SentMessage": "smsc_async.models",
+    "ShortLink": "smsc_async.models",
+    "Status": "smsc_async.models",
+    "StatusError": "smsc_async.models",
+    "Template": "smsc_async.models",
+    "UserStat": "smsc_async.models",
+    "BulkLookup": "smsc_async._bulk",
+    "LookupProgress": "smsc_async._bulk",
+    "LookupResult": "smsc_async._bulk",
+    "LookupResults": "smsc_async._bulk",
+    "normalize_phone": "smsc_async._bulk",
+    "Segments": "smsc_async._segments",
+    "segments": "smsc_async._segments",
+}
+
+
+def __getattr__(name: str) -> Any:
+    home = _LAZY.get(name)
+    if home is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(home), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(__all__))

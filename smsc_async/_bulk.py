@@ -39,8 +39,6 @@ from ._errors import (
 from .models import OperatorInfo
 
 __all__ = [
-    "DEFAULT_LOOKUP_BATCH",
-    "DEFAULT_LOOKUP_CONCURRENCY",
     "BulkLookup",
     "LookupProgress",
     "LookupResult",
@@ -48,18 +46,6 @@ __all__ = [
     "normalize_phone",
 ]
 
-#: Numbers per info.php request. The gateway documents no maximum; 50 keeps every request small
-#: and a refused batch cheap to split. A larger value is safe: a batch refused for its size is
-#: split, and later batches are cut to the size that worked.
-DEFAULT_LOOKUP_BATCH = 50
-#: Look-up requests in flight at once (never more than ``RateLimits.concurrency``). The rule, not
-#: the connection count, bounds the rate; a few requests in flight keep it saturated while leaving
-#: the per-login connection cap to other calls of the same session.
-DEFAULT_LOOKUP_CONCURRENCY = 4
-#: Extra attempts after a transient failure (timeout, dropped connection, unreadable answer, error
-#: 9 left after the session's own retries) and the waits before them, in seconds. A look-up has no
-#: side effects, so repeating one is safe.
-DEFAULT_LOOKUP_RETRIES = 2
 _RETRY_WAITS = (0.5, 2.0, 5.0)
 # The errors a refused batch can owe to one of its numbers: split it to find the number.
 _SPLIT_ON = (ParameterError, OperatorNotFoundError)

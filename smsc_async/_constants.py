@@ -22,3 +22,15 @@ DEFAULT_IP_BLOCK_COOLDOWN = 600.0
 #: Characters of a body quoted in a ProtocolError.
 EXCERPT_LENGTH = 120
 USER_AGENT = "smsc_async/0.1.0"
+#: Numbers per info.php request. The gateway documents no maximum; 50 keeps every request small
+#: and a refused batch cheap to split. A larger value is safe: a batch refused for its size is
+#: split, and later batches are cut to the size that worked.
+DEFAULT_LOOKUP_BATCH = 50
+#: Look-up requests in flight at once (never more than ``RateLimits.concurrency``). The rule, not
+#: the connection count, bounds the rate; a few requests in flight keep it saturated while leaving
+#: the per-login connection cap to other calls of the same session.
+DEFAULT_LOOKUP_CONCURRENCY = 4
+#: Extra attempts after a transient failure (timeout, dropped connection, unreadable answer, error
+#: 9 left after the session's own retries) and the waits before them, in seconds. A look-up has no
+#: side effects, so repeating one is safe.
+DEFAULT_LOOKUP_RETRIES = 2

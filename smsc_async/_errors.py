@@ -7,7 +7,7 @@ Every failure is an :class:`SMSCError`::
     │   ├── ConnectError               no connection could be made
     │   └── RequestTimeout             connect/read/write/pool timeout
     ├── ProtocolError                  an answer we cannot read: non-200, HTML page, empty,
-    │                                  truncated or unstructurable body (``.endpoint``, ``.excerpt``)
+    │                                  truncated or unstructurable body (.endpoint, .excerpt)
     ├── RefusedError                   the session refused to send; nothing left the machine
     │   ├── DuplicateSendError         an identical send inside its window (a double click)
     │   ├── LockedOutError             earlier authorization failures: stopped before the IP block
@@ -34,7 +34,8 @@ Every failure is an :class:`SMSCError`::
         └── WrongCodeError             senders 11
 
 Codes map to classes **per endpoint** (``ERROR_TABLES``): code 3 is "insufficient funds" on send but
-"not found" elsewhere. Credentials never appear in any message here: the session never passes them in.
+"not found" elsewhere. Credentials never appear in any message here: the session never passes
+them in.
 """
 
 from __future__ import annotations
@@ -76,7 +77,7 @@ __all__ = [
 
 
 class SMSCError(Exception):
-    """Root of every error smsc_async raises (besides ``ValueError``/``TypeError`` for bad input)."""
+    """Root of every error smsc_async raises (bad input raises ``ValueError``/``TypeError``)."""
 
 
 class TransportError(SMSCError):
@@ -131,7 +132,7 @@ class LockedOutError(RefusedError):
 
 
 class CircuitOpenError(RefusedError):
-    """The gateway blocked this IP (error 4); requests fail fast until ``retry_after`` seconds pass."""
+    """The gateway blocked this IP (error 4): requests fail fast for ``retry_after`` seconds."""
 
     def __init__(self, message: str, *, retry_after: float) -> None:
         super().__init__(message)

@@ -50,7 +50,7 @@ class Rule:
 
 @attrs.frozen(kw_only=True)
 class Block:
-    """``count`` failures within ``window`` seconds make the gateway block the IP for ``duration``."""
+    """``count`` failures within ``window`` seconds block the IP for ``duration`` seconds."""
 
     count: int = attrs.field(validator=_positive)
     window: float = attrs.field(validator=_positive)
@@ -180,7 +180,7 @@ def _message_pairs(params: Mapping[str, str]) -> Iterator[tuple[str, str]]:
     phones = [p.lstrip("+") for p in _SPLIT.split(params.get("phone", "")) if p]
     if len(phones) == 1 and len(ids) > 1:
         phones *= len(ids)
-    return zip(ids, phones)
+    return zip(ids, phones, strict=False)
 
 
 def _flag(params: Mapping[str, str], name: str) -> bool:

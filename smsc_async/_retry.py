@@ -61,4 +61,4 @@ class RetryPolicy:
         raise AssertionError("unreachable: tenacity reraises the last error")
 
     def _first_wait(self) -> float:
-        return min(self.initial, self.max_wait) + random.uniform(0, self.jitter)  # noqa: S311
+        return min(self.initial, self.max_wait) + random.uniform(0, self.jitter)

@@ -115,12 +115,16 @@ def check_sender(value: object, name: str = "sender") -> str:
         return sender
     if sender.isdigit():
         if len(sender) > MAX_DIGIT_SENDER_LENGTH:
-            raise ValueError(f"{name}: a digit-only sender has at most 15 digits, got {len(sender)}")
+            raise ValueError(
+                f"{name}: a digit-only sender has at most 15 digits, got {len(sender)}"
+            )
         return sender
     if len(sender) > MAX_SENDER_LENGTH:
         raise ValueError(f"{name}: {sender!r} is longer than {MAX_SENDER_LENGTH} characters")
     if not _SENDER_CHARS.fullmatch(sender):
-        raise ValueError(f"{name}: {sender!r} may hold only Latin letters, digits, space and symbols")
+        raise ValueError(
+            f"{name}: {sender!r} may hold only Latin letters, digits, space and symbols"
+        )
     return sender
 
 

@@ -41,7 +41,8 @@ except ImportError as exc:  # pragma: no cover - depends on the installed extras
     ) from None
 
 from . import __version__
-from ._bulk import DEFAULT_LOOKUP_BATCH, DEFAULT_LOOKUP_CONCURRENCY, LookupProgress, LookupResult
+from ._bulk import LookupProgress, LookupResult
+from ._constants import DEFAULT_LOOKUP_BATCH, DEFAULT_LOOKUP_CONCURRENCY
 from ._errors import (
     APIError,
     MessageNotFoundError,

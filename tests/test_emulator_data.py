@@ -194,14 +194,13 @@ async def test_history_in_every_format(http: httpx.AsyncClient) -> None:
     crc = zlib.crc32(b"Hello")
     assert await ask(http, GET, 0, get_messages=1) == (
         f"Status = 1, check_time = {NOON}, err = 0, send_date = {NOON}, phone = {PHONE}, "
-        "mccmnc = 25001, country = Россия, operator = МТС, region = Москва, cost = 4.30, "  # noqa: RUF001
+        "mccmnc = 25001, country = Россия, operator = МТС, region = Москва, cost = 4.30, "
         "sender_id = Shop, status_name = Доставлено, message = Hello, type = 0, ID = 1, "
         f"int_id = 1, sms_cnt = 1, format = 0, crc = {crc}"
     )
     ts = int(START.timestamp())
     assert await ask(http, GET, 1, get_messages=1) == (
-        f"1,{ts},0,{ts},{PHONE},25001,Россия,МТС,Москва,4.30,Shop,Доставлено, "  # noqa: RUF001
-        f"Hello,0,1,1,1,0,{crc}"
+        f"1,{ts},0,{ts},{PHONE},25001,Россия,МТС,Москва,4.30,Shop,Доставлено, Hello,0,1,1,1,0,{crc}"
     )
     root = ET.fromstring(await ask(http, GET, 2, get_messages=1))
     assert root.tag == "list"
@@ -316,21 +315,20 @@ async def test_stat_in_every_format(http: httpx.AsyncClient) -> None:
 async def test_prices_in_every_format(http: httpx.AsyncClient, emu: Emulator) -> None:
     fmt0 = (await ask(http, GET, 0, get_price=1)).splitlines()
     assert fmt0[0] == (
-        "zone = 1, name = Россия, МТС, api = 4.30, mass = 4.30, mms = 9.00, hlr = 0.30, "  # noqa: RUF001
-        "call = 0.90"
+        "zone = 1, name = Россия, МТС, api = 4.30, mass = 4.30, mms = 9.00, hlr = 0.30, call = 0.90"
     )
     assert fmt0[-1] == "mail = 0.10"
     assert not any(line.startswith("mccmnc") for line in fmt0)
     set_individual_price(emu, "demo", "25001", Decimal("3.5"))
     fmt1 = (await ask(http, GET, 1, get_price=1)).splitlines()
-    assert fmt1[0] == "1,Россия, МТС,4.30,4.30,9.00,0.30,0.90"  # noqa: RUF001
+    assert fmt1[0] == "1,Россия, МТС,4.30,4.30,9.00,0.30,0.90"
     assert fmt1[-2:] == ["25001,3.50", "0.10"]
     assert len(fmt1) == len(fmt0) + 1
     root = ET.fromstring(await ask(http, GET, 2, get_price=1))
     assert [child.tag for child in root] == ["zones", "codes", "mail"]
     first = root.find("zones/zone")
     assert first is not None
-    assert (first.text, first.attrib["name"], first.attrib["api"]) == ("1", "Россия, МТС", "4.30")  # noqa: RUF001
+    assert (first.text, first.attrib["name"], first.attrib["api"]) == ("1", "Россия, МТС", "4.30")
     code = root.find("codes/mccmnc")
     assert code is not None
     assert (code.text, code.attrib) == ("25001", {"cost": "3.50"})
@@ -339,7 +337,7 @@ async def test_prices_in_every_format(http: httpx.AsyncClient, emu: Emulator) ->
     assert list(obj) == ["zones", "codes", "mail"]
     assert obj["zones"][0] == {
         "zone": "1",
-        "name": "Россия, МТС",  # noqa: RUF001
+        "name": "Россия, МТС",
         "api": "4.30",
         "mass": "4.30",
         "mms": "9.00",

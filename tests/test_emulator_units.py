@@ -86,7 +86,7 @@ def test_lookup_table() -> None:
     assert mts is not None
     assert (mts.country, mts.operator, mts.region, mts.mccmnc, mts.tz) == (
         "Россия",
-        "МТС",  # noqa: RUF001
+        "МТС",
         "Москва",
         "25001",
         3,

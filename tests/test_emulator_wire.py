@@ -512,7 +512,7 @@ async def test_status_all_2_json() -> None:
         "type": 0,
         "sms_cnt": 1,
         "country": "Россия",
-        "operator": "МТС",  # noqa: RUF001
+        "operator": "МТС",
         "region": "Москва",
         "mccmnc": "25001",
     }
@@ -594,16 +594,16 @@ async def test_status_parameter_errors(params: dict[str, str]) -> None:
 @pytest.mark.parametrize(
     ("fmt", "body"),
     [
-        (0, "country = Россия, operator = МТС, region = Москва, mcc = 250, mnc = 01, tz = 3"),  # noqa: RUF001
-        (1, "Россия,МТС,Москва,250,01,3"),  # noqa: RUF001
+        (0, "country = Россия, operator = МТС, region = Москва, mcc = 250, mnc = 01, tz = 3"),
+        (1, "Россия,МТС,Москва,250,01,3"),
         (
             2,
-            "<info>\n<country>Россия</country>\n<operator>МТС</operator>\n"  # noqa: RUF001
+            "<info>\n<country>Россия</country>\n<operator>МТС</operator>\n"
             "<region>Москва</region>\n<mcc>250</mcc>\n<mnc>01</mnc>\n<tz>3</tz>\n</info>",
         ),
         (
             3,
-            '{"country": "Россия", "operator": "МТС", "region": "Москва", '  # noqa: RUF001
+            '{"country": "Россия", "operator": "МТС", "region": "Москва", '
             '"mcc": "250", "mnc": "01", "tz": "3"}',
         ),
     ],
@@ -622,7 +622,7 @@ async def test_operator_list() -> None:
         {
             "phone": "79161234567",
             "country": "Россия",
-            "operator": "МТС",  # noqa: RUF001
+            "operator": "МТС",
             "region": "Москва",
             "mcc": "250",
             "mnc": "01",

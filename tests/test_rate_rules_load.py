@@ -69,9 +69,7 @@ async def test_hundreds_of_tasks_mixing_endpoints(_switch: Any) -> None:
     emulator = Emulator(limits=limits)
     switch, live_url = _switch
     switch.app = emulator
-    async with Session(
-        "demo", "demo", base_url=live_url, limits=limits, retry=FAST_RETRY
-    ) as smsc:
+    async with Session("demo", "demo", base_url=live_url, limits=limits, retry=FAST_RETRY) as smsc:
         done = await _mixed_load(smsc, tasks=280, seed=7)
     switch.app = None
     assert sum(done.values()) == 280
@@ -89,10 +87,12 @@ async def test_concurrency_cap_under_slow_answers(_switch: Any) -> None:
     switch, url = _switch
     switch.app = emulator
     try:
-        async with Session("demo", "demo", base_url=url, limits=limits, retry=None) as smsc:
-            async with anyio.create_task_group() as tg:
-                for n in range(120):
-                    tg.start_soon(smsc.operator_info, PHONES[n % len(PHONES)])
+        async with (
+            Session("demo", "demo", base_url=url, limits=limits, retry=None) as smsc,
+            anyio.create_task_group() as tg,
+        ):
+            for n in range(120):
+                tg.start_soon(smsc.operator_info, PHONES[n % len(PHONES)])
     finally:
         switch.app = None
     assert emulator.stats.requests["/sys/info.php"] == 120

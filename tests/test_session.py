@@ -113,7 +113,9 @@ async def test_wrong_password_locks_out_before_the_ip_block(
     assert emulator.stats.errors[4] == 0
 
 
-async def test_error_4_opens_a_circuit(live_url: str, limits: RateLimits, emulator: Emulator) -> None:
+async def test_error_4_opens_a_circuit(
+    live_url: str, limits: RateLimits, emulator: Emulator
+) -> None:
     emulator.inject(Fault(kind="error", error_code=4, path="/sys/balance.php"))
     async with Session(
         "demo", "demo", base_url=live_url, limits=limits, ip_block_cooldown=0.2
@@ -143,7 +145,9 @@ async def test_send_refused_with_error_9_is_retried_not_duplicated(
     assert emulator.stats.sms == 1
 
 
-async def test_error_9_gives_up_after_the_policy(live_url: str, limits: RateLimits, emulator: Emulator) -> None:
+async def test_error_9_gives_up_after_the_policy(
+    live_url: str, limits: RateLimits, emulator: Emulator
+) -> None:
     emulator.inject(Fault(kind="error", error_code=9, times=None))
     policy = RetryPolicy(attempts=3, initial=0.01, max_wait=0.02, jitter=0)
     async with Session("demo", "demo", base_url=live_url, limits=limits, retry=policy) as smsc:
@@ -200,7 +204,9 @@ async def test_dropped_connection(smsc: Session, emulator: Emulator) -> None:
         (Fault(kind="malformed"), "malformed"),
     ],
 )
-async def test_unreadable_answers(smsc: Session, emulator: Emulator, fault: Fault, needle: str) -> None:
+async def test_unreadable_answers(
+    smsc: Session, emulator: Emulator, fault: Fault, needle: str
+) -> None:
     emulator.inject(fault)
     with pytest.raises(ProtocolError) as info:
         await smsc.balance()
@@ -236,7 +242,9 @@ async def test_bad_input_never_leaves(smsc: Session, emulator: Emulator) -> None
     assert sum(emulator.stats.requests.values()) == 0
 
 
-async def test_in_process_transport(asgi_transport: httpx.ASGITransport, limits: RateLimits) -> None:
+async def test_in_process_transport(
+    asgi_transport: httpx.ASGITransport, limits: RateLimits
+) -> None:
     async with Session(
         "demo", "demo", base_url="http://127.0.0.1", transport=asgi_transport, limits=limits
     ) as smsc:

@@ -21,7 +21,9 @@ def test_phone_normalized(raw: str, expected: str) -> None:
     assert v.check_phone(raw) == expected
 
 
-@pytest.mark.parametrize("raw", ["", "12", "7916abc4567", "0791612345", "+7916123456789012", "++7916"])
+@pytest.mark.parametrize(
+    "raw", ["", "12", "7916abc4567", "0791612345", "+7916123456789012", "++7916"]
+)
 def test_bad_phone_named(raw: str) -> None:
     with pytest.raises(ValueError, match="phones"):
         v.check_phones([raw])
@@ -49,7 +51,18 @@ def test_message_length() -> None:
         v.check_message(b"bytes")
 
 
-@pytest.mark.parametrize(("raw", "ok"), [(1, True), (2147483647, True), (0, False), (2147483648, False), ("a.b-c_9", True), ("x" * 41, False), ("bad id", False)])
+@pytest.mark.parametrize(
+    ("raw", "ok"),
+    [
+        (1, True),
+        (2147483647, True),
+        (0, False),
+        (2147483648, False),
+        ("a.b-c_9", True),
+        ("x" * 41, False),
+        ("bad id", False),
+    ],
+)
 def test_message_id(raw: object, ok: bool) -> None:
     if ok:
         assert v.check_message_id(raw) == str(raw)
@@ -60,7 +73,19 @@ def test_message_id(raw: object, ok: bool) -> None:
         v.check_message_id(True)
 
 
-@pytest.mark.parametrize(("raw", "ok"), [("Shop", True), ("ABCDEFGHIJK", True), ("ABCDEFGHIJKL", False), ("123456789012345", True), ("1234567890123456", False), ("", True), (".", True), ("Магазин", False)])
+@pytest.mark.parametrize(
+    ("raw", "ok"),
+    [
+        ("Shop", True),
+        ("ABCDEFGHIJK", True),
+        ("ABCDEFGHIJKL", False),
+        ("123456789012345", True),
+        ("1234567890123456", False),
+        ("", True),
+        (".", True),
+        ("Магазин", False),
+    ],
+)
 def test_sender(raw: str, ok: bool) -> None:
     if ok:
         assert v.check_sender(raw) == raw

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import json
 import re
 from collections.abc import Callable
@@ -12,6 +13,7 @@ import attrs
 from .._constants import EXCERPT_LENGTH
 from .._converter import converter
 from .._errors import ProtocolError, api_error
+from .._limits import RateLimits
 
 __all__ = ["Caller", "Endpoint", "decode"]
 
@@ -23,10 +25,12 @@ _PLAIN_ERROR = re.compile(r"\s*ERROR\s*=\s*(\d+)\s*\((.*?)\)\s*(?:,\s*ID\s*-\s*(
 
 @attrs.frozen
 class Endpoint(Generic[T]):
-    """One gateway call: its error-table ``name``, ``path``, fixed ``selector`` and answer ``model``.
+    """One gateway call: error-table ``name``, ``path``, fixed ``selector`` and answer ``model``.
 
-    ``adapt`` reshapes the decoded JSON before it is structured (e.g. a single object where a list
-    of them is expected).
+    ``model`` is the type answers are structured into, or its name in :mod:`smsc_async.models`
+    (``"Balance"``, ``"list[OperatorInfo]"``), resolved on first use so that importing the package
+    does not build every model class. ``adapt`` reshapes the decoded JSON before it is structured
+    (e.g. a single object where a list of them is expected).
     """
 
     name: str
@@ -34,6 +38,15 @@ class Endpoint(Generic[T]):
     model: Any
     selector: tuple[tuple[str, str], ...] = ()
     adapt: Callable[[Any], Any] | None = None
+
+
+@functools.cache
+def _resolve(spec: str) -> Any:
+    from .. import models
+
+    if spec.startswith("list[") and spec.endswith("]"):
+        return list[getattr(models, spec[5:-1])]  # type: ignore[misc]
+    return getattr(models, spec)
 
 
 def _excerpt(text: str) -> str:
@@ -71,8 +84,11 @@ def decode(endpoint: Endpoint[T], status_code: int, content: bytes) -> T:
         )
     if endpoint.adapt is not None:
         data = endpoint.adapt(data)
+    model = endpoint.model
+    if isinstance(model, str):
+        model = _resolve(model)
     try:
-        result: T = converter.structure(data, endpoint.model)
+        result: T = converter.structure(data, model)
     except Exception as exc:  # cattrs raises many kinds; none may escape as such
         raise ProtocolError(
             f"unexpected answer shape ({type(exc).__name__}: {exc})",
@@ -101,6 +117,11 @@ def _raise_unreadable(endpoint: Endpoint[Any], text: str) -> Any:
 
 class Caller:
     """What endpoint groups need from the session: one pipeline to run a declared call through."""
+
+    @property
+    def limits(self) -> RateLimits:
+        """The rate rules the session keeps."""
+        raise NotImplementedError
 
     async def _call(self, endpoint: Endpoint[T], params: dict[str, str]) -> T:
         raise NotImplementedError

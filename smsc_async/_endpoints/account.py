@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
-from ..models import Balance
+from typing import TYPE_CHECKING
+
 from ._base import Caller, Endpoint
 
-BALANCE: Endpoint[Balance] = Endpoint("balance", "/sys/balance.php", Balance)
+if TYPE_CHECKING:
+    from ..models import Balance
+
+BALANCE: Endpoint[Balance] = Endpoint("balance", "/sys/balance.php", "Balance")
 
 
 class AccountAPI(Caller):

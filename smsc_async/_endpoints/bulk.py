@@ -3,27 +3,22 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterable, Iterable
+from typing import TYPE_CHECKING
 
-from .._bulk import (
+from .._constants import (
     DEFAULT_LOOKUP_BATCH,
     DEFAULT_LOOKUP_CONCURRENCY,
     DEFAULT_LOOKUP_RETRIES,
-    BulkLookup,
-    ProgressCallback,
-    check_callback,
 )
-from .._limits import RateLimits
 from .._validation import check_int
 from .info import InfoAPI
+
+if TYPE_CHECKING:
+    from .._bulk import BulkLookup, ProgressCallback
 
 
 class BulkAPI(InfoAPI):
     """Operator look-ups of whole number lists at the rule's ceiling."""
-
-    @property
-    def limits(self) -> RateLimits:
-        """The rate rules the session keeps."""
-        raise NotImplementedError
 
     def lookup_operators(
         self,
@@ -78,6 +73,9 @@ class BulkAPI(InfoAPI):
         if isinstance(skip, (str, bytes)):
             raise TypeError("skip must be an iterable of numbers, not a single str or bytes")
         limits = self.limits
+        # Loaded on first use: most programs never run a bulk look-up.
+        from .._bulk import BulkLookup, check_callback
+
         return BulkLookup(
             self.operator_info,
             phones,

@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from collections import deque
 from collections.abc import AsyncIterator, Iterable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import anyio
 
@@ -13,9 +13,11 @@ from .._constants import MOSCOW
 from .._errors import MessageNotFoundError, ProtocolError
 from .._limits import RateLimits
 from .._validation import check_flag, check_int, check_phone, check_phones, check_str
-from ..models import IncomingMessage, Prices, SendingStats, SentMessage, ShortLink
 from ._base import Caller, Endpoint
 from ._common import check_emails, format_date
+
+if TYPE_CHECKING:
+    from ..models import IncomingMessage, Prices, SendingStats, SentMessage, ShortLink
 
 _GET = "/sys/get.php"
 
@@ -34,17 +36,17 @@ def _as_list(data: Any) -> Any:
 
 
 MESSAGES: Endpoint[list[SentMessage]] = Endpoint(
-    "get_messages", _GET, list[SentMessage], (("get_messages", "1"),), _as_list
+    "get_messages", _GET, "list[SentMessage]", (("get_messages", "1"),), _as_list
 )
 ANSWERS: Endpoint[list[IncomingMessage]] = Endpoint(
-    "get_answers", _GET, list[IncomingMessage], (("get_answers", "1"),), _as_list
+    "get_answers", _GET, "list[IncomingMessage]", (("get_answers", "1"),), _as_list
 )
 STATS: Endpoint[list[SendingStats]] = Endpoint(
-    "get_stat", _GET, list[SendingStats], (("get_stat", "1"),), _as_list
+    "get_stat", _GET, "list[SendingStats]", (("get_stat", "1"),), _as_list
 )
-PRICES: Endpoint[Prices] = Endpoint("get_price", _GET, Prices, (("get_price", "1"),))
+PRICES: Endpoint[Prices] = Endpoint("get_price", _GET, "Prices", (("get_price", "1"),))
 SHORT_LINK: Endpoint[ShortLink] = Endpoint(
-    "tinyurls", "/sys/tinyurls.php", ShortLink, (("get", "1"),)
+    "tinyurls", "/sys/tinyurls.php", "ShortLink", (("get", "1"),)
 )
 
 

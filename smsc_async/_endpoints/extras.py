@@ -11,11 +11,10 @@ from __future__ import annotations
 import datetime as dt
 import re
 from collections.abc import Iterable
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 import anyio
 
-from .._limits import RateLimits
 from .._validation import (
     check_choice,
     check_int,
@@ -25,10 +24,12 @@ from .._validation import (
     check_phones,
     check_str,
 )
-from ..models import MessageStatus, SendResult
 from ._base import Caller
 from ._common import check_email, check_emails, check_urls, expect_ok, ok_endpoint
 from .messages import SEND, STATUS, send_options
+
+if TYPE_CHECKING:
+    from ..models import MessageStatus, SendResult
 
 __all__ = ["VOICES", "ExtrasAPI", "Voice"]
 
@@ -115,11 +116,6 @@ def _call_param(
 
 class ExtrasAPI(Caller):
     """The other send.php channels, HLR, ping, status.php ``del=1`` and :meth:`wait_for_status`."""
-
-    @property
-    def limits(self) -> RateLimits:
-        """The rate rules the session keeps (the session supplies them)."""
-        raise NotImplementedError
 
     async def delete(self, id: int | str, phone: str) -> None:
         """Delete a sent message from the account (status.php ``del=1``).

@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import attrs
 
 from .._validation import check_phones
-from ..models import OperatorInfo
 from ._base import Caller, Endpoint
+
+if TYPE_CHECKING:
+    from ..models import OperatorInfo
 
 
 def _as_list(data: Any) -> Any:
@@ -18,7 +20,7 @@ def _as_list(data: Any) -> Any:
 
 
 OPERATOR_INFO: Endpoint[list[OperatorInfo]] = Endpoint(
-    "info", "/sys/info.php", list[OperatorInfo], (("get_operator", "1"),), _as_list
+    "info", "/sys/info.php", "list[OperatorInfo]", (("get_operator", "1"),), _as_list
 )
 
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Iterable
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from .._validation import (
     check_choice,
@@ -24,9 +24,11 @@ from .._validation import (
     check_str,
     format_send_time,
 )
-from ..models import Job, JobCreated
 from ._base import Caller, Endpoint
 from ._common import check_record_id, expect_ok, format_date, ok_endpoint
+
+if TYPE_CHECKING:
+    from ..models import Job, JobCreated
 
 __all__ = ["JobsAPI", "Repeat"]
 
@@ -40,11 +42,11 @@ def _as_list(data: Any) -> Any:
     return [data] if isinstance(data, dict) else data
 
 
-ADD: Endpoint[JobCreated] = Endpoint("jobs", _PATH, JobCreated, (("add", "1"),))
+ADD: Endpoint[JobCreated] = Endpoint("jobs", _PATH, "JobCreated", (("add", "1"),))
 DELETE = ok_endpoint("jobs", _PATH, (("del", "1"),))
 CANCEL = ok_endpoint("jobs", _PATH, (("cancel", "1"),))
-GET: Endpoint[Job] = Endpoint("jobs", _PATH, Job, (("get", "1"),))
-GET_ALL: Endpoint[list[Job]] = Endpoint("jobs", _PATH, list[Job], (("get_all", "1"),), _as_list)
+GET: Endpoint[Job] = Endpoint("jobs", _PATH, "Job", (("get", "1"),))
+GET_ALL: Endpoint[list[Job]] = Endpoint("jobs", _PATH, "list[Job]", (("get_all", "1"),), _as_list)
 
 
 class JobsAPI(Caller):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Iterable
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from .._validation import (
     check_choice,
@@ -18,12 +18,14 @@ from .._validation import (
     format_send_time,
     format_valid,
 )
-from ..models import CostEstimate, MessageStatus, SendResult
 from ._base import Caller, Endpoint
 
-SEND: Endpoint[SendResult] = Endpoint("send", "/sys/send.php", SendResult)
-COST: Endpoint[CostEstimate] = Endpoint("send", "/sys/send.php", CostEstimate)
-STATUS: Endpoint[MessageStatus] = Endpoint("status", "/sys/status.php", MessageStatus)
+if TYPE_CHECKING:
+    from ..models import CostEstimate, MessageStatus, SendResult
+
+SEND: Endpoint[SendResult] = Endpoint("send", "/sys/send.php", "SendResult")
+COST: Endpoint[CostEstimate] = Endpoint("send", "/sys/send.php", "CostEstimate")
+STATUS: Endpoint[MessageStatus] = Endpoint("status", "/sys/status.php", "MessageStatus")
 
 
 def _as_list(data: Any) -> Any:
@@ -31,7 +33,7 @@ def _as_list(data: Any) -> Any:
 
 
 STATUSES: Endpoint[list[MessageStatus]] = Endpoint(
-    "status", "/sys/status.php", list[MessageStatus], adapt=_as_list
+    "status", "/sys/status.php", "list[MessageStatus]", adapt=_as_list
 )
 
 Translit = Literal[0, 1, 2]
@@ -74,7 +76,7 @@ def send_options(
 
 
 def list_body(messages: Any) -> str:
-    """``list``: one ``phones:text`` line per recipient, newlines in texts written as ``\\n``."""
+    r"""``list``: one ``phones:text`` line per recipient, newlines in texts written as ``\\n``."""
     items = messages.items() if isinstance(messages, dict) else messages
     if isinstance(items, (str, bytes)) or not isinstance(items, Iterable):
         raise TypeError("messages must be a mapping or an iterable of (phone, text) pairs")
@@ -156,7 +158,8 @@ class MessagesAPI(Caller):
     ) -> SendResult:
         """Send a different text to each number in one request (send.php ``list``).
 
-        >>> await smsc.send_list({"79161234567": "Hi Ann", "79031234567": "Hi Bob"})  # doctest: +SKIP
+        >>> texts = {"79161234567": "Hi Ann", "79031234567": "Hi Bob"}
+        >>> await smsc.send_list(texts)  # doctest: +SKIP
         """
         params = {"list": list_body(messages)}
         params.update(
@@ -210,9 +213,7 @@ class MessagesAPI(Caller):
         )
         return await self._call(COST, params)
 
-    async def status(
-        self, id: int | str, phone: str, *, all: StatusDetail = 0
-    ) -> MessageStatus:
+    async def status(self, id: int | str, phone: str, *, all: StatusDetail = 0) -> MessageStatus:
         """Delivery status of one message (status.php).
 
         ``all=1`` adds the send date, cost, sender, text and type; ``all=2`` also the country,

@@ -11,12 +11,14 @@ by their id, and a send reaches a group's members with ``phones="G<num>"``.
 from __future__ import annotations
 
 from collections.abc import Iterable
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from .._validation import check_choice, check_int, check_phone, check_phones, check_str
-from ..models import Contact, ContactGroup
 from ._base import Caller, Endpoint
 from ._common import check_email, check_record_id, expect_ok, ok_endpoint
+
+if TYPE_CHECKING:
+    from ..models import Contact, ContactGroup
 
 __all__ = ["BlacklistScope", "GroupMove", "PhonesAPI"]
 
@@ -65,10 +67,10 @@ DELETE_BLACK = _endpoint("del_black")
 # ``move_group`` carries the kind of move (1, 2, 3), so it is a parameter, not a fixed selector.
 MOVE = ok_endpoint("phones", _PATH, ())
 CONTACTS: Endpoint[list[Contact]] = Endpoint(
-    "phones", _PATH, list[Contact], (("get", "1"),), _contacts
+    "phones", _PATH, "list[Contact]", (("get", "1"),), _contacts
 )
 GROUPS: Endpoint[list[ContactGroup]] = Endpoint(
-    "phones", _PATH, list[ContactGroup], (("get_group", "1"),), _as_list
+    "phones", _PATH, "list[ContactGroup]", (("get_group", "1"),), _as_list
 )
 
 

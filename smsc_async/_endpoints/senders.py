@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .._validation import check_flag, check_int, check_phone, check_sender, check_str
-from ..models import SenderName
 from ._base import Caller, Endpoint
 from ._common import expect_ok, ok_endpoint
+
+if TYPE_CHECKING:
+    from ..models import SenderName
 
 _PATH = "/sys/senders.php"
 
@@ -17,7 +19,9 @@ def _added_id(data: Any) -> Any:
     return data["sender"] if isinstance(data, dict) and "sender" in data else data
 
 
-SENDERS: Endpoint[list[SenderName]] = Endpoint("senders", _PATH, list[SenderName], (("get", "1"),))
+SENDERS: Endpoint[list[SenderName]] = Endpoint(
+    "senders", _PATH, "list[SenderName]", (("get", "1"),)
+)
 ADD_SENDER: Endpoint[int] = Endpoint("senders", _PATH, int, (("add", "1"),), _added_id)
 CHANGE_SENDER = ok_endpoint("senders", _PATH, (("chg", "1"),))
 SEND_CODE = ok_endpoint("senders", _PATH, (("send_code", "1"),))

@@ -9,12 +9,14 @@ when JSON was asked for; the decoder reads both.
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from .._validation import check_choice, check_flag, check_message, check_sender, check_str
-from ..models import Template
 from ._base import Caller, Endpoint
 from ._common import check_record_id, expect_ok, ok_endpoint
+
+if TYPE_CHECKING:
+    from ..models import Template
 
 __all__ = ["TEMPLATE_FORMATS", "TemplateFormat", "TemplatesAPI"]
 
@@ -37,7 +39,7 @@ ADD: Endpoint[int] = Endpoint("templates", _PATH, int, (("add", "1"),), _id_of)
 CHANGE = ok_endpoint("templates", _PATH, (("chg", "1"),))
 DELETE = ok_endpoint("templates", _PATH, (("del", "1"),))
 LIST: Endpoint[list[Template]] = Endpoint(
-    "templates", _PATH, list[Template], (("get", "1"),), _templates
+    "templates", _PATH, "list[Template]", (("get", "1"),), _templates
 )
 
 

@@ -12,12 +12,14 @@ from __future__ import annotations
 
 import datetime as dt
 from decimal import Decimal, InvalidOperation
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from .._validation import check_choice, check_flag, check_int, check_sender, check_str
-from ..models import UserStat
 from ._base import Caller, Endpoint
 from ._common import expect_ok, format_date, ok_endpoint
+
+if TYPE_CHECKING:
+    from ..models import UserStat
 
 __all__ = ["CURRENCIES", "Currency", "UsersAPI"]
 
@@ -39,9 +41,9 @@ def _as_list(data: Any) -> Any:
 ADD: Endpoint[int] = Endpoint("users", _PATH, int, (("add", "1"),), _id_of)
 CHANGE = ok_endpoint("users", _PATH, (("chg", "1"),))
 PAY = ok_endpoint("users", _PATH, (("pay", "1"),))
-STAT: Endpoint[UserStat] = Endpoint("users", _PATH, UserStat, (("get_stat", "1"),))
+STAT: Endpoint[UserStat] = Endpoint("users", _PATH, "UserStat", (("get_stat", "1"),))
 STAT_ALL: Endpoint[list[UserStat]] = Endpoint(
-    "users", _PATH, list[UserStat], (("get_stat_all", "1"),), _as_list
+    "users", _PATH, "list[UserStat]", (("get_stat_all", "1"),), _as_list
 )
 
 

@@ -80,7 +80,7 @@ def _range(first: int, last: int) -> tuple[str, ...]:
     return tuple(str(n) for n in range(first, last + 1))
 
 
-_MTS = _Net("МТС", "01", Decimal("4.30"))  # noqa: RUF001
+_MTS = _Net("МТС", "01", Decimal("4.30"))
 _MEGAFON = _Net("МегаФон", "02", Decimal("4.10"))
 _BEELINE = _Net("Билайн", "99", Decimal("4.20"))
 _TELE2 = _Net("Tele2", "20", Decimal("3.90"))
@@ -177,7 +177,7 @@ _BELARUS = _Country(
     nets=_nets(
         {
             ("291", "293", "296", "299", "44"): _Net("A1", "01", Decimal("3.80")),
-            ("292", "295", "297", "298", "33"): _Net("МТС", "02", Decimal("3.80")),  # noqa: RUF001
+            ("292", "295", "297", "298", "33"): _Net("МТС", "02", Decimal("3.80")),
             ("25",): _Net("life:)", "04", Decimal("3.70")),
         }
     ),

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING
 
 import attrs
 
-from smsc_async.models import SENDER_OPERATOR_FIELDS
+from smsc_async._models.senders import SENDER_OPERATOR_FIELDS
 from smsc_async.testing._state import Account, Message
 
 if TYPE_CHECKING:

@@ -1,0 +1,1 @@
+"""The models, one module per API area; ``smsc_async.models`` loads each on first use."""
