@@ -6,6 +6,7 @@ over in a few seconds while hundreds of tasks race for it.
 
 from __future__ import annotations
 
+import datetime as dt
 import random
 from collections import Counter
 from typing import Any
@@ -30,11 +31,16 @@ async def _mixed_load(smsc: Session, tasks: int, seed: int) -> Counter[str]:
     sent_ready = anyio.Event()
 
     async def one(n: int) -> None:
-        # Weighted so that the slowest rules (one batch a minute) do not dominate the run time.
+        # Weighted so that the slowest rules (one batch a minute, one identical jobs request a
+        # minute, 30 history requests an hour) do not dominate the run time.
         (kind,) = rng.choices(
-            ["balance", "send", "cost", "status", "info", "info_same", "statuses"],
-            weights=[3, 4, 2, 2, 6, 2, 1],
-        )
+            [
+                "balance", "send", "cost", "status", "info", "info_same", "statuses",
+                "senders", "history", "answers", "stats", "prices", "templates", "contacts",
+                "jobs",
+            ],
+            weights=[3, 4, 2, 2, 6, 2, 1, 1, 1, 1, 1, 1, 1, 1, 0.5],
+        )  # fmt: skip
         if kind == "balance":
             await smsc.balance()
         elif kind == "send":
@@ -53,9 +59,25 @@ async def _mixed_load(smsc: Session, tasks: int, seed: int) -> Counter[str]:
             await smsc.operator_info(PHONES[n % len(PHONES)])
         elif kind == "info_same":
             await smsc.operator_info([PHONES[1], PHONES[2]])  # 3 identical a minute
-        else:
+        elif kind == "statuses":
             await sent_ready.wait()
             await smsc.statuses(sent[:3])  # one batch a minute
+        elif kind == "senders":
+            await smsc.senders()  # 3 identical a minute
+        elif kind == "history":
+            await smsc.get_messages(cnt=10)  # 3 identical a minute, 30 an hour
+        elif kind == "answers":
+            await smsc.answers(hours=1)  # 3 identical a minute
+        elif kind == "stats":
+            await smsc.stats(dt.date(2026, 1, 1))  # 3 a minute
+        elif kind == "prices":
+            await smsc.prices()  # 3 identical a minute
+        elif kind == "templates":
+            await smsc.templates()
+        elif kind == "contacts":
+            await smsc.contacts()
+        else:
+            await smsc.jobs()  # 1 identical a minute
         done[kind] += 1
 
     async with anyio.create_task_group() as tg:

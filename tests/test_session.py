@@ -275,3 +275,11 @@ async def test_closed_session_refuses(smsc: Session) -> None:
 
 def test_version() -> None:
     assert smsc_async.__version__
+
+
+async def test_status_of_an_email_by_address(smsc: Session) -> None:
+    sent = await smsc.send_email("ann@example.com", "Hello", subject="News")
+    status = await smsc.status(sent.id, "ann@example.com")
+    assert status.status is not Status.NOT_FOUND
+    with pytest.raises(ValueError, match="phone"):
+        await smsc.status(sent.id, "ann@")

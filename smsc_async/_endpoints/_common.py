@@ -11,11 +11,12 @@ import httpx
 
 from .._constants import MOSCOW
 from .._errors import ProtocolError
-from .._validation import check_int, check_str
+from .._validation import check_int, check_phone, check_str
 from ._base import Endpoint
 
 __all__ = [
     "check_email",
+    "check_recipient",
     "check_emails",
     "check_record_id",
     "check_urls",
@@ -49,6 +50,13 @@ def expect_ok(endpoint: Endpoint[str], result: str) -> None:
 def check_record_id(value: object, name: str = "id") -> str:
     """A server-assigned record id (template, mailing, contact, group): a positive int."""
     return str(check_int(name, value, 1))
+
+
+def check_recipient(value: object, name: str = "phone") -> str:
+    """A number, or an e-mail address: status.php finds e-mails by address as SMS by number."""
+    if isinstance(value, str) and "@" in value:
+        return check_email(value, name)
+    return check_phone(value, name)
 
 
 def check_email(value: object, name: str = "email") -> str:

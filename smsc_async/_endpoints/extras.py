@@ -25,7 +25,14 @@ from .._validation import (
     check_str,
 )
 from ._base import Caller
-from ._common import check_email, check_emails, check_urls, expect_ok, ok_endpoint
+from ._common import (
+    check_email,
+    check_emails,
+    check_recipient,
+    check_urls,
+    expect_ok,
+    ok_endpoint,
+)
 from .messages import SEND, STATUS, send_options
 
 if TYPE_CHECKING:
@@ -93,13 +100,6 @@ def _telegram_recipients(value: object) -> list[str]:
     return out
 
 
-def _recipient(value: object) -> str:
-    # status.php finds e-mails by their address as it finds SMS by their number.
-    if isinstance(value, str) and "@" in value:
-        return check_email(value, "phone")
-    return check_phone(value)
-
-
 def _call_param(
     answer_wait: int | None, retry_interval: int | None, attempts: int | None
 ) -> str | None:
@@ -126,7 +126,7 @@ class ExtrasAPI(Caller):
 
         >>> await smsc.delete(sent.id, "79161234567")  # doctest: +SKIP
         """
-        params = {"id": check_message_id(id), "phone": _recipient(phone)}
+        params = {"id": check_message_id(id), "phone": check_recipient(phone)}
         expect_ok(DELETE, await self._call(DELETE, params))
 
     async def wait_for_status(
@@ -152,7 +152,7 @@ class ExtrasAPI(Caller):
         >>> st.status  # doctest: +SKIP
         <Status.DELIVERED: 1>
         """
-        params = {"id": check_message_id(id), "phone": _recipient(phone)}
+        params = {"id": check_message_id(id), "phone": check_recipient(phone)}
         if check_choice("all", all, (0, 1, 2)):
             params["all"] = str(all)
         rule = self.limits.status_message

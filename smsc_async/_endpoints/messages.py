@@ -19,6 +19,7 @@ from .._validation import (
     format_valid,
 )
 from ._base import Caller, Endpoint
+from ._common import check_recipient
 
 if TYPE_CHECKING:
     from ..models import CostEstimate, MessageStatus, SendResult
@@ -223,7 +224,7 @@ class MessagesAPI(Caller):
         >>> st.status, st.final  # doctest: +SKIP
         (<Status.DELIVERED: 1>, True)
         """
-        params = {"id": check_message_id(id), "phone": check_phone(phone)}
+        params = {"id": check_message_id(id), "phone": check_recipient(phone)}
         if check_choice("all", all, (0, 1, 2)):
             params["all"] = str(all)
         return await self._call(STATUS, params)
@@ -246,7 +247,7 @@ class MessagesAPI(Caller):
             if not isinstance(pair, tuple) or len(pair) != 2:
                 raise TypeError("messages must hold (id, phone) pairs")
             ids.append(check_message_id(pair[0]))
-            phones.append(check_phone(pair[1]))
+            phones.append(check_recipient(pair[1]))
         if not ids:
             raise ValueError("messages must hold at least one (id, phone) pair")
         # A trailing comma keeps the batch answer shape even for a single message.
