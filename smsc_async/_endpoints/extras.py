@@ -60,21 +60,7 @@ def _common(
     cost: Cost,
     details: bool,
 ) -> dict[str, str]:
-    params.update(
-        send_options(
-            sender=sender,
-            id=id,
-            time=time,
-            translit=0,
-            tinyurl=False,
-            flash=False,
-            valid=None,
-            maxsms=None,
-            details=details,
-        )
-    )
-    if check_choice("cost", cost, (0, 2, 3)):
-        params["cost"] = str(cost)
+    params.update(send_options(sender=sender, id=id, time=time, cost=cost, details=details))
     return params
 
 

@@ -43,17 +43,18 @@ StatusDetail = Literal[0, 1, 2]
 
 def send_options(
     *,
-    sender: str | None,
-    id: int | str | None,
-    time: dt.datetime | dt.timedelta | None,
-    translit: Translit,
-    tinyurl: bool,
-    flash: bool,
-    valid: int | dt.timedelta | None,
-    maxsms: int | None,
-    details: bool,
+    sender: str | None = None,
+    id: int | str | None = None,
+    time: dt.datetime | dt.timedelta | None = None,
+    translit: Translit = 0,
+    tinyurl: bool = False,
+    flash: bool = False,
+    valid: int | dt.timedelta | None = None,
+    maxsms: int | None = None,
+    details: bool = False,
+    cost: Literal[0, 2, 3] = 0,
 ) -> dict[str, str]:
-    """The checked send.php options shared by sends and cost estimates."""
+    """The checked send.php options shared by every send, channel and cost estimate."""
     params: dict[str, str] = {}
     if sender is not None:
         params["sender"] = check_sender(sender)
@@ -73,6 +74,8 @@ def send_options(
         params["maxsms"] = str(check_int("maxsms", maxsms, 1))
     if check_flag("details", details) == "1":
         params["op"] = "1"
+    if check_choice("cost", cost, (0, 2, 3)):
+        params["cost"] = str(cost)
     return params
 
 
@@ -138,10 +141,9 @@ class MessagesAPI(Caller):
                 valid=valid,
                 maxsms=maxsms,
                 details=details,
+                cost=cost,
             )
         )
-        if check_choice("cost", cost, (0, 2, 3)):
-            params["cost"] = str(cost)
         return await self._call(SEND, params)
 
     async def send_list(
@@ -169,15 +171,12 @@ class MessagesAPI(Caller):
                 id=id,
                 time=time,
                 translit=translit,
-                tinyurl=False,
-                flash=False,
                 valid=valid,
                 maxsms=maxsms,
                 details=details,
+                cost=cost,
             )
         )
-        if check_choice("cost", cost, (0, 2, 3)):
-            params["cost"] = str(cost)
         return await self._call(SEND, params)
 
     async def cost(
@@ -198,20 +197,13 @@ class MessagesAPI(Caller):
         (Decimal('3.50'), 1)
         """
         numbers = check_phones(phones)
-        params = {"phones": ",".join(numbers), "mes": check_message(message), "cost": "1"}
+        params = {"phones": ",".join(numbers), "mes": check_message(message)}
         params.update(
             send_options(
-                sender=sender,
-                id=None,
-                time=None,
-                translit=translit,
-                tinyurl=False,
-                flash=flash,
-                valid=None,
-                maxsms=maxsms,
-                details=details,
+                sender=sender, translit=translit, flash=flash, maxsms=maxsms, details=details
             )
         )
+        params["cost"] = "1"
         return await self._call(COST, params)
 
     async def status(self, id: int | str, phone: str, *, all: StatusDetail = 0) -> MessageStatus:
