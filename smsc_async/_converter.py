@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import enum
+import functools
 import types
 import typing
 from decimal import Decimal, InvalidOperation
@@ -13,7 +14,7 @@ import cattrs
 
 from ._constants import MOSCOW
 
-__all__ = ["converter", "parse_gateway_date"]
+__all__ = ["get_converter", "parse_gateway_date"]
 
 _DATE_FORMAT = "%d.%m.%Y %H:%M:%S"
 
@@ -79,7 +80,7 @@ def _optional_args(tp: Any) -> tuple[Any, ...] | None:
     return None
 
 
-def _make_optional_hook(tp: Any) -> Any:
+def _make_optional_hook(converter: cattrs.Converter, tp: Any) -> Any:
     args = _optional_args(tp) or ()
     inner_tp: Any = args[0] if len(args) == 1 else Union[args]  # noqa: UP007
     structure_inner = converter.get_structure_hook(inner_tp)
@@ -93,7 +94,12 @@ def _make_optional_hook(tp: Any) -> Any:
     return hook
 
 
-def _build() -> cattrs.Converter:
+@functools.cache
+def get_converter() -> cattrs.Converter:
+    """The converter that builds every model from decoded JSON, made on first use.
+
+    Building it registers dozens of default hooks (milliseconds): no reason to pay at import.
+    """
     conv = cattrs.Converter(detailed_validation=False)
     conv.register_structure_hook(Decimal, _decimal)
     conv.register_structure_hook(dt.datetime, _datetime)
@@ -103,11 +109,8 @@ def _build() -> cattrs.Converter:
     conv.register_structure_hook(Union[int, str], _int_or_str)  # noqa: UP007
     # IntEnum before int: the int hook would otherwise win for these int subclasses.
     conv.register_structure_hook(enum.IntEnum, _int_enum)
+    conv.register_structure_hook_factory(
+        lambda tp: _optional_args(tp) is not None and tp is not type(None),
+        lambda tp: _make_optional_hook(conv, tp),
+    )
     return conv
-
-
-#: Builds every model from decoded JSON (``converter.structure(obj, Model)``).
-converter = _build()
-converter.register_structure_hook_factory(
-    lambda tp: _optional_args(tp) is not None and tp is not type(None), _make_optional_hook
-)

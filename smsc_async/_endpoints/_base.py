@@ -11,7 +11,7 @@ from typing import Any, Generic, TypeVar
 import attrs
 
 from .._constants import EXCERPT_LENGTH
-from .._converter import converter
+from .._converter import get_converter
 from .._errors import ProtocolError, api_error
 from .._limits import RateLimits
 
@@ -88,7 +88,7 @@ def decode(endpoint: Endpoint[T], status_code: int, content: bytes) -> T:
     if isinstance(model, str):
         model = _resolve(model)
     try:
-        result: T = converter.structure(data, model)
+        result: T = get_converter().structure(data, model)
     except Exception as exc:  # cattrs raises many kinds; none may escape as such
         raise ProtocolError(
             f"unexpected answer shape ({type(exc).__name__}: {exc})",
