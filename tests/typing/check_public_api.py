@@ -32,6 +32,19 @@ async def _usage() -> None:
         assert_type(many, list[smsc_async.MessageStatus])
         infos = await smsc.operator_info(["79161234567"])
         assert_type(infos, list[smsc_async.OperatorInfo])
+        async for message in smsc.history(start=dt.date(2026, 1, 1)):
+            assert_type(message, smsc_async.SentMessage)
+        names = await smsc.senders(all=True)
+        assert_type(names, list[smsc_async.SenderName])
+        async with smsc.lookup_operators(["79161234567"]) as results:
+            async for item in results:
+                assert_type(item, smsc_async.LookupResult)
+                assert_type(item.info, smsc_async.OperatorInfo | None)
+        final = await smsc.wait_for_status(sent.id, "79161234567", timeout=60)
+        assert_type(final, smsc_async.MessageStatus)
+    parts = smsc_async.segments("Привет")
+    assert_type(parts, smsc_async.Segments)
+    assert_type(parts.parts, int)
     limits = smsc_async.RateLimits().scaled(0.01)
     assert_type(limits, smsc_async.RateLimits)
     assert_type(limits.balance, smsc_async.Rule)
