@@ -19,8 +19,9 @@ Every failure is an :class:`SMSCError`::
         ├── AuthorizationError         2
         ├── IPBlockedError             4
         ├── TooManyRequestsError       9
-        ├── InsufficientFundsError     send 3
-        ├── NotFoundError              3 on most endpoints (templates, phones, users too)
+        ├── InsufficientFundsError     send 3, receive_phones 5 (buying a number)
+        ├── NotFoundError              3 on most endpoints (templates, phones, users, documents,
+        │   │                          ping, receive_phones too)
         │   ├── SenderNotFoundError    senders 3
         │   ├── OperatorNotFoundError  info 3
         │   ├── LinkNotFoundError      tinyurls 3
@@ -28,7 +29,7 @@ Every failure is an :class:`SMSCError`::
         ├── DateFormatError            send/jobs 5
         ├── PersistError               senders 5, status 5 (delete), jobs 3 (save)
         ├── MessageForbiddenError      send 6
-        ├── InvalidPhoneError          send 7, senders 7, phones 7
+        ├── InvalidPhoneError          send 7, senders 7, phones 7, wait_call 7
         ├── UndeliverableError         send 8, senders 8
         ├── CodeAlreadySentError       senders 10 (retry after 8 hours)
         └── WrongCodeError             senders 11
@@ -183,7 +184,7 @@ class TooManyRequestsError(APIError):
 
 
 class InsufficientFundsError(APIError):
-    """send.php error 3: not enough money on the account."""
+    """send.php error 3 (receive_phones.php 5): not enough money on the account."""
 
 
 class NotFoundError(APIError):
@@ -275,6 +276,12 @@ ERROR_TABLES: Mapping[str, Mapping[int, type[APIError]]] = {
     "templates": _table(e3=NotFoundError),
     "phones": _table(e3=NotFoundError, e7=InvalidPhoneError),
     "users": _table(e3=NotFoundError),
+    "op_templates": _table(),
+    "documents": _table(e3=NotFoundError),
+    "ping": _table(e3=NotFoundError),
+    "receive_phones": _table(e3=NotFoundError, e5=InsufficientFundsError),
+    "wait_call": _table(e7=InvalidPhoneError),
+    "get_mega_accounts": _table(),
 }
 
 

@@ -45,6 +45,14 @@ if TYPE_CHECKING:
         Status,
         StatusError,
     )
+    from ._models.misc import (
+        Act,
+        InboundNumber,
+        Invoice,
+        MegafonStat,
+        OperatorTemplate,
+        WaitCall,
+    )
     from ._models.senders import (
         OperatorStatus,
         SenderName,
@@ -52,19 +60,24 @@ if TYPE_CHECKING:
     )
 
 __all__ = [
+    "Act",
     "Balance",
     "Contact",
     "ContactGroup",
     "CostEstimate",
+    "InboundNumber",
     "IncomingMessage",
+    "Invoice",
     "Job",
     "JobCreated",
     "JobStatus",
+    "MegafonStat",
     "MessageStatus",
     "MessageType",
     "OperatorInfo",
     "OperatorPrice",
     "OperatorStatus",
+    "OperatorTemplate",
     "PhoneResult",
     "PriceZone",
     "Prices",
@@ -78,6 +91,7 @@ __all__ = [
     "StatusError",
     "Template",
     "UserStat",
+    "WaitCall",
 ]
 
 # Where each name is defined: the module is imported the first time one of its names is used.
@@ -109,6 +123,12 @@ _HOMES: dict[str, str] = {
     "SendingStats": "data",
     "SentMessage": "data",
     "ShortLink": "data",
+    "Act": "misc",
+    "InboundNumber": "misc",
+    "Invoice": "misc",
+    "MegafonStat": "misc",
+    "OperatorTemplate": "misc",
+    "WaitCall": "misc",
 }
 
 

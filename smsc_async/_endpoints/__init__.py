@@ -12,6 +12,7 @@ from .extras import ExtrasAPI
 from .info import InfoAPI
 from .jobs import JobsAPI
 from .messages import MessagesAPI
+from .misc import MiscAPI
 from .phones import PhonesAPI
 from .senders import SendersAPI
 from .templates import TemplatesAPI
@@ -32,5 +33,6 @@ class EndpointsAPI(
     UsersAPI,
     SendersAPI,
     DataAPI,
+    MiscAPI,
 ):
     """Every endpoint method a :class:`~smsc_async.Session` offers."""

@@ -48,6 +48,8 @@ Voice = Literal["m", "m2", "w", "w2"]
 Cost = Literal[0, 2, 3]
 
 _TELEGRAM_RECIPIENT = re.compile(r"@[A-Za-z0-9_]{4,32}|#[0-9]{1,20}")
+# The gateway's text limit is 1000 characters, and binary data goes as two hex digits a byte.
+_MAX_BINARY = 500
 _TELEGRAM_BOT = re.compile(r"@[A-Za-z0-9_]{2,29}bot", re.IGNORECASE)
 
 
@@ -364,4 +366,87 @@ class ExtrasAPI(Caller):
             params["sender"] = check_email(sender, "sender")
         if fileurls is not None:
             params["fileurl"] = ",".join(check_urls(fileurls))
+        return await self._call(SEND, _common(params, id=id, time=time, cost=cost, details=details))
+
+    async def send_social(
+        self,
+        phones: str | Iterable[str],
+        message: str,
+        *,
+        sender: str | None = None,
+        id: int | str | None = None,
+        time: dt.datetime | dt.timedelta | None = None,
+        cost: Cost = 0,
+        details: bool = False,
+    ) -> SendResult:
+        """Message the users of Odnoklassniki, VKontakte or Mail.ru Agent with these numbers.
+
+        Sent as send.php ``soc=1``: the gateway delivers through whichever of the networks the
+        number is registered with.
+
+        >>> await smsc.send_social("79161234567", "Your order has shipped")  # doctest: +SKIP
+        """
+        params = {
+            "phones": ",".join(check_phones(phones)),
+            "mes": check_message(message),
+            "soc": "1",
+        }
+        return await self._call(
+            SEND, _common(params, sender=sender, id=id, time=time, cost=cost, details=details)
+        )
+
+    async def send_binary(
+        self,
+        phones: str | Iterable[str],
+        data: bytes,
+        *,
+        sender: str | None = None,
+        id: int | str | None = None,
+        time: dt.datetime | dt.timedelta | None = None,
+        cost: Cost = 0,
+        details: bool = False,
+    ) -> SendResult:
+        """Send ``data`` as a binary SMS (send.php ``bin=2``: the bytes go as a hex string).
+
+        At most 500 bytes (the gateway's 1000-character text limit); long data is split into
+        parts of 140 bytes less the header, each billed.
+
+        >>> await smsc.send_binary("79161234567", bytes.fromhex("0B05041582"))  # doctest: +SKIP
+        """
+        if not isinstance(data, (bytes, bytearray, memoryview)):
+            raise TypeError(f"data must be bytes, not {type(data).__name__}")
+        raw = bytes(data)
+        if not raw:
+            raise ValueError("data must not be empty")
+        if len(raw) > _MAX_BINARY:
+            raise ValueError(f"data is {len(raw)} bytes; at most {_MAX_BINARY} can be sent")
+        params = {"phones": ",".join(check_phones(phones)), "mes": raw.hex().upper(), "bin": "2"}
+        return await self._call(
+            SEND, _common(params, sender=sender, id=id, time=time, cost=cost, details=details)
+        )
+
+    async def send_whatsapp(
+        self,
+        phones: str | Iterable[str],
+        message: str,
+        *,
+        bot_number: str,
+        id: int | str | None = None,
+        time: dt.datetime | dt.timedelta | None = None,
+        cost: Cost = 0,
+        details: bool = False,
+    ) -> SendResult:
+        """Send a WhatsApp message from the account's WhatsApp number ``bot_number``.
+
+        Sent as send.php with ``bot=wa:<bot_number>``. Files go in the text as the gateway's
+        ``<file https://…>`` macro.
+
+        >>> await smsc.send_whatsapp("79161234567", "Hi",
+        ...                          bot_number="79990001122")  # doctest: +SKIP
+        """
+        params = {
+            "phones": ",".join(check_phones(phones)),
+            "mes": check_message(message),
+            "bot": "wa:" + check_phone(bot_number, "bot_number").lstrip("+"),
+        }
         return await self._call(SEND, _common(params, id=id, time=time, cost=cost, details=details))

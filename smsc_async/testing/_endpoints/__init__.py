@@ -10,16 +10,21 @@ from types import ModuleType
 
 from smsc_async.testing._endpoints import (
     balance,
+    documents,
     get,
     info,
     jobs,
+    op_templates,
     phones,
+    ping,
+    receive_phones,
     send,
     senders,
     status,
     templates,
     tinyurls,
     users,
+    wait_call,
 )
 from smsc_async.testing._endpoints._context import (
     COMMON_ERRORS,
@@ -40,6 +45,11 @@ _MODULES: tuple[ModuleType, ...] = (
     jobs,
     phones,
     users,
+    op_templates,
+    documents,
+    ping,
+    receive_phones,
+    wait_call,
 )
 
 #: Handler per request path.

@@ -23,6 +23,7 @@ from collections.abc import Mapping
 from decimal import Decimal
 from xml.sax.saxutils import escape, quoteattr
 
+from smsc_async.testing._endpoints import mega_accounts
 from smsc_async.testing._endpoints import send as _send
 from smsc_async.testing._endpoints._context import Context
 from smsc_async.testing._endpoints.status import moscow_date
@@ -73,6 +74,8 @@ def handle(ctx: Context) -> str:
         return _stat(ctx)
     if flag(params, "get_price"):
         return _price(ctx)
+    if flag(params, "get_mega_accounts"):
+        return mega_accounts.handle(ctx)
     raise _fail()
 
 

@@ -58,6 +58,10 @@ _CHANNELS = (
     _Channel("flash", 1),
 )
 _SMS = _Channel("sms", 0)
+# WhatsApp has no flag: ``bot=wa:<the account's WhatsApp number>`` selects it. Its status ``type``
+# is not documented; 14 is the emulator's choice.
+_WHATSAPP = _Channel("wa", 14, fixed_price=Decimal("1.00"))
+_WHATSAPP_BOT = re.compile(r"wa:[0-9]{7,15}")
 # A voice call is billed in five-second blocks; about thirteen characters are spoken in five.
 _CALL_CHARS_PER_BLOCK = 13
 
@@ -102,6 +106,11 @@ def _channel(params: Mapping[str, str]) -> _Channel:
     for channel in _CHANNELS:
         if flag(params, channel.flag):
             return channel
+    bot = params.get("bot", "").strip()
+    if bot[:3].lower() == "wa:":
+        if not _WHATSAPP_BOT.fullmatch(bot.lower()):
+            raise _fail(1)
+        return _WHATSAPP
     return _SMS
 
 
