@@ -53,6 +53,11 @@ _MAX_BINARY = 500
 _TELEGRAM_BOT = re.compile(r"@[A-Za-z0-9_]{2,29}bot", re.IGNORECASE)
 
 
+def _text_send(phones: object, message: object, channel: str) -> dict[str, str]:
+    """The checked recipients and text of a send on ``channel`` (the send.php flag to set)."""
+    return {"phones": ",".join(check_phones(phones)), "mes": check_message(message), channel: "1"}
+
+
 def _common(
     params: dict[str, str],
     *,
@@ -229,11 +234,7 @@ class ExtrasAPI(Caller):
 
         >>> await smsc.send_viber("79161234567", "Shipped!", sender="Shop")  # doctest: +SKIP
         """
-        params = {
-            "phones": ",".join(check_phones(phones)),
-            "mes": check_message(message),
-            "viber": "1",
-        }
+        params = _text_send(phones, message, "viber")
         return await self._call(
             SEND, _common(params, sender=sender, id=id, time=time, cost=cost, details=details)
         )
@@ -291,11 +292,7 @@ class ExtrasAPI(Caller):
 
         >>> await smsc.call("79161234567", "Your code is 1 2 3 4", voice="w")  # doctest: +SKIP
         """
-        params = {
-            "phones": ",".join(check_phones(phones)),
-            "mes": check_message(message),
-            "call": "1",
-        }
+        params = _text_send(phones, message, "call")
         if check_choice("voice", voice, VOICES) != "m":
             params["voice"] = voice
         param = _call_param(answer_wait, retry_interval, attempts)
@@ -325,11 +322,7 @@ class ExtrasAPI(Caller):
         >>> url = "https://x.example/a.jpg"
         >>> await smsc.send_mms("79161234567", "Photo", fileurls=url)  # doctest: +SKIP
         """
-        params = {
-            "phones": ",".join(check_phones(phones)),
-            "mes": check_message(message),
-            "mms": "1",
-        }
+        params = _text_send(phones, message, "mms")
         if subject is not None:
             params["subj"] = check_str("subject", subject)
         if fileurls is not None:
@@ -386,11 +379,7 @@ class ExtrasAPI(Caller):
 
         >>> await smsc.send_social("79161234567", "Your order has shipped")  # doctest: +SKIP
         """
-        params = {
-            "phones": ",".join(check_phones(phones)),
-            "mes": check_message(message),
-            "soc": "1",
-        }
+        params = _text_send(phones, message, "soc")
         return await self._call(
             SEND, _common(params, sender=sender, id=id, time=time, cost=cost, details=details)
         )
