@@ -10,6 +10,7 @@ from typing import Any, TypeVar
 import anyio
 import httpx
 
+from ._backend import LimiterBackend
 from ._constants import DEFAULT_BASE_URL, DEFAULT_IP_BLOCK_COOLDOWN, DEFAULT_TIMEOUT, USER_AGENT
 from ._endpoints import EndpointsAPI
 from ._endpoints._base import Endpoint, decode
@@ -117,7 +118,7 @@ class Session(EndpointsAPI):
         api_key: str | None = None,
         base_url: str = DEFAULT_BASE_URL,
         limits: RateLimits | None = None,
-        backend: Any = None,
+        backend: LimiterBackend | None = None,
         retry: RetryPolicy | None = _DEFAULT_RETRY,
         timeout: float = DEFAULT_TIMEOUT,
         ip_block_cooldown: float = DEFAULT_IP_BLOCK_COOLDOWN,

@@ -48,3 +48,10 @@ async def _usage() -> None:
     limits = smsc_async.RateLimits().scaled(0.01)
     assert_type(limits, smsc_async.RateLimits)
     assert_type(limits.balance, smsc_async.Rule)
+
+
+def _shared_limits() -> smsc_async.Session:
+    from smsc_async.redis import RedisBackend
+
+    # A Redis backend is a LimiterBackend: Session accepts it as one.
+    return smsc_async.Session("alex", "secret", backend=RedisBackend.from_url("redis://localhost"))
