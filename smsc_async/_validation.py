@@ -30,6 +30,7 @@ __all__ = [
     "check_str",
     "format_send_time",
     "format_valid",
+    "list_items",
 ]
 
 T = TypeVar("T")
@@ -67,15 +68,18 @@ def check_phone(value: object, name: str = "phone") -> str:
     return phone
 
 
+def list_items(value: object, name: str) -> Iterable[Any]:
+    """The items of a ``,``/``;`` separated string, or of an iterable (not bytes or a dict)."""
+    if isinstance(value, str):
+        return [item for item in re.split(r"[,;]", value) if item.strip()]
+    if isinstance(value, Iterable) and not isinstance(value, (bytes, dict)):
+        return value
+    raise TypeError(f"{name} must be a str or an iterable of str, not {_type_name(value)}")
+
+
 def check_phones(value: object, name: str = "phones") -> list[str]:
     """One number, a ``,``/``;`` separated string of them, or an iterable of numbers."""
-    if isinstance(value, str):
-        items: Iterable[Any] = [p for p in re.split(r"[,;]", value) if p.strip()]
-    elif isinstance(value, Iterable) and not isinstance(value, (bytes, dict)):
-        items = value
-    else:
-        raise TypeError(f"{name} must be a str or an iterable of str, not {_type_name(value)}")
-    phones = [check_phone(p, name) for p in items]
+    phones = [check_phone(p, name) for p in list_items(value, name)]
     if not phones:
         raise ValueError(f"{name} must name at least one number")
     return phones

@@ -11,7 +11,7 @@ import httpx
 
 from .._constants import MOSCOW
 from .._errors import ProtocolError
-from .._validation import check_int, check_phone, check_str
+from .._validation import check_int, check_phone, check_str, list_items
 from ._base import Endpoint
 
 __all__ = [
@@ -69,13 +69,7 @@ def check_email(value: object, name: str = "email") -> str:
 
 def check_emails(value: object, name: str = "addresses") -> list[str]:
     """One address, a ``,``/``;`` separated string of them, or an iterable of addresses."""
-    if isinstance(value, str):
-        items: Iterable[Any] = [a for a in re.split(r"[,;]", value) if a.strip()]
-    elif isinstance(value, Iterable) and not isinstance(value, (bytes, dict)):
-        items = value
-    else:
-        raise TypeError(f"{name} must be a str or an iterable of str, not {type(value).__name__}")
-    addresses = [check_email(a, name) for a in items]
+    addresses = [check_email(a, name) for a in list_items(value, name)]
     if not addresses:
         raise ValueError(f"{name} must name at least one address")
     return addresses

@@ -23,6 +23,7 @@ from .._validation import (
     check_sender,
     check_str,
     format_send_time,
+    list_items,
 )
 from ._base import Caller, Endpoint
 from ._common import check_record_id, expect_ok, format_date, ok_endpoint
@@ -132,16 +133,10 @@ class JobsAPI(Caller):
 
 def _recipients(value: object) -> list[str]:
     # A contact group ("G12") is as good as a number here.
-    if isinstance(value, str):
-        items = [v.strip() for v in value.replace(";", ",").split(",") if v.strip()]
-    elif isinstance(value, Iterable) and not isinstance(value, (bytes, dict)):
-        items = list(value)
-    else:
-        raise TypeError(f"phones must be a str or an iterable of str, not {type(value).__name__}")
     out: list[str] = []
-    for item in items:
-        if isinstance(item, str) and item[:1] in "Gg" and item[1:].isdigit():
-            out.append("G" + item[1:])
+    for item in list_items(value, "phones"):
+        if isinstance(item, str) and item.strip()[:1] in "Gg" and item.strip()[1:].isdigit():
+            out.append("G" + item.strip()[1:])
         else:
             out.extend(check_phones([item]))
     if not out:
