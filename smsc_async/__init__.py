@@ -19,6 +19,10 @@ from ._backend import (
     LimiterBackend,
     MemoryBackend,
 )
+from ._clock import (
+    Clock,
+    SystemClock,
+)
 from ._errors import (
     APIError,
     AuthorizationError,
@@ -40,14 +44,20 @@ from ._errors import (
     ParameterError,
     PersistError,
     ProtocolError,
+    RateLimitedError,
     RefusedError,
     RequestTimeout,
     SenderNotFoundError,
+    SendUnconfirmedError,
     SMSCError,
     TooManyRequestsError,
     TransportError,
     UndeliverableError,
     WrongCodeError,
+)
+from ._events import (
+    LimiterWait,
+    RequestDone,
 )
 from ._limiter import (
     Limiter,
@@ -122,6 +132,7 @@ __all__ = [
     "Block",
     "BulkLookup",
     "CircuitOpenError",
+    "Clock",
     "CodeAlreadySentError",
     "ConnectError",
     "Contact",
@@ -141,6 +152,7 @@ __all__ = [
     "Limiter",
     "LimiterBackend",
     "LimiterUnavailableError",
+    "LimiterWait",
     "LinkNotFoundError",
     "LockedOutError",
     "LookupProgress",
@@ -164,8 +176,10 @@ __all__ = [
     "PriceZone",
     "Prices",
     "ProtocolError",
+    "RateLimitedError",
     "RateLimits",
     "RefusedError",
+    "RequestDone",
     "RequestTimeout",
     "RetryPolicy",
     "Rule",
@@ -173,6 +187,7 @@ __all__ = [
     "Scope",
     "Segments",
     "SendResult",
+    "SendUnconfirmedError",
     "SenderName",
     "SenderNotFoundError",
     "SenderStatus",
@@ -182,6 +197,7 @@ __all__ = [
     "ShortLink",
     "Status",
     "StatusError",
+    "SystemClock",
     "Template",
     "TooManyRequestsError",
     "TransportError",

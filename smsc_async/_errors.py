@@ -12,7 +12,10 @@ Every failure is an :class:`SMSCError`::
     │   ├── DuplicateSendError         an identical send inside its window (a double click)
     │   ├── LockedOutError             earlier authorization failures: stopped before the IP block
     │   ├── CircuitOpenError           the gateway blocked the IP (error 4): cooling down
-    │   └── LimiterUnavailableError    the shared limiter (Redis) cannot be reached
+    │   ├── LimiterUnavailableError    the shared limiter (Redis) cannot be reached
+    │   └── RateLimitedError           the limiter would hold the request longer than max_wait
+    ├── SendUnconfirmedError           a send may have reached the gateway but no answer was
+    │                                  read: reconcile it before sending again (.id, .phones)
     └── APIError                       the gateway answered with an error code (``.code``,
         │                              ``.message`` (server text), ``.endpoint``, ``.id``)
         ├── ParameterError             1
@@ -65,9 +68,11 @@ __all__ = [
     "ParameterError",
     "PersistError",
     "ProtocolError",
+    "RateLimitedError",
     "RefusedError",
     "RequestTimeout",
     "SMSCError",
+    "SendUnconfirmedError",
     "SenderNotFoundError",
     "TooManyRequestsError",
     "TransportError",
@@ -147,6 +152,40 @@ class LimiterUnavailableError(RefusedError):
     have spent, so it sends nothing rather than risk error 9 (or pass ``fallback=True`` to
     :class:`~smsc_async.redis.RedisBackend` to fall back to this process's own limits).
     """
+
+
+class RateLimitedError(RefusedError):
+    """The limiter would hold the request longer than the caller's ``max_wait``; nothing was sent.
+
+    ``retry_after`` is the limiter's estimate, in seconds, of when the request would be admitted
+    (``inf`` when an answer still in flight decides), so a web handler can answer 429 with a
+    ``Retry-After`` header. ``rule`` names the rate rule that holds it.
+    """
+
+    def __init__(self, message: str, *, retry_after: float, rule: str = "") -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
+        self.rule = rule
+
+
+class SendUnconfirmedError(SMSCError):
+    """A send may have reached the gateway, but no answer was read: its outcome is unknown.
+
+    Sending it again could deliver it twice. ``id`` is the message id the request carried (the
+    session assigns one when the caller gave none), ``phones`` the recipients, ``endpoint`` the
+    endpoint's name and ``reason`` what went wrong (the underlying error is the ``__cause__``).
+    ``await session.reconcile(err)`` asks the gateway what it accepted; resend only when it
+    answers ``None``.
+    """
+
+    def __init__(
+        self, message: str, *, endpoint: str, id: str, phones: tuple[str, ...], reason: str
+    ) -> None:
+        super().__init__(message)
+        self.endpoint = endpoint
+        self.id = id
+        self.phones = phones
+        self.reason = reason
 
 
 class APIError(SMSCError):

@@ -11,9 +11,10 @@ import anyio
 import httpx
 
 from ._backend import LimiterBackend
+from ._clock import Clock, SystemClock
 from ._constants import DEFAULT_BASE_URL, DEFAULT_IP_BLOCK_COOLDOWN, DEFAULT_TIMEOUT, USER_AGENT
 from ._endpoints import EndpointsAPI
-from ._endpoints._base import Endpoint, decode
+from ._endpoints._base import Endpoint, Kind, decode
 from ._errors import (
     APIError,
     AuthorizationError,
@@ -25,6 +26,7 @@ from ._errors import (
     TooManyRequestsError,
     TransportError,
 )
+from ._events import EventHook
 from ._limiter import Limiter
 from ._limits import RateLimits
 from ._retry import RetryPolicy
@@ -124,6 +126,8 @@ class Session(EndpointsAPI):
         ip_block_cooldown: float = DEFAULT_IP_BLOCK_COOLDOWN,
         transport: httpx.AsyncBaseTransport | None = None,
         http_client: httpx.AsyncClient | None = None,
+        clock: Clock | None = None,
+        on_event: EventHook | None = None,
     ) -> None:
         self._form = _auth_fields(login, password, api_key)
         self._form.update(fmt="3", charset="utf-8")
@@ -135,6 +139,13 @@ class Session(EndpointsAPI):
             raise TypeError(f"retry must be a RetryPolicy or None, not {type(retry).__name__}")
         if http_client is not None and transport is not None:
             raise ValueError("pass transport or http_client, not both")
+        if clock is not None and not isinstance(clock, Clock):
+            raise TypeError(f"clock must be a Clock, not {type(clock).__name__}")
+        if on_event is not None and not callable(on_event):
+            raise TypeError(f"on_event must be callable, not {type(on_event).__name__}")
+        # The one clock everything that waits or measures time reads (virtual in tests).
+        self._clock: Clock = clock if clock is not None else SystemClock()
+        self._on_event = on_event
         self._limits = limits if limits is not None else RateLimits()
         bind = getattr(backend, "bind", None)
         if bind is not None:
@@ -235,7 +246,7 @@ class Session(EndpointsAPI):
             except APIError as exc:
                 self._note_failure(endpoint, exc)
                 raise
-        if endpoint.name == "send" and self._failed_sends:
+        if endpoint.kind is Kind.SEND and self._failed_sends:
             self._failed_sends.clear()
         return result
 
@@ -260,7 +271,7 @@ class Session(EndpointsAPI):
                 f"cooling down for {self._blocked_until - now:.1f} s more",
                 retry_after=self._blocked_until - now,
             )
-        if endpoint.name == "send":
+        if endpoint.kind is Kind.SEND:
             rule = self._limits.failed_sends
             while self._failed_sends and self._failed_sends[0] <= now - rule.window:
                 self._failed_sends.popleft()
@@ -279,5 +290,5 @@ class Session(EndpointsAPI):
             self._auth_failed = True
         elif isinstance(exc, IPBlockedError):
             self._blocked_until = anyio.current_time() + self._cooldown
-        if endpoint.name == "send":
+        if endpoint.kind is Kind.SEND:
             self._failed_sends.append(anyio.current_time())

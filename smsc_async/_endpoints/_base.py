@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import enum
 import functools
 import json
 import re
@@ -15,12 +16,24 @@ from .._converter import get_converter
 from .._errors import ProtocolError, api_error
 from .._limits import RateLimits
 
-__all__ = ["Caller", "Endpoint", "decode"]
+__all__ = ["Caller", "Endpoint", "Kind", "decode"]
 
 T = TypeVar("T")
 
 # The plain error form some endpoints send even when JSON was asked for.
 _PLAIN_ERROR = re.compile(r"\s*ERROR\s*=\s*(\d+)\s*\((.*?)\)\s*(?:,\s*ID\s*-\s*(\S+))?\s*$", re.S)
+
+
+class Kind(enum.Enum):
+    """What a call does, which decides how it may be retried and what it counts toward."""
+
+    #: Delivers something (send.php): retried on error 9 only, counts toward the failed-sends
+    #: rule, carries a message ``id``; a lost answer is a :class:`~smsc_async.SendUnconfirmedError`.
+    SEND = "send"
+    #: Reads or estimates without changing anything: may also be retried on transport failures.
+    READ = "read"
+    #: Changes account state (management calls): retried on error 9 only.
+    WRITE = "write"
 
 
 @attrs.frozen
@@ -38,6 +51,7 @@ class Endpoint(Generic[T]):
     model: Any
     selector: tuple[tuple[str, str], ...] = ()
     adapt: Callable[[Any], Any] | None = None
+    kind: Kind = Kind.READ
 
 
 @functools.cache

@@ -18,13 +18,13 @@ from .._validation import (
     format_send_time,
     format_valid,
 )
-from ._base import Caller, Endpoint
+from ._base import Caller, Endpoint, Kind
 from ._common import check_recipient
 
 if TYPE_CHECKING:
     from ..models import CostEstimate, MessageStatus, SendResult
 
-SEND: Endpoint[SendResult] = Endpoint("send", "/sys/send.php", "SendResult")
+SEND: Endpoint[SendResult] = Endpoint("send", "/sys/send.php", "SendResult", kind=Kind.SEND)
 COST: Endpoint[CostEstimate] = Endpoint("send", "/sys/send.php", "CostEstimate")
 STATUS: Endpoint[MessageStatus] = Endpoint("status", "/sys/status.php", "MessageStatus")
 
