@@ -36,6 +36,7 @@ from ._common import (
 from .messages import SEND, STATUS, send_options
 
 if TYPE_CHECKING:
+    from .._clock import Clock
     from ..models import MessageStatus, SendResult
 
 __all__ = ["VOICES", "ExtrasAPI", "Voice"]
@@ -110,6 +111,8 @@ def _call_param(
 class ExtrasAPI(Caller):
     """The other send.php channels, HLR, ping, status.php ``del=1`` and :meth:`wait_for_status`."""
 
+    _clock: Clock  # the session's: wait_for_status sleeps on it
+
     async def delete(self, id: int | str, phone: str) -> None:
         """Delete a sent message from the account (status.php ``del=1``).
 
@@ -164,7 +167,7 @@ class ExtrasAPI(Caller):
                 last = await self._call(STATUS, dict(params))
                 if last.final:
                     return last
-                await anyio.sleep(interval)
+                await self._clock.sleep(interval)
         seen = "no answer" if last is None else f"last status {last.status.name}"
         raise TimeoutError(f"message {params['id']} to {params['phone']}: {seen} after {timeout} s")
 
