@@ -57,8 +57,11 @@ class RetryPolicy:
 
     def waits(self) -> Iterator[float]:
         """The waits after each failed try but the last, without jitter (``attempts - 1``)."""
-        for n in range(self.attempts - 1):
-            yield min(self.initial * 2**n, self.max_wait)
+        for n in range(1, self.attempts):
+            yield self._wait(n)
+
+    def _wait(self, failed_tries: int) -> float:
+        return min(self.initial * 2 ** (failed_tries - 1), self.max_wait)
 
     def retries(self, error: BaseException, kind: Kind) -> bool:
         """Whether a request of ``kind`` that failed with ``error`` may be tried again."""
@@ -94,10 +97,12 @@ class RetryPolicy:
 
         ``name`` labels the INFO log line of each retry (never a secret or a number).
         """
-        waits = list(self.waits())
 
         def wait(state: tenacity.RetryCallState) -> float:
-            return waits[state.attempt_number - 1] + clock.jitter(self.jitter)
+            failed_tries = state.attempt_number
+            if failed_tries >= self.attempts:
+                return 0.0  # tenacity asks before it stops: no sleep follows, draw nothing
+            return self._wait(failed_tries) + clock.jitter(self.jitter)
 
         def before_sleep(state: tenacity.RetryCallState) -> None:
             outcome = state.outcome
