@@ -61,7 +61,7 @@ class RetryPolicy:
             yield self._wait(n)
 
     def _wait(self, failed_tries: int) -> float:
-        return min(self.initial * 2 ** (failed_tries - 1), self.max_wait)
+        return min(self.initial * 2.0 ** (failed_tries - 1), self.max_wait)
 
     def retries(self, error: BaseException, kind: Kind) -> bool:
         """Whether a request of ``kind`` that failed with ``error`` may be tried again."""
