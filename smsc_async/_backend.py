@@ -185,19 +185,20 @@ class Demand(NamedTuple):
     window: float
 
 
-class Reservation:
+class Reservation(NamedTuple):
     """The slots one admitted request holds: hand it back to ``release`` exactly once."""
 
-    __slots__ = ("demands", "handle")
-
-    def __init__(self, demands: Sequence[Demand], handle: object) -> None:
-        #: The demands this reservation satisfied, in the order they were asked for.
-        self.demands = demands
-        #: The backend's own record of the entries (opaque to everyone else).
-        self.handle = handle
+    # A NamedTuple: the memory backend builds one per request with tuple.__new__ (no __init__).
+    #: The demands this reservation satisfied, in the order they were asked for.
+    demands: Sequence[Demand]
+    #: The backend's own record of the entries (opaque to everyone else).
+    handle: object
 
     def __repr__(self) -> str:
         return f"Reservation({[d.key for d in self.demands]!r})"
+
+
+_new_reservation = tuple.__new__
 
 
 class LimiterBackend(Protocol):
@@ -277,7 +278,6 @@ class MemoryBackend:
 
     def __init__(self, *, clock: Clock | None = None) -> None:
         self._clock: Clock = clock if clock is not None else SystemClock()
-        self._now: Callable[[], float] = self._clock.now
         self._logs: dict[str, _StoredLog] = {}
         # Per window length: (time, log) for logs that may hold nothing from that time on, each
         # log at most once. For one window length those times grow (completion + window), so
@@ -318,18 +318,20 @@ class MemoryBackend:
             if wait > 0:
                 return wait
         logs = self._logs
-        now = self._now
         taken: list[_StoredLog] = []
         for demand in demands:
             log = logs.get(demand[0])
             if log is None:
                 log = self._new_log(demand)
             # A repeated key meets its own earlier entry here: each occurrence is one slot.
-            if not log.take(now):
+            # SlidingLog.take with its room-by-count case inlined (no call, no clock read).
+            if log.inflight + len(log.expiries) < log.limit:
+                log.inflight += 1
+            elif not log.take(self._clock.now):
                 self._undo(taken, log)
                 return self.wait_time_now(demands)
             taken.append(log)
-        return Reservation(demands, taken)
+        return _new_reservation(Reservation, (demands, taken))
 
     def _undo(self, taken: list[_StoredLog], refused: _StoredLog) -> None:
         for log in taken:
@@ -343,7 +345,7 @@ class MemoryBackend:
 
     def wait_time_now(self, demands: Sequence[Demand], ahead: Sequence[int] | None = None) -> float:
         """Synchronous :meth:`wait_time`."""
-        now = self._now()
+        now = self._clock.now()
         ready = now
         own: dict[str, int] = {}
         for i, demand in enumerate(demands):
@@ -366,7 +368,7 @@ class MemoryBackend:
 
         Finite for rate rules even while answers decide (see :meth:`SlidingLog.earliest`).
         """
-        now = self._now()
+        now = self._clock.now()
         ready = now
         own: dict[str, int] = {}
         for i, demand in enumerate(demands):
@@ -385,31 +387,47 @@ class MemoryBackend:
             for log in found:
                 log.cancel()
             return
-        now = self._now()
+        now = self._clock.now()
         for log in found:
-            log.complete(now, hold)
-            if not log.window or log.inflight:
+            window = log.window
+            if hold > 0 or not window:
+                log.complete(now, hold)
+                continue
+            # SlidingLog.complete's in-order case, inlined: the hot path of every answer.
+            log.inflight -= 1
+            expiry = now + window
+            expiries = log.expiries
+            if expiries and expiry < expiries[-1]:
+                log.inflight += 1
+                log.complete(now)  # a clock that went backwards: let the log keep its order
+            else:
+                expiries.append(expiry)
+            if log.inflight:
                 continue
             idle = log.idle
             if not log.queued:
                 log.queued = True
-                idle.append((log.expiries[-1] if log.expiries else now, log))
-            # Look at two candidates per log that goes idle: more than are added, so the
-            # backlog of dead logs only shrinks, and no call pays for a mass expiry.
-            for _ in range(2):
-                if not idle or idle[0][0] > now:
-                    break
-                _, candidate = idle.popleft()
-                candidate.queued = False
-                if candidate.inflight:
-                    continue  # queued again when it next goes idle
-                at = candidate.idle_at(now)
-                if at <= now:
-                    if self._logs.get(candidate.key) is candidate:
-                        del self._logs[candidate.key]
-                else:
-                    candidate.queued = True
-                    idle.append((at, candidate))
+                idle.append((expiry, log))
+            if idle[0][0] <= now:
+                self._sweep(idle, now)
+
+    def _sweep(self, idle: deque[tuple[float, _StoredLog]], now: float) -> None:
+        # Look at two candidates per log that goes idle: more than are added, so the backlog of
+        # dead logs only shrinks, and no call pays for a mass expiry.
+        for _ in range(2):
+            if not idle or idle[0][0] > now:
+                break
+            _, candidate = idle.popleft()
+            candidate.queued = False
+            if candidate.inflight:
+                continue  # queued again when it next goes idle
+            at = candidate.idle_at(now)
+            if at <= now:
+                if self._logs.get(candidate.key) is candidate:
+                    del self._logs[candidate.key]
+            else:
+                candidate.queued = True
+                idle.append((at, candidate))
 
     async def acquire(
         self, demands: Sequence[Demand], ahead: Sequence[int] | None = None

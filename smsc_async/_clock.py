@@ -96,8 +96,6 @@ class SystemClock:
     source (for reproducible runs); by default the OS seeds it.
     """
 
-    __slots__ = ("_random", "_read")
-
     def __init__(self, *, seed: int | None = None) -> None:
         self._random = random.Random(seed)
         self._read: Callable[[], float] = _unpicked
@@ -110,12 +108,21 @@ class SystemClock:
         try:
             return self._read()
         except RuntimeError:
-            self._read = _loop_clock()
+            self._pick()
             return self._read()
+
+    def _pick(self) -> None:
+        read = self._read = _loop_clock()
+        if read is time.monotonic:
+            # Right for every standard asyncio loop, and never stale: from now on ``now`` is
+            # time.monotonic itself (an instance attribute before this method), one call less.
+            vars(self)["now"] = read
+        else:
+            vars(self).pop("now", None)
 
     async def sleep(self, seconds: float) -> None:
         """``anyio.sleep(seconds)``."""
-        self._read = _loop_clock()  # cheap here, and follows a session to a new loop
+        self._pick()  # cheap here, and follows a session to another library's loop
         await anyio.sleep(seconds)
 
     def jitter(self, high: float) -> float:

@@ -208,7 +208,7 @@ class Lease:
         self._reservation = got
         timeout = limiter._request_timeout
         if self._deadline is None and timeout is not None:
-            self._deadline = limiter._now() + timeout
+            self._deadline = limiter._clock.now() + timeout
         return self
 
     async def __aexit__(
@@ -234,7 +234,7 @@ class Lease:
                 deadline = self._deadline
                 if deadline is not None and not isinstance(exc, _ANSWERED):
                     # Cancelled, timed out or cut off: the gateway may still be at work on it.
-                    hold = deadline - limiter._now()
+                    hold = deadline - limiter._clock.now()
         memory = limiter._memory
         if memory is not None:
             if hold > 0:
@@ -281,7 +281,6 @@ class Limiter:
             raise ValueError(f"request_timeout must be > 0 or None, got {request_timeout!r}")
         self._limits = limits
         self._clock: Clock = clock if clock is not None else SystemClock()
-        self._now = self._clock.now
         self._backend: LimiterBackend = (
             backend if backend is not None else MemoryBackend(clock=self._clock)
         )
@@ -299,8 +298,8 @@ class Limiter:
             Demand(_STATUS_CONCURRENCY_KEY, limits.status_concurrency, 0.0),
             every,
         )
-        # Per path, then per charges: the same requests come back (balance, a status...).
-        self._plans: dict[str, dict[tuple[Charge, ...], _Plan]] = {}
+        # Per request (path and parameters): what it demands.
+        self._plans: dict[tuple[object, ...], _Plan] = {}
         self._queues: dict[str, _Queue] = {}
 
     @property
@@ -353,17 +352,15 @@ class Limiter:
     # -- what a request demands ------------------------------------------------------------
 
     def _plan(self, path: str, params: Mapping[str, str]) -> _Plan:
-        charges = charges_for(path, params)
-        plans = self._plans.get(path)
-        if plans is None:
-            if len(self._plans) >= _PLAN_CACHE_SIZE:
-                self._plans.clear()
-            plans = self._plans[path] = {}
-        plan = plans.get(charges)
+        # The same requests come back (a balance, a message's status...): charges_for is pure,
+        # and far dearer than building this key.
+        key = (path, *params.items())
+        plans = self._plans
+        plan = plans.get(key)
         if plan is None:
             if len(plans) >= _PLAN_CACHE_SIZE:
                 plans.clear()
-            plan = plans[charges] = self._make_plan(path, charges)
+            plan = plans[key] = self._make_plan(path, charges_for(path, params))
         return plan
 
     def _make_plan(self, path: str, charges: tuple[Charge, ...]) -> _Plan:
@@ -446,7 +443,7 @@ class Limiter:
         backend = self._backend
         demands, n_logs, send = plan.demands, plan.logs, plan.send
         waiter = _Waiter(len(demands))
-        give_up = _INF if max_wait is None else self._now() + max_wait
+        give_up = _INF if max_wait is None else self._clock.now() + max_wait
         if send >= 0 and self._memory is not None:
             # In memory this check is free; a shared backend learns the same from its first
             # acquire below (checked right after it), saving a round trip per send.
@@ -478,7 +475,7 @@ class Limiter:
                         continue
                 sleep = wait
                 if give_up < _INF:
-                    now = self._now()
+                    now = self._clock.now()
                     if now + wait > give_up:
                         if wait == _INF and self._memory is not None:
                             # Answers decide, but perhaps not soon enough whatever they do.
