@@ -17,9 +17,12 @@ import enum
 import functools
 import re
 from collections.abc import Callable, Iterator, Mapping
-from typing import Any, NamedTuple
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 import attrs
+
+if TYPE_CHECKING:
+    from ._endpoints._base import Endpoint
 
 __all__ = [
     "Block",
@@ -244,8 +247,15 @@ def charges_for(path: str, params: Mapping[str, str]) -> tuple[Charge, ...]:
     Read from the endpoint the request is declared as (its path and selector parameters); a
     request matching no declaration counts against no rule.
     """
-    endpoint = _declared()(path, params)
-    return () if endpoint is None else endpoint.charges(params)
+    # On the hot path: one dict look-up and a selector or two, no function-call layers.
+    index = _index if _index is not None else _load_index()
+    for selector, endpoint in index.get(path, ()):
+        for key, value in selector:
+            if params.get(key) != value:
+                break
+        else:
+            return endpoint.charges(params)
+    return ()
 
 
 def concurrency_group(path: str) -> str | None:
@@ -253,12 +263,18 @@ def concurrency_group(path: str) -> str | None:
     return _groups().get(path)
 
 
-@functools.cache
-def _declared() -> Callable[[str, Mapping[str, str]], Any]:
-    # The declarations import this module, so they are looked up on first use.
-    from ._endpoints import endpoint_for
+# path -> (selector, declaration), most specific selector first; built on first use because the
+# declarations import this module.
+_Index = dict[str, tuple[tuple[tuple[tuple[str, str], ...], "Endpoint[Any]"], ...]]
+_index: _Index | None = None
 
-    return endpoint_for
+
+def _load_index() -> _Index:
+    global _index
+    from ._endpoints import by_path
+
+    _index = {path: tuple((e.selector, e) for e in group) for path, group in by_path().items()}
+    return _index
 
 
 @functools.cache

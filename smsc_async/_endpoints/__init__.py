@@ -44,6 +44,7 @@ __all__ = [
     "Senders",
     "Templates",
     "Users",
+    "by_path",
     "declarations",
     "endpoint_for",
     "error_tables",
@@ -75,7 +76,8 @@ def declarations() -> tuple[Endpoint[Any], ...]:
 
 
 @functools.cache
-def _by_path() -> Mapping[str, tuple[Endpoint[Any], ...]]:
+def by_path() -> Mapping[str, tuple[Endpoint[Any], ...]]:
+    """The declarations of each path, the most specific selector first."""
     index: dict[str, list[Endpoint[Any]]] = {}
     for endpoint in declarations():
         index.setdefault(endpoint.path, []).append(endpoint)
@@ -99,7 +101,7 @@ def _by_path() -> Mapping[str, tuple[Endpoint[Any], ...]]:
 
 def endpoint_for(path: str, params: Mapping[str, str]) -> Endpoint[Any] | None:
     """The declaration a request to ``path`` with ``params`` (selector included) was made from."""
-    for endpoint in _by_path().get(path, ()):
+    for endpoint in by_path().get(path, ()):
         if all(params.get(k) == v for k, v in endpoint.selector):
             return endpoint
     return None
