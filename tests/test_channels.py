@@ -8,10 +8,13 @@ from decimal import Decimal
 from typing import Any
 
 import anyio
+import attrs
 import pytest
 
 from smsc_async import (
     AuthorizationError,
+    Block,
+    CircuitOpenError,
     DateFormatError,
     DuplicateSendError,
     InsufficientFundsError,
@@ -312,3 +315,23 @@ async def test_channels_with_a_fresh_session_and_api_key(live_url: str, limits: 
     async with Session(api_key="demo-key", base_url=live_url, limits=limits, retry=FAST_RETRY) as s:
         sent = await s.send_viber(PHONE, "via key")
         assert sent.cnt == 1
+
+
+async def test_cost_estimates_never_count_as_sends(
+    live_url: str, emulator: Emulator, limits: RateLimits
+) -> None:
+    # Three failed sends in a row would block the IP: the session refuses the third.
+    rules = attrs.evolve(limits, failed_sends=Block(count=3, window=600, duration=600))
+    async with Session("demo", "demo", base_url=live_url, limits=rules, retry=None) as smsc:
+        emulator.inject(Fault(kind="error", error_code=7, path=SEND, times=None))
+        for n in range(3):
+            with pytest.raises(InvalidPhoneError):
+                await smsc.cost(PHONE, f"estimate {n}")
+        for n in range(2):  # failed estimates did not count: two sends may still fail
+            with pytest.raises(InvalidPhoneError):
+                await smsc.send(PHONE, f"send {n}")
+        emulator.clear_faults()
+        await smsc.cost(PHONE, "a good estimate")  # and a good one does not reset the count
+        with pytest.raises(CircuitOpenError):
+            await smsc.send(PHONE, "third")
+    assert emulator.stats.requests[SEND] == 6
