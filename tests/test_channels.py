@@ -32,6 +32,7 @@ from smsc_async import (
 )
 from smsc_async.testing import RESERVED, Emulator, Fault
 
+from ._input import assert_refused
 from .conftest import FAST_RETRY
 
 pytestmark = pytest.mark.anyio
@@ -236,12 +237,8 @@ BAD_INPUT: list[tuple[Call, type[Exception], str]] = [
 
 
 @pytest.mark.parametrize(("call", "error", "needle"), BAD_INPUT)
-async def test_bad_input_never_leaves(
-    smsc: Session, emulator: Emulator, call: Call, error: type[Exception], needle: str
-) -> None:
-    with pytest.raises(error, match=needle):
-        await call(smsc)
-    assert sum(emulator.stats.requests.values()) == 0
+def test_bad_input_never_leaves(call: Call, error: type[Exception], needle: str) -> None:
+    assert_refused(call, error, needle)
 
 
 async def test_delete(smsc: Session, emulator: Emulator) -> None:

@@ -26,6 +26,8 @@ from smsc_async.models import OperatorStatus, SenderName, SenderStatus
 from smsc_async.testing import RESERVED, Emulator, Fault
 from smsc_async.testing._records import OPERATOR_FIELDS, add_sender, records, sender_code
 
+from ._input import assert_refused
+
 pytestmark = pytest.mark.anyio
 
 PATH = "/sys/senders.php"
@@ -201,6 +203,8 @@ CODES: list[tuple[int, type[APIError]]] = [
 MATRIX = [(*CODES[i], *CALLS[i % len(CALLS)]) for i in range(len(CODES))]
 
 
+# Decoding does not depend on the backend: one is enough.
+@pytest.mark.parametrize("anyio_backend", ["asyncio"])
 @pytest.mark.parametrize(
     ("code", "cls", "name", "call"), MATRIX, ids=[f"{m[0]}-{m[2]}" for m in MATRIX]
 )
@@ -266,9 +270,5 @@ async def test_rate_rules_are_kept(smsc: Session, emulator: Emulator) -> None:
         (lambda s: s.senders.delete(""), ValueError),
     ],
 )
-async def test_bad_input_never_leaves(
-    smsc: Session, emulator: Emulator, call: _Call, exc: type[Exception]
-) -> None:
-    with pytest.raises(exc):
-        await call(smsc)
-    assert emulator.stats.requests[PATH] == 0
+def test_bad_input_never_leaves(call: _Call, exc: type[Exception]) -> None:
+    assert_refused(call, exc)
