@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import inspect
+import re
 import typing
 from collections.abc import Callable
 from typing import Any
@@ -225,3 +226,15 @@ def test_kinds() -> None:
         command = set(dict(endpoint.selector))
         writes = bool(command & _CHANGES) or (not command and endpoint.path in _UNSELECTED_WRITES)
         assert endpoint.kind is (Kind.WRITE if writes else Kind.READ), (endpoint.path, command)
+
+
+def test_readme_lists_every_call() -> None:
+    from pathlib import Path
+
+    text = (Path(__file__).parent.parent / "README.md").read_text(encoding="utf-8")
+    rows = re.findall(r"^\| `smsc(?:\.(\w+))?` \| `(\w+)` \|", text, flags=re.M)
+    listed = {(ns, method) for ns, method in rows}
+    expected = {("", m) for m in EVERYDAY - {"aclose", "limits"}}
+    expected |= {(ns, m) for ns, methods in NAMESPACES.items() for m in methods}
+    assert listed == expected
+    assert len(rows) == len(listed)
