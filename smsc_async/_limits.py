@@ -17,12 +17,9 @@ import enum
 import functools
 import re
 from collections.abc import Callable, Iterator, Mapping
-from typing import TYPE_CHECKING, Any, NamedTuple
+from typing import Any, NamedTuple
 
 import attrs
-
-if TYPE_CHECKING:
-    from ._endpoints._base import Endpoint
 
 __all__ = [
     "Block",
@@ -249,12 +246,12 @@ def charges_for(path: str, params: Mapping[str, str]) -> tuple[Charge, ...]:
     """
     # On the hot path: one dict look-up and a selector or two, no function-call layers.
     index = _index if _index is not None else _load_index()
-    for selector, endpoint in index.get(path, ()):
+    for selector, rules in index.get(path, ()):
         for key, value in selector:
             if params.get(key) != value:
                 break
         else:
-            return endpoint.charges(params)
+            return rules(path, params)
     return ()
 
 
@@ -263,9 +260,9 @@ def concurrency_group(path: str) -> str | None:
     return _groups().get(path)
 
 
-# path -> (selector, declaration), most specific selector first; built on first use because the
-# declarations import this module.
-_Index = dict[str, tuple[tuple[tuple[tuple[str, str], ...], "Endpoint[Any]"], ...]]
+# path -> (selector, the declaration's charger), most specific selector first; built on first use
+# because the declarations import this module.
+_Index = dict[str, tuple[tuple[tuple[tuple[str, str], ...], Charger], ...]]
 _index: _Index | None = None
 
 
@@ -273,7 +270,9 @@ def _load_index() -> _Index:
     global _index
     from ._endpoints import by_path
 
-    _index = {path: tuple((e.selector, e) for e in group) for path, group in by_path().items()}
+    _index = {
+        path: tuple((e.selector, e.rules) for e in group) for path, group in by_path().items()
+    }
     return _index
 
 
