@@ -195,9 +195,19 @@ def uncharged(path: str, params: Mapping[str, str]) -> tuple[Charge, ...]:
     return ()
 
 
+# The key of each per-login log. Shared backends (Redis) name their logs by these keys, so they
+# stay as the first release wrote them: processes of both versions keep counting one log.
+_LOGIN_KEYS = {"stat_any": "stat", "operator_any": "operator", "messages_hourly": "messages"}
+_LOGIN_KEYS |= {"status_batch": "batch"}
+
+
+def _per_login(rule: str) -> Charge:
+    return Charge(rule, _LOGIN_KEYS.get(rule, rule))
+
+
 def per_login(*rules: str) -> Charger:
     """Charged against ``rules``, each one log per login (e.g. 10 balance requests a minute)."""
-    charges = tuple(Charge(rule, rule) for rule in rules)
+    charges = tuple(_per_login(rule) for rule in rules)
 
     def charge(path: str, params: Mapping[str, str]) -> tuple[Charge, ...]:
         return charges
@@ -207,7 +217,7 @@ def per_login(*rules: str) -> Charger:
 
 def identical(rule: str, *also: str) -> Charger:
     """Charged against ``rule`` per identical request (:func:`identity_key`), plus ``also``."""
-    shared = tuple(Charge(name, name) for name in also)
+    shared = tuple(_per_login(name) for name in also)
 
     def charge(path: str, params: Mapping[str, str]) -> tuple[Charge, ...]:
         return (Charge(rule, identity_key(path, params)), *shared)
@@ -228,11 +238,13 @@ def per_message(rule: str, *, batch: str | None = None) -> Charger:
 
     A request naming several messages also counts once against ``batch``, when given.
     """
+    batch_charge = None if batch is None else _per_login(batch)
 
     def charge(path: str, params: Mapping[str, str]) -> tuple[Charge, ...]:
         charges = [Charge(rule, f"{i}|{p}") for i, p in _message_pairs(params)]
-        if batch is not None and ("," in params.get("id", "") or "," in params.get("phone", "")):
-            charges.append(Charge(batch, batch))
+        several = "," in params.get("id", "") or "," in params.get("phone", "")
+        if batch_charge is not None and several:
+            charges.append(batch_charge)
         return tuple(charges)
 
     return charge

@@ -238,3 +238,25 @@ def test_readme_lists_every_call() -> None:
     expected |= {(ns, m) for ns, methods in NAMESPACES.items() for m in methods}
     assert listed == expected
     assert len(rows) == len(listed)
+
+
+def test_log_keys_are_those_shared_backends_already_hold() -> None:
+    # A Redis backend names its logs by rule and key: a rolling upgrade keeps one log per rule.
+    keys = {
+        c.rule: c.key
+        for path, params, _ in CHARGES
+        for c in charges_for(path, params)
+        if c.rule not in ("status_message",) and "identical" not in c.rule
+    }
+    assert keys == {
+        "balance": "balance",
+        "operator_any": "operator",
+        "messages_hourly": "messages",
+        "stat_any": "stat",
+        "senders_add": "senders_add",
+        "status_batch": "batch",
+    }
+    assert charges_for("/sys/status.php", {"id": "7", "phone": "+79161234567"})[0].key == (
+        "7|79161234567"
+    )
+    assert charges_for("/sys/balance.php", {})[0].key == "balance"
