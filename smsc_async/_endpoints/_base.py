@@ -70,7 +70,7 @@ class Endpoint(Generic[T]):
     * ``adapt`` -- reshapes the decoded JSON before structuring (one object where a list is
       expected, ``{"id": N}`` where the id is the answer).
 
-    Declarations compare by identity.
+    Declarations compare by identity; all but the first four fields are keyword-only.
     """
 
     name: str
@@ -78,12 +78,12 @@ class Endpoint(Generic[T]):
     model: Callable[[], type[T]]
     selector: tuple[tuple[str, str], ...] = ()
     errors: Mapping[int, type[APIError]] = attrs.field(
-        default=SHARED_ERRORS, converter=_with_shared_codes
+        default=SHARED_ERRORS, converter=_with_shared_codes, kw_only=True
     )
-    rules: Charger = uncharged
-    concurrency: str | None = None
-    kind: Kind = Kind.READ
-    adapt: Callable[[Any], Any] | None = None
+    rules: Charger = attrs.field(default=uncharged, kw_only=True)
+    concurrency: str | None = attrs.field(default=None, kw_only=True)
+    kind: Kind = attrs.field(default=Kind.READ, kw_only=True)
+    adapt: Callable[[Any], Any] | None = attrs.field(default=None, kw_only=True)
 
     def charges(self, params: Mapping[str, str]) -> tuple[Charge, ...]:
         """The rate-rule logs a request with ``params`` (selector included) counts against."""
