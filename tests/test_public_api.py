@@ -13,7 +13,7 @@ import pytest
 import smsc_async
 from smsc_async import Session
 from smsc_async._endpoints import by_path, declarations, endpoint_for
-from smsc_async._endpoints._base import Kind, Namespace
+from smsc_async._endpoints._base import Endpoint, Kind, Namespace
 from smsc_async._errors import ERROR_TABLES, SHARED_ERRORS, api_error
 from smsc_async._limits import RateLimits, charges_for, concurrency_group
 
@@ -133,6 +133,21 @@ def test_error_tables_are_read_from_the_declarations() -> None:
     assert ERROR_TABLES["send"][3] is smsc_async.InsufficientFundsError
     assert ERROR_TABLES["senders"][3] is smsc_async.SenderNotFoundError
     assert ERROR_TABLES["info"][3] is smsc_async.OperatorNotFoundError
+
+
+def test_every_declared_endpoint_is_found() -> None:
+    # An endpoint in a module the registry does not read would escape its rate rules silently.
+    import importlib
+    import pkgutil
+
+    import smsc_async._endpoints as package
+
+    found = set()
+    for info in pkgutil.iter_modules(package.__path__):
+        module = importlib.import_module(f"{package.__name__}.{info.name}")
+        found |= {id(v) for v in vars(module).values() if isinstance(v, Endpoint)}
+    assert found == {id(e) for e in declarations()}
+    assert len(found) == 54
 
 
 def test_a_requests_declaration_follows_from_its_parameters() -> None:
