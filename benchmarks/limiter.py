@@ -197,7 +197,7 @@ class _StubbedSession(Session):
         return params
 
 
-_ENDPOINT: Endpoint[object] = Endpoint("balance", "/sys/balance.php", object)
+_ENDPOINT: Endpoint[object] = Endpoint("balance", "/sys/balance.php", lambda: object)
 
 
 def _session_loop(n: int, wrapped: bool) -> float:

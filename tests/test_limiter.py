@@ -715,6 +715,18 @@ async def test_session_max_wait_and_with_options() -> None:
     assert patient._closed  # closing one closes the copies too
 
 
+async def test_with_options_reaches_the_namespaces_too() -> None:
+    async with Session("demo", "demo", base_url="http://127.0.0.1", transport=emulated()) as smsc:
+        for _ in range(3):
+            await smsc.senders.list()  # 3 identical a minute
+        t0 = now()
+        with pytest.raises(RateLimitedError) as caught:
+            await smsc.with_options(max_wait=0).senders.list()
+        assert caught.value.rule == "senders_list_identical"
+        await smsc.senders.list()  # the original still waits
+        assert now() == t0 + W
+
+
 @pytest.mark.parametrize("bad", [-1, float("nan"), "5", True])
 def test_max_wait_is_checked(bad: Any) -> None:
     with pytest.raises((ValueError, TypeError), match="max_wait"):
