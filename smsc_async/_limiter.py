@@ -21,6 +21,7 @@ request that certainly never left frees them at once.
 
 from __future__ import annotations
 
+import inspect
 import logging
 import math
 from bisect import bisect_left
@@ -69,6 +70,13 @@ _NEVER_LEFT: tuple[type[BaseException], ...] = (
 # Errors that prove the gateway answered (an error code, or a body we could not read): it is
 # done with the request, so its places need not be held.
 _ANSWERED: tuple[type[BaseException], ...] = (APIError, ProtocolError)
+
+
+def _takes_hold(backend: LimiterBackend) -> bool:
+    try:
+        return "hold" in inspect.signature(backend.release).parameters
+    except (TypeError, ValueError):
+        return False
 
 
 def _never_left(exc: BaseException | None) -> bool:
@@ -286,6 +294,8 @@ class Limiter:
         )
         # The memory backend is decided synchronously: no coroutine on the fast path.
         self._memory = self._backend if isinstance(self._backend, MemoryBackend) else None
+        # A backend written before release() took ``hold`` frees held places at once instead.
+        self._holds = self._memory is not None or _takes_hold(self._backend)
         self._on_event = on_event
         self._request_timeout = request_timeout
         self._rules = {
@@ -593,8 +603,10 @@ class Limiter:
     async def _release(self, reservation: Reservation, sent: bool, hold: float) -> None:
         # The slots must go back even when the task is being cancelled.
         with anyio.CancelScope(shield=True):
-            if hold > 0:
+            if hold > 0 and self._holds:
                 await self._backend.release(reservation, sent=True, hold=hold)
+            elif hold > 0:
+                await self._backend.release(reservation, sent=True)
             else:
                 await self._backend.release(reservation, sent=sent)
         if self._queues:

@@ -208,7 +208,9 @@ class Session(MessageCalls, ChannelCalls, InfoCalls, DataCalls):
             backend=backend,
             clock=self._clock,
             on_event=on_event,
-            request_timeout=float(timeout),
+            # How long an admitted request can be in flight: how long the places of one that was
+            # cancelled or timed out stay taken (the gateway may still be at work on it).
+            request_timeout=timeout if isinstance(timeout, (int, float)) and timeout > 0 else None,
         )
         self._max_wait = _check_max_wait(max_wait)
         self._retry = retry

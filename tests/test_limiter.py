@@ -870,3 +870,27 @@ async def test_generic_backend_path() -> None:
     assert {"acquire", "release", "wait_time"} <= set(wrapped.calls)
     assert wrapped.inner.log("*concurrency") is not None
     assert list(wrapped.inner.log("*concurrency").expiries) == [t0 + W + 20]  # type: ignore[union-attr]
+
+
+async def test_a_backend_without_hold_frees_the_places_instead_of_failing() -> None:
+    class OldBackend:
+        """A backend written to the protocol before release() took ``hold``."""
+
+        def __init__(self) -> None:
+            self.inner = MemoryBackend()
+
+        async def acquire(self, demands: Any, ahead: Any = None) -> Any:
+            return await self.inner.acquire(demands, ahead)
+
+        async def wait_time(self, demands: Any, ahead: Any = None) -> float:
+            return await self.inner.wait_time(demands, ahead)
+
+        async def release(self, reservation: Any, *, sent: bool) -> None:
+            await self.inner.release(reservation, sent=sent)
+
+    limiter = Limiter(attrs.evolve(LIMITS, concurrency=1), backend=OldBackend())  # type: ignore[arg-type]
+    t0 = now()
+    with anyio.move_on_after(1):
+        async with limiter.slot(*INFO, deadline=t0 + 30):
+            await anyio.sleep_forever()
+    assert await pass_through(limiter, INFO) == t0 + 1
