@@ -496,8 +496,8 @@ class Limiter:
                             await self._refuse(demands, ahead, wait, max_wait, name)
                         # Answers in flight decide: wait for them, but no longer than allowed.
                         sleep = give_up - now
-                if not told:
-                    told = await self._tell(demands, ahead, wait, name)
+                if self._on_event is not None or not told:
+                    told = await self._tell(demands, ahead, wait, name, log=not told) or told
                 waiter.forever = wait == _INF
                 waiter.on_caps = claimed > n_logs
                 with anyio.CancelScope() as scope:
@@ -530,11 +530,11 @@ class Limiter:
         )
 
     async def _tell(
-        self, demands: Sequence[Demand], ahead: Sequence[int], wait: float, name: str
+        self, demands: Sequence[Demand], ahead: Sequence[int], wait: float, name: str, *, log: bool
     ) -> bool:
-        """Report a wait to the event hook (every time) and the log (once); True once logged."""
+        """Report a wait to the event hook (every time) and the log (once); True if logged."""
         hook = self._on_event
-        loud = _LOG_WAITS_FROM <= wait < _INF
+        loud = log and _LOG_WAITS_FROM <= wait < _INF
         if hook is None and not loud:
             return False
         i, _ = await self._holder(demands, ahead)

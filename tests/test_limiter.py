@@ -768,6 +768,30 @@ async def test_limiter_wait_events_and_info_log(caplog: pytest.LogCaptureFixture
     )
 
 
+async def test_every_sleep_is_an_event_though_the_log_tells_once(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    events: list[Any] = []
+    limiter = Limiter(LIMITS, on_event=events.append)
+    t0 = now()
+    for _ in range(3):
+        await pass_through(limiter, OPERATOR)
+        await anyio.sleep(10)  # answers at t0, t0 + 10, t0 + 20: slots free at +60, +70, +80
+    assert now() == t0 + 30
+
+    async def cancelled() -> None:
+        with anyio.move_on_after(5):
+            await pass_through(limiter, OPERATOR)
+
+    with caplog.at_level(logging.INFO, logger="smsc_async"):
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(cancelled)  # waits 30 s for the slot of t0 + 60; gives up at t0 + 35
+            await anyio.sleep(1)
+            tg.start_soon(pass_through, limiter, OPERATOR)  # behind it: 39 s, then 25 s
+    assert [e.seconds for e in events] == [30.0, 39.0, 25.0]
+    assert len(caplog.records) == 2  # one line per request
+
+
 async def test_short_waits_are_not_logged(caplog: pytest.LogCaptureFixture) -> None:
     events: list[Any] = []
     limiter = Limiter(LIMITS, on_event=events.append)
