@@ -373,6 +373,11 @@ class Limiter:
             plan = plans[key] = self._make_plan(path, charges_for(path, params))
         return plan
 
+    def _demands(self, path: str, params: Mapping[str, str]) -> tuple[tuple[Demand, ...], int, int]:
+        """A request's demands, how many are rate logs, the send's index (for tests)."""
+        plan = self._plan(path, params)
+        return plan.demands, plan.logs, plan.send
+
     def _make_plan(self, path: str, charges: tuple[Charge, ...]) -> _Plan:
         caps = self._caps_status if concurrency_group(path) == "status" else self._caps
         rules = self._rules

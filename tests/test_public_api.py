@@ -54,7 +54,7 @@ EVERYDAY = {
     "get_messages", "history", "answers", "incoming", "stats", "prices", "short_link",
     "megafon_accounts",
     # the session itself
-    "aclose", "limits",
+    "aclose", "limits", "with_options",
 }  # fmt: skip
 NAMESPACES = {
     "blacklist": {"add", "remove"},
