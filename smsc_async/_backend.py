@@ -390,17 +390,22 @@ class MemoryBackend:
         now = self._clock.now()
         for log in found:
             window = log.window
-            if hold > 0 or not window:
-                log.complete(now, hold)
+            if not window:
+                if hold > 0:
+                    log.complete(now, hold)
+                else:
+                    log.inflight -= 1  # SlidingLog.complete of a cap without a hold, inlined
                 continue
-            # SlidingLog.complete's in-order case, inlined: the hot path of every answer.
-            log.inflight -= 1
             expiry = now + window
             expiries = log.expiries
-            if expiries and expiry < expiries[-1]:
-                log.inflight += 1
-                log.complete(now)  # a clock that went backwards: let the log keep its order
+            if hold > 0 or (expiries and expiry < expiries[-1]):
+                # A rate log counts a held entry for its window, as if answered; a clock that
+                # went backwards: let the log keep its order.
+                log.complete(now, hold)
+                expiry = expiries[-1]
             else:
+                # SlidingLog.complete's in-order case, inlined: the hot path of every answer.
+                log.inflight -= 1
                 expiries.append(expiry)
             if log.inflight:
                 continue
