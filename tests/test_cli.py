@@ -151,9 +151,9 @@ def test_lookup_missing_input() -> None:
 def test_balance(account_env: dict[str, str]) -> None:
     result = invoke("balance", env=account_env)
     assert result.exit_code == 0, result.output
-    assert result.stdout.strip() == "1000.00 RUB"
+    assert result.stdout.strip() == "1000.00 RUR"
     as_json = json.loads(invoke("balance", "--json", env=account_env).stdout)
-    assert as_json == {"balance": "1000.00", "currency": "RUB", "credit": None}
+    assert as_json == {"balance": "1000.00", "currency": "RUR", "credit": None}
 
 
 def test_send_status_and_history(account_env: dict[str, str], emulator: Emulator) -> None:

@@ -224,7 +224,7 @@ async def test_stats_count_what_was_sent(smsc: Session) -> None:
     assert b.cost is not None
     [row] = await smsc.stats(TODAY)
     assert row == SendingStats(
-        login="demo", sms=3, credit=a.cost + b.cost, debit=Decimal("0.00"), currency="RUB"
+        login="demo", sms=3, credit=a.cost + b.cost, debit=Decimal("0.00"), currency="RUR"
     )
     [mine] = await smsc.stats(TODAY, TODAY, mycur=True)
     assert mine.sms == 3

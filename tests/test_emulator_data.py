@@ -12,9 +12,8 @@ from decimal import Decimal
 import httpx
 import pytest
 
-from smsc_async import RateLimits
 from smsc_async._constants import MOSCOW
-from smsc_async.testing import Emulator
+from smsc_async.testing import Emulator, GatewayLimits
 from smsc_async.testing._records import (
     OPERATOR_FIELDS,
     add_sender,
@@ -35,7 +34,7 @@ PHONE = "79161234567"
 
 def _emulator(*, strict: bool = False) -> Emulator:
     return Emulator(
-        limits=RateLimits().scaled(0.01),
+        limits=GatewayLimits().scaled(0.01),
         strict=strict,
         clock=lambda: 0.0,
         start_time=START.timestamp(),
@@ -292,19 +291,19 @@ async def test_stat_in_every_format(http: httpx.AsyncClient) -> None:
     await ask(http, "/sys/send.php", 0, phones="79261234567", mes="y")  # 1 part at 4.10
     period = {"get_stat": 1, "start": "15.03.2024", "end": "15.03.2024"}
     assert await ask(http, GET, 0, **period) == (
-        "login = demo, sms = 3, credit = 12.70, debit = 0.00, currency = RUB"
+        "login = demo, sms = 3, credit = 12.70, debit = 0.00, currency = RUR"
     )
-    assert await ask(http, GET, 1, **period) == "demo,3,12.70,0.00,RUB"
+    assert await ask(http, GET, 1, **period) == "demo,3,12.70,0.00,RUR"
     assert await ask(http, GET, 2, **period) == (
         "<list>\n<stat>\n<login>demo</login>\n<sms>3</sms>\n<credit>12.70</credit>\n"
-        "<debit>0.00</debit>\n<currency>RUB</currency>\n</stat>\n</list>"
+        "<debit>0.00</debit>\n<currency>RUR</currency>\n</stat>\n</list>"
     )
     assert json.loads(await ask(http, GET, 3, **period, mycur=1)) == [
-        {"login": "demo", "sms": "3", "credit": "12.70", "debit": "0.00", "currency": "RUB"}
+        {"login": "demo", "sms": "3", "credit": "12.70", "debit": "0.00", "currency": "RUR"}
     ]
-    assert await ask(http, GET, 1, get_stat=1, start="16.03.2024") == "demo,0,0.00,0.00,RUB"
+    assert await ask(http, GET, 1, get_stat=1, start="16.03.2024") == "demo,0,0.00,0.00,RUR"
     assert await ask(http, GET, 1, get_stat=1, start="15.03.2024", balance2=1) == (
-        "demo,0,0.00,0.00,RUB"
+        "demo,0,0.00,0.00,RUR"
     )
     assert await ask(http, GET, 1, get_stat=1) == "0,-1"  # start is required
 

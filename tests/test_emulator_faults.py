@@ -16,8 +16,7 @@ import anyio
 import httpx
 import pytest
 
-from smsc_async._limits import RateLimits
-from smsc_async.testing import Emulator, Fault, serve
+from smsc_async.testing import Emulator, Fault, GatewayLimits, serve
 
 pytestmark = pytest.mark.anyio
 
@@ -172,7 +171,7 @@ def test_fault_validation() -> None:
 
 
 async def test_serve_over_loopback() -> None:
-    emu = Emulator(limits=RateLimits().scaled(0.01))
+    emu = Emulator(limits=GatewayLimits().scaled(0.01))
     emu.add_account(login="alex", password="secret", api_key="k-123", balance=Decimal("250.80"))
     with serve(emu, host="127.0.0.1", port=0) as base_url:
         assert base_url.startswith("http://127.0.0.1:")
@@ -180,7 +179,7 @@ async def test_serve_over_loopback() -> None:
             response = await http.get(
                 "/sys/balance.php", params={"apikey": "k-123", "fmt": 0, "cur": 1}
             )
-            assert response.text == "250.80 RUB"
+            assert response.text == "250.80 RUR"
             sent = await http.post(
                 "/sys/send.php",
                 data={"login": "alex", "psw": "secret", "phones": "79161234567", "mes": "Привет"},
@@ -198,7 +197,7 @@ async def test_serve_over_loopback() -> None:
 
 
 async def test_serve_enforces_concurrency_over_sockets() -> None:
-    emu = Emulator(limits=RateLimits(), latency=0.3)
+    emu = Emulator(limits=GatewayLimits(), latency=0.3)
     answers: list[str] = []
 
     async def one(http: httpx.AsyncClient, n: int) -> None:

@@ -9,8 +9,7 @@ from typing import Any
 import httpx
 import pytest
 
-from smsc_async._limits import RateLimits
-from smsc_async.testing import Emulator
+from smsc_async.testing import Emulator, GatewayLimits
 
 pytestmark = pytest.mark.anyio
 
@@ -222,7 +221,7 @@ async def test_job_errors(gw: Gateway, params: dict[str, Any], code: int) -> Non
 
 
 async def test_identical_jobs_requests_are_refused_in_strict_mode() -> None:
-    gw = Gateway(strict=True, limits=RateLimits())
+    gw = Gateway(strict=True, limits=GatewayLimits())
     assert await gw.json(JOBS, get_all=1) == []
     assert (await gw.json(JOBS, get_all=1))["error_code"] == 9
     assert await gw.json(JOBS, get_all=1, start="01.01.2023") == []  # not identical

@@ -10,8 +10,7 @@ from urllib.parse import quote
 import httpx
 import pytest
 
-from smsc_async._limits import RateLimits
-from smsc_async.testing import RESERVED, Emulator
+from smsc_async.testing import RESERVED, Emulator, GatewayLimits
 
 pytestmark = pytest.mark.anyio
 
@@ -155,7 +154,7 @@ async def test_demo_account() -> None:
         response = await http.get(
             "/sys/balance.php", params={"login": "demo", "psw": "demo", "fmt": 3, "cur": 1}
         )
-    assert response.json() == {"balance": "1000.00", "currency": "RUB"}
+    assert response.json() == {"balance": "1000.00", "currency": "RUR"}
 
 
 async def test_unknown_path_is_a_404_page() -> None:
@@ -659,7 +658,7 @@ async def test_operator_errors(phone: str, code: int) -> None:
 
 
 async def test_operator_answers_every_well_formed_number() -> None:
-    emu, _ = make(limits=RateLimits(), strict=False, max_lookup_batch=2000)
+    emu, _ = make(limits=GatewayLimits(), strict=False, max_lookup_batch=2000)
     numbers = [f"79{n:09d}" for n in range(0, 999_999_999, 1_000_003)]
     numbers += [f"77{n:09d}" for n in range(0, 999_999_999, 7_000_003)]
     numbers += [f"380{n:09d}" for n in range(0, 999_999_999, 9_000_007)]

@@ -1,10 +1,11 @@
 """A local stand-in for the SMSC gateway, for tests and for trying code without an account.
 
-:class:`Emulator` is a raw ASGI 3 application answering ``/sys/send.php``, ``/sys/status.php``,
-``/sys/balance.php`` and ``/sys/info.php`` in all four formats, enforcing the gateway's rate rules
-(:mod:`smsc_async._limits`), and misbehaving on demand (:class:`Fault`). Use it in-process::
+:class:`Emulator` is a raw ASGI 3 application answering the gateway's ``/sys/*.php`` scripts in
+all four formats, enforcing the documented rate rules (:class:`GatewayLimits`, written from the
+gateway's documentation; the client's own ``RateLimits`` is compared with it by a test, never
+imported), and misbehaving on demand (:class:`Fault`). Use it in-process::
 
-    emu = Emulator(limits=RateLimits().scaled(0.01))
+    emu = Emulator(scale=0.01)  # every rule window x 0.01
     async with httpx.AsyncClient(
         transport=httpx.ASGITransport(app=emu), base_url="http://smsc.test"
     ) as http:
@@ -18,6 +19,7 @@ from __future__ import annotations
 
 from smsc_async.testing._app import ConnectionDropped, Emulator
 from smsc_async.testing._faults import Fault, FaultKind
+from smsc_async.testing._limits import GatewayBlock, GatewayLimits, GatewayRule
 from smsc_async.testing._numbers import RESERVED, ReservedNumbers
 from smsc_async.testing._server import serve
 from smsc_async.testing._state import Account, Incoming, Message, Stats
@@ -28,6 +30,9 @@ __all__ = [
     "Emulator",
     "Fault",
     "FaultKind",
+    "GatewayBlock",
+    "GatewayLimits",
+    "GatewayRule",
     "Incoming",
     "Message",
     "RESERVED",

@@ -90,7 +90,7 @@ class UserRecord:
     id: int
     login: str
     reseller: bool = False
-    currency: str = "RUB"
+    currency: str = "RUR"
     sender: str = ""
     dlim: int = 0
     plim: int = 0

@@ -24,7 +24,7 @@ from smsc_async.testing._wire import (
 PATH = "/sys/status.php"
 ERRORS: Mapping[int, str] = {5: "error deleting message"}
 
-_PHONES = re.compile(r"[,;\s]+")  # as ``smsc_async._limits`` splits them, so charges match
+_PHONES = re.compile(r"[,;\s]+")  # as ``_limits.message_pairs`` splits them, so charges match
 _MOSCOW = 3 * 3600
 _HLR = 4  # the message type of HLR requests
 

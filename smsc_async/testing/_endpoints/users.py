@@ -33,7 +33,7 @@ from smsc_async.testing._wire import GatewayError, money, render_ok
 PATH = "/sys/users.php"
 ERRORS: Mapping[int, str] = {3: "user not found"}
 
-CURRENCIES = {"1": "RUB", "2": "USD", "3": "EUR", "4": "UAH", "5": "KZT"}
+CURRENCIES = {"1": "RUR", "2": "USD", "3": "EUR", "4": "UAH", "5": "KZT"}
 _LOGIN = re.compile(r"[A-Za-z0-9._@-]{1,64}")
 _MOSCOW = dt.timezone(dt.timedelta(hours=3))
 _MAX_USERS = 1000
