@@ -72,7 +72,7 @@ def test_lookup_writes_json_lines(tmp_path: Path) -> None:
     assert_complete([{k: str(v) for k, v in row.items()} for row in rows])
     missing = next(row for row in rows if row["result"] == "not_found")
     assert missing["operator"] is None
-    assert "operator not found" in missing["error"]
+    assert "Operator not found." in missing["error"]
 
 
 def test_lookup_resumes_where_it_stopped(tmp_path: Path) -> None:

@@ -241,7 +241,7 @@ async def test_prices(smsc: Session, emulator: Emulator) -> None:
     prices = await smsc.prices()
     assert prices.codes == ()
     assert prices.mail == Decimal("0.10")
-    mts = next(z for z in prices.zones if z.name == "Россия, МТС")
+    mts = next(z for z in prices.zones if z.name == "Россия - МТС")
     assert (mts.api, mts.mass, mts.mms, mts.hlr, mts.call) == (
         Decimal("4.30"),
         Decimal("4.30"),

@@ -67,7 +67,7 @@ async def test_plain_error_fault_ignores_fmt() -> None:
         response = await http.get(
             "/sys/info.php", params={**AUTH, "get_operator": 1, "phone": "79161234567", "fmt": 3}
         )
-    assert response.text == "ERROR = 3 (operator not found)"
+    assert response.text == "ERROR = 3 (Operator not found.)"
 
 
 async def test_http_status_html_and_malformed_faults() -> None:

@@ -100,7 +100,7 @@ async def test_templates_in_every_format(gw: Gateway, fmt: int) -> None:
     assert await gw.json(TEMPLATES, get=1) == [
         {"id": 1, "name": "code", "msg": "New", "format": "sms", "sender": "", "autosign": 1}
     ]
-    assert await gw.ask(TEMPLATES, fmt, del_=1) == error(fmt, 1, "parameters error")
+    assert await gw.ask(TEMPLATES, fmt, del_=1) == error(fmt, 1, "Error in parameters.")
     assert await gw.ask(TEMPLATES, fmt, **{"del": 1, "id": 1}) == OK[fmt]
     assert await gw.ask(TEMPLATES, fmt, **{"del": 1, "id": 1}) == error(
         fmt, 3, "template not found"
@@ -122,7 +122,7 @@ async def test_templates_in_every_format(gw: Gateway, fmt: int) -> None:
     ],
 )
 async def test_template_parameter_errors(gw: Gateway, params: dict[str, Any]) -> None:
-    assert await gw.json(TEMPLATES, **params) == {"error": "parameters error", "error_code": 1}
+    assert await gw.json(TEMPLATES, **params) == {"error": "Error in parameters.", "error_code": 1}
 
 
 # -- jobs ---------------------------------------------------------------------------------------

@@ -176,7 +176,7 @@ async def test_auth_failures_block_the_ip() -> None:
         failures = [await code(http, "/sys/balance.php", psw="wrong") for _ in range(5)]
         assert failures == [2] * 5
         response = await http.get("/sys/balance.php", params={**AUTH, "fmt": "0"})
-        assert response.text == "ERROR = 4 (ip is blocked)"
+        assert response.text == "ERROR = 4 (The IP address is temporarily blocked.)"
         assert await code(neighbour, "/sys/balance.php") == 0
         clock.now += 18.0
         assert await code(http, "/sys/balance.php") == 0

@@ -15,7 +15,7 @@ import httpx
 
 from smsc_async.testing._endpoints import CONCURRENCY_TEXT, HANDLERS, Context, error_text
 from smsc_async.testing._faults import Fault
-from smsc_async.testing._limits import GatewayLimits, charges, concurrency_group
+from smsc_async.testing._limits import REFUSALS, GatewayLimits, charges, concurrency_group
 from smsc_async.testing._rules import IPGuard, Windows
 from smsc_async.testing._state import Account, Incoming, Message, Stats
 from smsc_async.testing._wire import (
@@ -483,9 +483,10 @@ class Emulator:
             counted = [
                 (rule, key, self._rules[rule]) for rule, key in charges(path, request.params)
             ]
-            if counted and self._windows.admit(login, counted, now) is not None:
+            refused = self._windows.admit(login, counted, now) if counted else None
+            if refused is not None:
                 self._after_send(path, ip, ok=False)
-                return self._error(path, request, 9)
+                return self._error(path, request, 9, REFUSALS.get(refused))
         slots.append((login, None))
         if group is not None:
             slots.append((login, group))

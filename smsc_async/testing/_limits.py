@@ -25,7 +25,14 @@ from typing import Any, Literal
 
 import attrs
 
-__all__ = ["GatewayBlock", "GatewayLimits", "GatewayRule", "charges", "concurrency_group"]
+__all__ = [
+    "REFUSALS",
+    "GatewayBlock",
+    "GatewayLimits",
+    "GatewayRule",
+    "charges",
+    "concurrency_group",
+]
 
 Scope = Literal["endpoint", "identical", "message"]
 _SCOPES = ("endpoint", "identical", "message")
@@ -184,6 +191,40 @@ class GatewayLimits:
             else:
                 changes[field.name] = int(given)
         return cls(**changes)
+
+
+#: The text of error 9 when a rule refuses, where a seed's error table words it.
+REFUSALS: Mapping[str, str] = {
+    # seed 001
+    "balance": "Attempt to send more than ten balance requests within a minute.",
+    # seed 000
+    **dict.fromkeys(
+        ("senders_list_identical", "senders_add"),
+        "Attempt to send more than three identical requests to get a list of available sender"
+        " names or five requests to create a new sender name within a minute.",
+    ),
+    # seed 003, one table per get.php command and per script
+    **dict.fromkeys(
+        ("messages_identical", "messages_hourly"),
+        "Attempt to send more than three identical requests to get the history of outgoing"
+        " messages within a minute or more than thirty requests within an hour.",
+    ),
+    # (the seed's statistics table repeats the incoming-messages sentence word for word)
+    **dict.fromkeys(
+        ("answers_identical", "stat_any"),
+        "Attempt to send more than three identical requests to receive a list of incoming"
+        " messages within a minute.",
+    ),
+    "price_identical": "Attempt to send more than three identical requests for a list of fares"
+    " within a minute.",
+    **dict.fromkeys(
+        ("operator_identical", "operator_any"),
+        "Attempt to send more than three identical requests or any 100 requests for information"
+        " about the subscriber's operator within a minute.",
+    ),
+    "tinyurl_identical": "Attempt to send more than three identical requests for short link"
+    " information within a minute.",
+}
 
 
 # -- which rules a request counts against ---------------------------------------------------------
