@@ -246,3 +246,25 @@ def test_command_line_serves_the_demo_account() -> None:
         process.wait(timeout=10)
         if process.stdout is not None:
             process.stdout.close()
+
+
+def test_serving_uses_only_uvicorns_public_api() -> None:
+    source = (ROOT / "smsc_async" / "testing" / "_server.py").read_text(encoding="utf-8")
+    assert "uvicorn.protocols" not in source
+    assert "H11Protocol" not in source
+
+
+async def test_a_served_send_whose_answer_is_lost_is_stored() -> None:
+    emu = Emulator()
+    emu.inject(Fault(kind="drop", path="/sys/send.php", after=True))
+    params: dict[str, Any] = {**AUTH, "fmt": 3, "id": "lost-1", "phones": "79161234567"}
+    with serve(emu) as base_url:
+        async with httpx.AsyncClient(base_url=base_url) as http:
+            with pytest.raises(httpx.RemoteProtocolError):
+                await http.get("/sys/send.php", params={**params, "mes": "hi"})
+            status = await http.get(
+                "/sys/status.php",
+                params={**AUTH, "fmt": 3, "id": "lost-1", "phone": "79161234567", "all": 1},
+            )
+    assert status.json()["message"] == "hi"
+    assert emu.stats.faults["drop"] == 1

@@ -11,7 +11,8 @@ imported), and misbehaving on demand (:class:`Fault`). Use it in-process::
     ) as http:
         await http.get("/sys/balance.php", params={"login": "demo", "psw": "demo", "fmt": 3})
 
-or over a loopback socket with :func:`serve`, or from a shell:
+or over a loopback socket with :func:`serve`, or in a pytest suite through the ``smsc_emulator``
+fixture (:mod:`smsc_async.testing.pytest_plugin`, registered by entry point), or from a shell:
 ``python -m smsc_async.testing --port 8089 --scale 0.01``.
 """
 
@@ -21,6 +22,7 @@ from smsc_async.testing._app import ConnectionDropped, Emulator
 from smsc_async.testing._faults import Fault, FaultKind
 from smsc_async.testing._limits import GatewayBlock, GatewayLimits, GatewayRule
 from smsc_async.testing._numbers import RESERVED, ReservedNumbers
+from smsc_async.testing._served import ServedEmulator
 from smsc_async.testing._server import serve
 from smsc_async.testing._state import Account, Incoming, Message, Stats
 
@@ -37,6 +39,7 @@ __all__ = [
     "Message",
     "RESERVED",
     "ReservedNumbers",
+    "ServedEmulator",
     "Stats",
     "serve",
 ]
