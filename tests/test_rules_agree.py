@@ -48,29 +48,47 @@ def test_the_emulator_names_no_private_client_module() -> None:
     assert offenders == []
 
 
-@pytest.mark.parametrize("path", _sources(), ids=lambda p: str(p.relative_to(TESTING)))
-def test_the_emulator_imports_only_itself_and_third_party_code(path: Path) -> None:
-    tree = ast.parse(path.read_text(encoding="utf-8"))
+# The pytest fixture's helper builds a client Session for the user (lazily, public names only);
+# it is the one file allowed to name the client package, and it is not part of the oracle.
+_CLIENT_BUILDER = "_served.py"
+
+
+def _wrong_imports(path: Path) -> list[str]:
+    public_ok = path.name == _CLIENT_BUILDER
     wrong: list[str] = []
-    for node in ast.walk(tree):
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
         if isinstance(node, ast.ImportFrom):
             module = node.module or ""
-            if (
-                node.level > 0
-                or module == "smsc_async"
-                or (
-                    module.startswith("smsc_async.") and not module.startswith("smsc_async.testing")
-                )
-            ):
+            private = node.level > 0 or (
+                module.startswith("smsc_async.") and not module.startswith("smsc_async.testing")
+            )
+            public = module == "smsc_async" and not (
+                public_ok and all(not a.name.startswith("_") for a in node.names)
+            )
+            if private or public:
                 wrong.append(f"line {node.lineno}: from {'.' * node.level}{module}")
         elif isinstance(node, ast.Import):
             for alias in node.names:
-                if alias.name == "smsc_async" or (
-                    alias.name.startswith("smsc_async.")
-                    and not alias.name.startswith("smsc_async.testing")
+                name = alias.name
+                if (name == "smsc_async" and not public_ok) or (
+                    name.startswith("smsc_async.") and not name.startswith("smsc_async.testing")
                 ):
-                    wrong.append(f"line {node.lineno}: import {alias.name}")
-    assert wrong == []
+                    wrong.append(f"line {node.lineno}: import {name}")
+    return wrong
+
+
+@pytest.mark.parametrize("path", _sources(), ids=lambda p: str(p.relative_to(TESTING)))
+def test_the_emulator_imports_only_itself_and_third_party_code(path: Path) -> None:
+    assert _wrong_imports(path) == []
+
+
+def test_the_import_check_catches_a_client_import(tmp_path: Path) -> None:
+    probe = tmp_path / "probe.py"
+    probe.write_text(
+        "from smsc_async._limits import RateLimits\nfrom ..x import y\nimport smsc_async\n"
+        "from smsc_async import Session\n"
+    )
+    assert len(_wrong_imports(probe)) == 4
 
 
 # -- the rule tables ---------------------------------------------------------------------------
