@@ -267,3 +267,15 @@ TEXTS = [
 @pytest.mark.parametrize("text", TEXTS, ids=lambda t: f"{t[:3]!r}x{len(t)}")
 def test_a_text_takes_the_same_number_of_parts(text: str) -> None:
     assert segments(text).parts == count_parts(text)
+
+
+def test_the_emulator_reads_numbers_only_from_a_client_table() -> None:
+    assert GatewayLimits.from_numbers(RateLimits().scaled(0.01)) == GatewayLimits().scaled(0.01)
+
+    class OnlyBalance:
+        balance = RateLimits().balance.scaled(2)
+
+    mixed = GatewayLimits.from_numbers(OnlyBalance())
+    assert mixed.balance.window == 120.0
+    assert mixed.balance.scope == "endpoint"  # the scope is the emulator's own
+    assert mixed.send_identical == GatewayLimits().send_identical

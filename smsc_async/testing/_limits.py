@@ -168,8 +168,9 @@ class GatewayLimits:
 
         ``source`` may be any object with this class's field names, such as a client
         ``smsc_async.RateLimits``: only ``limit``/``window`` of each rule, ``count``/``window``/
-        ``duration`` of each block and the two concurrency caps are read. What a rule counts
-        and how identical requests are matched stay the emulator's own.
+        ``duration`` of each block and the two concurrency caps are read (a field it lacks keeps
+        the documented number). What a rule counts and how identical requests are matched stay
+        the emulator's own.
         """
         if isinstance(source, GatewayLimits):
             return source
@@ -177,7 +178,9 @@ class GatewayLimits:
         changes: dict[str, Any] = {}
         for field in attrs.fields(GatewayLimits):
             value = getattr(default, field.name)
-            given = getattr(source, field.name)
+            given = getattr(source, field.name, None)
+            if given is None:
+                continue  # a field ``source`` lacks keeps the documented number
             if isinstance(value, GatewayRule):
                 changes[field.name] = attrs.evolve(
                     value, limit=int(given.limit), window=float(given.window)
