@@ -41,6 +41,11 @@ async def test_a_session_sends_and_reads_the_status(smsc_emulator: ServedEmulato
     assert smsc_emulator.stats.requests["/sys/send.php"] == 1
 
 
+async def test_a_session_by_api_key(smsc_emulator: ServedEmulator) -> None:
+    async with smsc_emulator.session(api_key=smsc_emulator.api_key) as smsc:
+        assert (await smsc.balance()).balance == 1000
+
+
 async def test_each_test_gets_a_fresh_emulator(smsc_emulator: ServedEmulator) -> None:
     assert smsc_emulator.stats.requests["/sys/send.php"] == 0
 
@@ -80,7 +85,7 @@ def test_the_plugin_is_registered_by_entry_point() -> None:
 def test_a_user_suite_uses_the_fixture(pytester: pytest.Pytester) -> None:
     pytester.makepyfile(test_user=USER_TESTS)
     result = pytester.runpytest_subprocess("-p", "no:cacheprovider", "-W", "error")
-    result.assert_outcomes(passed=11)
+    result.assert_outcomes(passed=13)
 
 
 def test_without_uvicorn_the_fixture_says_which_extra_to_install(

@@ -52,18 +52,16 @@ class ServedEmulator:
         """A ``smsc_async.Session`` for the demo account pointed at this emulator.
 
         Keyword arguments override the defaults (``login``, ``password``, ``base_url`` and, when
-        the emulator runs on scaled windows, ``limits=RateLimits().scaled(scale)``), e.g.
-        ``session(api_key=served.api_key, login=None, password=None)``. Use it as
-        ``async with served.session() as smsc: ...``.
+        the emulator runs on scaled windows, ``limits=RateLimits().scaled(scale)``);
+        ``session(api_key=served.api_key)`` authorizes by API key instead of the password. Use
+        it as ``async with served.session() as smsc: ...``.
         """
         # The one place the emulator package touches the client: building one for the user.
         import smsc_async
 
-        options: dict[str, Any] = {
-            "login": self.login,
-            "password": self.password,
-            "base_url": self.base_url,
-        }
+        options: dict[str, Any] = {"base_url": self.base_url}
+        if "api_key" not in kwargs:
+            options.update(login=self.login, password=self.password)
         if self.scale != 1:
             options["limits"] = smsc_async.RateLimits().scaled(self.scale)
         options.update(kwargs)
