@@ -129,7 +129,7 @@ async def test_hlr_status_carries_hlr_fields(smsc: Session) -> None:
     assert status.imsi.startswith("25001")
     assert status.msc
     assert status.msc.isdigit()
-    assert (status.mcc, status.mnc) == (250, 1)
+    assert (status.mcc, status.mnc) == ("250", "01")
     assert status.cn
     assert status.net
     assert not status.rcn
