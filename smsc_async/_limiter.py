@@ -203,7 +203,10 @@ class Lease:
         if self._reservation is not None:
             raise RuntimeError("a Lease can be entered only once")
         limiter = self._limiter
-        plan = limiter._plan(self._path, self._params)
+        params = self._params
+        plan = limiter._plans.get((self._path, *params.items()))
+        if plan is None:
+            plan = limiter._plan(self._path, params)
         memory = limiter._memory
         got: Reservation | float = _INF
         if memory is not None:
