@@ -103,8 +103,8 @@ class _Store:
         self._wall = wall
         self._lock = threading.Lock()
         self._conn: sqlite3.Connection | None = None
-        # Entries in flight to renew: member -> log ids.
-        self.leased: dict[str, list[bytes]] = {}
+        # Entries in flight to renew: reservation member -> its rows (log id, row member).
+        self.leased: dict[str, list[tuple[bytes, str]]] = {}
         self._stop = threading.Event()
         self._renewer: threading.Thread | None = None
         self.closed = False
@@ -169,8 +169,8 @@ class _Store:
 
     # -- leases ----------------------------------------------------------------------------------
 
-    def lease(self, member: str, logs: list[bytes]) -> None:
-        self.leased[member] = logs
+    def lease(self, member: str, taken: list[tuple[bytes, str]]) -> None:
+        self.leased[member] = taken
         if self._renewer is None and not self.closed:
             self._renewer = threading.Thread(
                 target=_renew_loop,
@@ -181,7 +181,7 @@ class _Store:
             self._renewer.start()
 
     def renew(self) -> None:
-        leased = [(m, logs) for m, logs in list(self.leased.items())]
+        leased = [row for rows in list(self.leased.values()) for row in rows]
         if leased:
             self.run(_renew, leased, self.lease_ttl)
 
@@ -208,12 +208,12 @@ def _renew_loop(ref: weakref.ref[_Store], stop: threading.Event, interval: float
 
 
 def _renew(
-    conn: sqlite3.Connection, now: float, leased: list[tuple[str, list[bytes]]], ttl: float
+    conn: sqlite3.Connection, now: float, leased: list[tuple[bytes, str]], ttl: float
 ) -> None:
     end = now + ttl
     conn.executemany(
         "UPDATE entries SET score = ? + window WHERE log = ? AND member = ? AND leased = 1",
-        [(end, log, member) for member, logs in leased for log in logs],
+        [(end, log, member) for log, member in leased],
     )
 
 
@@ -480,7 +480,7 @@ class SQLiteBackend:
         )
         if wait > 0:
             return float(wait)
-        store.lease(member, [log for log, _ in taken])
+        store.lease(member, taken)
         windows = {g[0]: g[2] for g in groups}
         return Reservation(demands, _Handle(store, member, taken, windows))
 

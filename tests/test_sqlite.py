@@ -283,7 +283,7 @@ async def test_no_key_is_stored_in_clear(tmp_path: Path) -> None:
         assert with_secret.log_id(key) != a.log_id(key)
         await with_secret.aclose()
         # While open, and after: neither the file nor its write-ahead log holds a key.
-        raw = b"".join(p.read_bytes() for p in tmp_path.glob("limits.sqlite3*"))
+        raw = b"".join(p.read_bytes() for p in list(tmp_path.glob("limits.sqlite3*")))  # noqa: ASYNC240
     raw += path.read_bytes()
     assert b"79161234567" not in raw
     assert b"Hello" not in raw
@@ -297,19 +297,24 @@ async def test_two_sessions_of_one_login_share_one_window(
     tmp_path: Path, live_url: str, emulator: Emulator, limits: RateLimits
 ) -> None:
     path = tmp_path / "limits.sqlite3"
-    async with SQLiteBackend(path) as first, SQLiteBackend(path) as second:
-        async with (
-            Session(login="demo", password="demo", base_url=live_url, limits=limits,
-                    backend=first) as one,
-            Session(login="demo", password="demo", base_url=live_url, limits=limits,
-                    backend=second) as two,
-        ):  # fmt: skip
-            await one.send("79161234567", "Hello")
-            # The other "process" knows at once, without asking the gateway.
-            with pytest.raises(DuplicateSendError):
-                await two.send("79161234567", "Hello")
-            for _ in range(limits.balance.limit + 2):
-                await (one if _ % 2 else two).balance()
+
+    def session(backend: SQLiteBackend) -> Session:
+        return Session(
+            login="demo", password="demo", base_url=live_url, limits=limits, backend=backend
+        )
+
+    async with (
+        SQLiteBackend(path) as first,
+        SQLiteBackend(path) as second,
+        session(first) as one,
+        session(second) as two,
+    ):
+        await one.send("79161234567", "Hello")
+        # The other "process" knows at once, without asking the gateway.
+        with pytest.raises(DuplicateSendError):
+            await two.send("79161234567", "Hello")
+        for _ in range(limits.balance.limit + 2):
+            await (one if _ % 2 else two).balance()
     assert emulator.stats.errors[9] == 0
     assert emulator.stats.sms == 1
 
