@@ -145,7 +145,8 @@ class _Store:
                     raise
                 conn.execute("COMMIT")
                 return result
-            except sqlite3.Error as exc:
+            except (sqlite3.Error, OSError) as exc:
+                # OSError: the file's directory cannot be made.
                 raise LimiterUnavailableError(
                     f"the shared limiter in {self.path} cannot be used "
                     f"({type(exc).__name__}: {exc}); nothing was sent"

@@ -333,22 +333,36 @@ async def test_cancelled_waiter_leaves_nothing(backend: SQLiteBackend, wall: Fak
 
 
 @pytest.mark.anyio
-async def test_a_locked_file_fails_clearly(tmp_path: Path) -> None:
+async def test_a_locked_file_fails_clearly(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
     path = tmp_path / "limits.sqlite3"
     async with SQLiteBackend(path, timeout=0.05) as backend:
-        await backend.wait_time((BALANCE,))
+        held = await backend.acquire((BALANCE,))
+        assert isinstance(held, Reservation)
         other = sqlite3.connect(path, isolation_level=None)
         other.execute("BEGIN IMMEDIATE")
         try:
             with pytest.raises(LimiterUnavailableError, match="nothing was sent"):
                 await backend.acquire((BALANCE,))
             # A release it cannot write is logged, never raised; the lease runs out instead.
+            await backend.release(held, sent=True)
+            assert "runs out with its lease" in caplog.text
         finally:
             other.execute("ROLLBACK")
             other.close()
         got = await backend.acquire((BALANCE,))
         assert isinstance(got, Reservation)
         await backend.release(got, sent=True)
+
+
+@pytest.mark.anyio
+async def test_a_file_that_cannot_be_made_fails_clearly(tmp_path: Path) -> None:
+    blocker = tmp_path / "not-a-dir"
+    blocker.touch()
+    async with SQLiteBackend(blocker / "limits.sqlite3") as backend:
+        with pytest.raises(LimiterUnavailableError, match="nothing was sent"):
+            await backend.acquire((BALANCE,))
 
 
 def test_settings_are_checked(tmp_path: Path) -> None:
