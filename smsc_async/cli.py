@@ -1006,12 +1006,14 @@ def lookup(
 
             def report(p: LookupProgress) -> None:
                 writer.flush()
-                meter.progress(p.done + local_failed, p.total)
+                # Numbers rejected here never reach the look-up: add them to its figures.
+                every = None if p.total is None else p.total + local_failed
+                meter.progress(p.done + local_failed, every)
                 if bar is not None and task is not None:
                     bar.update(
                         task,
                         completed=p.done + local_failed,
-                        total=None if p.total is None else p.total + local_failed,
+                        total=every,
                         failed=p.failed + local_failed,
                     )
 
