@@ -11,12 +11,15 @@ Figures:
   trivial transaction (``BEGIN IMMEDIATE; COMMIT`` -- the floor of any design on this file), and
   the memory backend; medians and their ratios;
 * aggregate decisions per second (an acquire or a release: one transaction each) from 4
-  processes on one key of one file, and the same 4 processes each on its own memory backend.
+  processes on one key of one file, and the same 4 processes each on its own memory backend;
+* with ``--redis`` (starts a ``redis-server`` on a free loopback port), the Redis backend in
+  the same slices and the same 4-process run: the two shared backends side by side.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import multiprocessing
 import sqlite3
 import statistics
@@ -30,7 +33,7 @@ import anyio
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from smsc_async._backend import Demand, MemoryBackend, Reservation
+from smsc_async._backend import Demand, LimiterBackend, MemoryBackend, Reservation
 from smsc_async.sqlite import SQLiteBackend
 
 # One key whose rule never refuses (a huge limit, a millisecond window) plus the login's cap.
@@ -42,7 +45,17 @@ def _percentile(values: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, int(len(ordered) * q))]
 
 
-async def _latency(path: str, n: int, slices: int) -> dict[str, list[float]]:
+async def _timed(backend: LimiterBackend, out: list[float], per: int) -> None:
+    clock = time.perf_counter
+    for _ in range(per):
+        start = clock()
+        got = await backend.acquire(DEMANDS)
+        out.append(clock() - start)
+        assert isinstance(got, Reservation)
+        await backend.release(got, sent=True)
+
+
+async def _latency(path: str, n: int, slices: int, redis_url: str | None) -> dict[str, list[float]]:
     """Per variant, acquire latencies (s), measured in ``slices`` interleaved slices."""
     floor_conn = sqlite3.connect(path + ".floor", isolation_level=None, check_same_thread=False)
     floor_conn.execute("PRAGMA journal_mode=WAL")
@@ -55,42 +68,41 @@ async def _latency(path: str, n: int, slices: int) -> dict[str, list[float]]:
     memory = MemoryBackend()
     times: dict[str, list[float]] = {"sqlite": [], "trivial transaction": [], "memory": []}
     clock = time.perf_counter
-    async with SQLiteBackend(path) as root:
+    async with contextlib.AsyncExitStack() as stack:
+        root = await stack.enter_async_context(SQLiteBackend(path))
         backend = root.bind("bench-latency")
-        for _ in range(200):  # warm up: the file, the thread pool
-            got = await backend.acquire(DEMANDS)
-            assert isinstance(got, Reservation)
-            await backend.release(got, sent=True)
+        shared: LimiterBackend | None = None
+        if redis_url is not None:
+            from smsc_async.redis import RedisBackend
+
+            times["redis"] = []
+            redis_root = await stack.enter_async_context(RedisBackend.from_url(redis_url))
+            shared = redis_root.bind("bench-latency")
+        for warm in (backend, shared):  # warm up: the file, the thread pool, the connection
+            if warm is not None:
+                await _timed(warm, [], 200)
         per = max(1, n // slices)
         for _ in range(slices):
-            for _ in range(per):
-                start = clock()
-                got = await backend.acquire(DEMANDS)
-                times["sqlite"].append(clock() - start)
-                assert isinstance(got, Reservation)
-                await backend.release(got, sent=True)
+            await _timed(backend, times["sqlite"], per)
             for _ in range(per):
                 start = clock()
                 await anyio.to_thread.run_sync(trivial)
                 times["trivial transaction"].append(clock() - start)
-            for _ in range(per):
-                start = clock()
-                got = await memory.acquire(DEMANDS)
-                times["memory"].append(clock() - start)
-                assert isinstance(got, Reservation)
-                await memory.release(got, sent=True)
+            await _timed(memory, times["memory"], per)
+            if shared is not None:
+                await _timed(shared, times["redis"], per)
     floor_conn.close()
     return times
 
 
-def _hammer(path: str | None, seconds: float, tasks: int, barrier: Any, out: Any) -> None:
+def _hammer(where: str | None, seconds: float, tasks: int, barrier: Any, out: Any) -> None:
     """One process: ``tasks`` loops of acquire+release on the one key; report decisions made."""
 
     async def main() -> int:
         done = 0
         deadline = 0.0
 
-        async def loop(backend: SQLiteBackend | MemoryBackend) -> None:
+        async def loop(backend: LimiterBackend) -> None:
             nonlocal done
             while time.monotonic() < deadline:
                 got = await backend.acquire(DEMANDS)
@@ -98,7 +110,7 @@ def _hammer(path: str | None, seconds: float, tasks: int, barrier: Any, out: Any
                 await backend.release(got, sent=True)
                 done += 2
 
-        async def run(backend: SQLiteBackend | MemoryBackend) -> None:
+        async def run(backend: LimiterBackend) -> None:
             nonlocal deadline
             await backend.wait_time(DEMANDS)  # open the file before the start
             await anyio.to_thread.run_sync(barrier.wait)
@@ -107,22 +119,27 @@ def _hammer(path: str | None, seconds: float, tasks: int, barrier: Any, out: Any
                 for _ in range(tasks):
                     tg.start_soon(loop, backend)
 
-        if path is None:
+        if where is None:
             await run(MemoryBackend())
+        elif where.startswith("redis://"):
+            from smsc_async.redis import RedisBackend
+
+            async with RedisBackend.from_url(where) as redis_root:
+                await run(redis_root.bind("bench-shared"))
         else:
-            async with SQLiteBackend(path) as root:
+            async with SQLiteBackend(where) as root:
                 await run(root.bind("bench-shared"))
         return done
 
     out.put(anyio.run(main))
 
 
-def _throughput(path: str | None, processes: int, seconds: float, tasks: int) -> float:
+def _throughput(where: str | None, processes: int, seconds: float, tasks: int) -> float:
     ctx = multiprocessing.get_context("spawn")
     out = ctx.Queue()
     barrier = ctx.Barrier(processes + 1)
     workers = [
-        ctx.Process(target=_hammer, args=(path, seconds, tasks, barrier, out))
+        ctx.Process(target=_hammer, args=(where, seconds, tasks, barrier, out))
         for _ in range(processes)
     ]
     for worker in workers:
@@ -141,11 +158,19 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=3.0, help="throughput run length")
     parser.add_argument("--processes", type=int, default=4)
     parser.add_argument("--tasks", type=int, default=4, help="concurrent loops per process")
+    parser.add_argument("--redis", action="store_true", help="measure the Redis backend too")
     args = parser.parse_args()
 
-    with tempfile.TemporaryDirectory(prefix="smsc-bench-sqlite-") as workdir:
+    with contextlib.ExitStack() as stack:
+        workdir = stack.enter_context(tempfile.TemporaryDirectory(prefix="smsc-bench-sqlite-"))
+        redis_url = None
+        if args.redis:
+            sys.path.insert(0, str(Path(__file__).resolve().parent))
+            from redis_limiter import redis_server
+
+            redis_url = stack.enter_context(redis_server())
         path = str(Path(workdir) / "limits.sqlite3")
-        times = anyio.run(_latency, path, args.n, args.slices)
+        times = anyio.run(_latency, path, args.n, args.slices, redis_url)
         print(f"acquire latency, {args.n} acquires per variant in {args.slices} slices:")
         base = statistics.median(times["sqlite"])
         for name, values in times.items():
@@ -162,6 +187,11 @@ def main() -> None:
         )
         print(f"  sqlite (one file)     {shared:9.0f}/s")
         print(f"  memory (per process)  {memory:9.0f}/s   memory / sqlite x{memory / shared:.1f}")
+        if redis_url is not None:
+            remote = _throughput(redis_url, args.processes, args.seconds, args.tasks)
+            print(
+                f"  redis (shared)        {remote:9.0f}/s   redis / sqlite x{remote / shared:.1f}"
+            )
 
 
 if __name__ == "__main__":
