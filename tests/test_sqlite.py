@@ -378,3 +378,36 @@ def test_settings_are_checked(tmp_path: Path) -> None:
     with pytest.raises(TypeError, match="secret"):
         SQLiteBackend(tmp_path / "x", secret=5)  # type: ignore[arg-type]
     assert "x" in repr(SQLiteBackend(tmp_path / "x"))
+
+
+@pytest.mark.anyio
+async def test_a_decision_waiting_for_the_lock_does_not_block_the_event_loop(
+    tmp_path: Path,
+) -> None:
+    # Another process holds the write lock until a task of this event loop says so: if the
+    # waiting decision blocked the loop, that task could never run and the decision would time
+    # out instead.
+    path = tmp_path / "limits.sqlite3"
+    async with SQLiteBackend(path, timeout=30.0) as backend:
+        await backend.wait_time((BALANCE,))
+        other = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+        other.execute("BEGIN IMMEDIATE")
+        order: list[str] = []
+
+        async def decide() -> None:
+            got = await backend.acquire((BALANCE,))
+            assert isinstance(got, Reservation)
+            order.append("decided")
+
+        async def unlock() -> None:
+            await anyio.sleep(0.05)  # the decision is waiting for the lock by now
+            order.append("loop ran")
+            await anyio.to_thread.run_sync(other.execute, "ROLLBACK")
+
+        try:
+            async with anyio.create_task_group() as tg:
+                tg.start_soon(decide)
+                tg.start_soon(unlock)
+        finally:
+            other.close()
+    assert order == ["loop ran", "decided"]
