@@ -376,6 +376,12 @@ def _run(
             )
         except KeyboardInterrupt:
             _fail("interrupted", EXIT_INTERRUPTED)
+        except BaseException as exc:
+            # On Python 3.10 a Ctrl+C cancels the run and comes out as asyncio's CancelledError.
+            asyncio = sys.modules.get("asyncio")
+            if asyncio is not None and isinstance(exc, asyncio.CancelledError):
+                _fail("interrupted", EXIT_INTERRUPTED)
+            raise
 
 
 def _plain(value: object) -> object:
