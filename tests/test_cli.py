@@ -162,7 +162,7 @@ def test_lookup_writes_json_lines(smsc: Run, tmp_path: Path) -> None:
     assert_complete([{k: str(v) for k, v in row.items()} for row in rows])
     missing = next(row for row in rows if row["result"] == "not_found")
     assert missing["operator"] is None
-    assert "operator not found" in missing["error"]
+    assert "Operator not found." in missing["error"]
 
 
 def test_lookup_resumes_where_it_stopped(smsc: Run, tmp_path: Path) -> None:
@@ -532,9 +532,9 @@ def test_lookup_country_option(smsc: Run, tmp_path: Path) -> None:
 def test_balance(smsc: Run, account_env: dict[str, str]) -> None:
     result = smsc("balance", env=account_env)
     assert result.exit_code == 0, result.output
-    assert result.stdout.strip() == "1000.00 RUB"
+    assert result.stdout.strip() == "1000.00 RUR"
     as_json = json.loads(smsc("balance", "--json", env=account_env).stdout)
-    assert as_json == {"balance": "1000.00", "currency": "RUB", "credit": None}
+    assert as_json == {"balance": "1000.00", "currency": "RUR", "credit": None}
 
 
 def test_send_status_and_history(
@@ -568,7 +568,7 @@ def test_the_emulator_keeps_its_state_between_commands(smsc: Run) -> None:
     assert status.exit_code == 0, status.output
     assert "message: Hello [b]world[/x]" in status.stdout
     # The balance went down, and the history shows the text as it was written.
-    assert smsc("--emulator", "balance").stdout.strip() != "1000.00 RUB"
+    assert smsc("--emulator", "balance").stdout.strip() != "1000.00 RUR"
     history = smsc("--emulator", "history")
     assert history.exit_code == 0, history.output
     assert "Hello [b]world[/x]" in history.stdout
@@ -588,7 +588,7 @@ def test_brackets_never_crash_the_cli(smsc: Run) -> None:
 
 def test_options_after_the_subcommand(smsc: Run, tmp_path: Path) -> None:
     result = smsc("balance", "--emulator")
-    assert (result.exit_code, result.stdout.strip()) == (0, "1000.00 RUB")
+    assert (result.exit_code, result.stdout.strip()) == (0, "1000.00 RUR")
     out = tmp_path / "o.csv"
     result = smsc("lookup", str(PHONES), "-o", str(out), "--emulator", "--emulator-scale", "0.01")
     assert result.exit_code == 0, result.output
