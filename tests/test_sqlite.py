@@ -53,8 +53,11 @@ async def backend(tmp_path: Path, wall: FakeWall) -> AsyncIterator[SQLiteBackend
 
 
 def rows(path: str) -> list[tuple[object, ...]]:
-    with sqlite3.connect(path) as conn:
+    conn = sqlite3.connect(path)
+    try:
         return conn.execute("SELECT log, member, score, window, leased FROM entries").fetchall()
+    finally:
+        conn.close()
 
 
 # -- decisions -----------------------------------------------------------------------------------
