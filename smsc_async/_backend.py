@@ -261,13 +261,27 @@ class _StoredLog(SlidingLog):
         self.queued = False
 
 
+class _ReadOnlyClock:
+    """A :class:`~smsc_async.Clock` around a bare time function: the backend only reads it."""
+
+    def __init__(self, now: Callable[[], float]) -> None:
+        self.now = now
+
+    async def sleep(self, seconds: float) -> None:
+        raise TypeError("a MemoryBackend's bare time function cannot sleep; pass a Clock")
+
+    def jitter(self, high: float) -> float:
+        return 0.0
+
+
 class MemoryBackend:
     """The limiter's logs in this process's memory: exact, and decided without any ``await``.
 
     Every decision is :class:`SlidingLog`'s. The synchronous ``try_acquire``/``wait_time_now``/
     ``release_now`` are the fast path the :class:`~smsc_async.Limiter` uses; the async methods
     implement :class:`LimiterBackend`. ``clock`` is a :class:`~smsc_async.Clock` (default: the
-    running loop's; the limiter passes the session's). Logs that hold nothing any more are dropped
+    running loop's; the limiter passes the session's) or a bare function returning monotonic
+    seconds. Logs that hold nothing any more are dropped
     a few at a time as requests complete, so memory follows the number of keys used within one
     window, not the number ever used (the logs of concurrency caps, ``window == 0``, are few and
     kept)::
@@ -276,8 +290,12 @@ class MemoryBackend:
         limiter = Limiter(RateLimits(), backend=backend)  # the default when no backend is given
     """
 
-    def __init__(self, *, clock: Clock | None = None) -> None:
-        self._clock: Clock = clock if clock is not None else SystemClock()
+    def __init__(self, *, clock: Clock | Callable[[], float] | None = None) -> None:
+        if clock is None:
+            clock = SystemClock()
+        elif not isinstance(clock, Clock):
+            clock = _ReadOnlyClock(clock)  # a bare monotonic function, as the first release took
+        self._clock: Clock = clock
         self._logs: dict[str, _StoredLog] = {}
         # Per window length: (time, log) for logs that may hold nothing from that time on, each
         # log at most once. For one window length those times grow (completion + window), so

@@ -459,3 +459,14 @@ def test_a_hold_keeps_the_caps_and_counts_the_rules_from_now() -> None:
     for _ in range(2):
         assert isinstance(backend.try_acquire((CAP,)), Reservation)
     assert backend.wait_time_now((CAP,)) == 25.0  # three places: two in flight, one held
+
+
+def test_a_bare_time_function_is_a_clock_too() -> None:
+    at = [5.0]
+    backend = MemoryBackend(clock=lambda: at[0])
+    one = Demand("jobs_identical:x", 1, 10.0)
+    got = backend.try_acquire((one,))
+    assert isinstance(got, Reservation)
+    backend.release_now(got, sent=True)
+    at[0] = 7.0
+    assert backend.wait_time_now((one,)) == 8.0
