@@ -28,6 +28,7 @@ import anyio.lowlevel
 import attrs
 from anyio.streams.memory import MemoryObjectReceiveStream, MemoryObjectSendStream
 
+from ._clock import Clock, SystemClock
 from ._errors import (
     OperatorNotFoundError,
     ParameterError,
@@ -36,6 +37,7 @@ from ._errors import (
     TransportError,
     api_error,
 )
+from ._retry import RetryPolicy
 from .models import OperatorInfo
 
 __all__ = [
@@ -46,7 +48,7 @@ __all__ = [
     "normalize_phone",
 ]
 
-_RETRY_WAITS = (0.5, 2.0, 5.0)
+_DEFAULT_RETRY = RetryPolicy()
 # The errors a refused batch can owe to one of its numbers: split it to find the number.
 _SPLIT_ON = (ParameterError, OperatorNotFoundError)
 _TRANSIENT = (TransportError, ProtocolError, TooManyRequestsError)
@@ -144,9 +146,11 @@ class LookupResult:
     ``phone`` is the number as given, normalized (:func:`normalize_phone`; the stripped text when it
     is not a number at all). Exactly one of ``info`` (the operator, country and region) and
     ``error`` is set: ``error`` is a per-number failure that did not stop the run -- a
-    ``ValueError`` for text that is not a phone number, :class:`~smsc_async.ParameterError` for a
-    number the gateway refused, :class:`~smsc_async.OperatorNotFoundError` for one whose operator
-    it does not know.
+    ``ValueError`` for text that is not a phone number, a ``TypeError`` for an item that is not
+    text or an ``int`` at all (``None``, a float …; ``phone`` is then its ``repr``) -- both
+    rejected locally, never sent --, :class:`~smsc_async.ParameterError` for a number the
+    gateway refused, :class:`~smsc_async.OperatorNotFoundError` for one whose operator it does
+    not know.
     """
 
     phone: str
@@ -313,8 +317,13 @@ class BulkLookup:
         skip: Iterable[str],
         retries: int,
         rate_span: float,
+        retry: RetryPolicy | None = None,
+        clock: Clock | None = None,
     ) -> None:
         self._lookup_fn = lookup
+        # The session's policy and clock: a retried batch waits what any retried call waits.
+        self._retry = retry if retry is not None else _DEFAULT_RETRY
+        self._clock: Clock = clock if clock is not None else SystemClock()
         self._phones = phones
         self._batch_size = batch_size
         self._concurrency = concurrency
@@ -357,7 +366,7 @@ class BulkLookup:
         if self._entered:
             raise RuntimeError("a BulkLookup can be entered only once")
         self._entered = True
-        self._started = anyio.current_time()
+        self._started = self._clock.now()
         self._gate = anyio.Event()
         send_batches, receive_batches = anyio.create_memory_object_stream[list[str]](
             self._concurrency
@@ -482,7 +491,7 @@ class BulkLookup:
             except _TRANSIENT:
                 if attempt >= self._retries:
                     raise
-            await anyio.sleep(_RETRY_WAITS[min(attempt, len(_RETRY_WAITS) - 1)])
+            await self._clock.sleep(retry_wait(self._retry, attempt, self._clock))
         raise AssertionError("unreachable")
 
     # -- progress ----------------------------------------------------------------------------
@@ -494,7 +503,7 @@ class BulkLookup:
         return results
 
     def _report(self) -> None:
-        now = anyio.current_time()
+        now = self._clock.now()
         elapsed = now - (self._started if self._started is not None else now)
         if self._read_all:
             total: int | None = self._queued
@@ -537,7 +546,7 @@ class _Reader:
         self._seen = _NumberSet()
         self._bad: set[str] = set()
         for raw in lookup._skip:
-            text = _as_text(raw).strip()
+            text, _ = _as_text(raw)
             try:
                 self._seen.add(int(normalize_phone(text)))
             except ValueError:
@@ -552,13 +561,16 @@ class _Reader:
         if self._count % _READER_CHECKPOINT == 0:
             # Long runs of duplicates send nothing on: let other tasks run meanwhile.
             await anyio.lowlevel.checkpoint()
-        text = _as_text(item).strip()
+        text, wrong_type = _as_text(item)
         if not text:
             lookup._unread_hint_lost += 1
             return
         try:
+            if wrong_type is not None:
+                raise wrong_type
             phone = normalize_phone(text)
-        except ValueError as exc:
+        except (ValueError, TypeError) as exc:
+            # Rejected here, never sent: one result per distinct bad item, and the run goes on.
             if text in self._bad:
                 lookup._unread_hint_lost += 1
                 return
@@ -581,12 +593,29 @@ class _Reader:
             await self._batches.send(batch)
 
 
-def _as_text(item: object) -> str:
+def _as_text(item: object) -> tuple[str, TypeError | None]:
+    """An input item's stripped text, and the error that rejects it if it is neither str nor int."""
     if isinstance(item, str):
-        return item
+        return item.strip(), None
     if isinstance(item, int) and not isinstance(item, bool):
-        return str(item)
-    raise TypeError(f"phones must hold str (or int) numbers, not {type(item).__name__}")
+        return str(item), None
+    # None, a float, bytes … in the input: reported as that item's result, not raised, so one
+    # bad row of a database column does not stop a run of a million.
+    text = repr(item)
+    text = text if len(text) <= 40 else text[:37] + "..."
+    return text, TypeError(
+        f"not a phone number: a {type(item).__name__} (phones must hold str or int numbers)"
+    )
+
+
+def retry_wait(policy: RetryPolicy, attempt: int, clock: Clock) -> float:
+    """Seconds to wait before retry ``attempt`` (0 for the first) of a batch, under ``policy``.
+
+    The session's own retry policy sets the waits (exponential from ``initial``, capped at
+    ``max_wait``, plus up to ``jitter`` drawn from the session clock), so a bulk run backs off
+    as every other call does; ``lookup_operators(retries=…)`` sets how many.
+    """
+    return min(policy.initial * 2**attempt, policy.max_wait) + clock.jitter(policy.jitter)
 
 
 def check_callback(progress: object) -> ProgressCallback | None:

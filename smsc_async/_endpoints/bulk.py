@@ -15,10 +15,16 @@ from .info import InfoAPI
 
 if TYPE_CHECKING:
     from .._bulk import BulkLookup, ProgressCallback
+    from .._clock import Clock
+    from .._retry import RetryPolicy
 
 
 class BulkAPI(InfoAPI):
     """Operator look-ups of whole number lists at the rule's ceiling."""
+
+    # Set by the session: a bulk run retries on the session's policy and waits on its clock.
+    _retry: RetryPolicy | None
+    _clock: Clock
 
     def lookup_operators(
         self,
@@ -50,9 +56,12 @@ class BulkAPI(InfoAPI):
         every batch; ``total``, the number of items in ``phones`` (default: ``len(phones)`` when
         it has one), lets it estimate the ETA before the input is read to the end. ``concurrency``
         never exceeds the session's ``limits.concurrency``. ``retries`` repeats a batch after a
-        transient failure (timeout, lost connection, unreadable answer, error 9); a failure that
-        outlasts them, or any other error of the session (wrong credentials …), stops the run and
-        is raised from the iteration as it is.
+        transient failure (timeout, lost connection, unreadable answer, error 9), waiting as the
+        session's ``retry`` policy says (its defaults when the session has ``retry=None``); a
+        failure that outlasts them, or any other error of the session (wrong credentials …), stops
+        the run and is raised from the iteration as it is. An item of ``phones`` that is not a
+        number (text that is not one, ``None``, a float …) gets its own result with an ``error``
+        and is never sent.
 
         Enter the returned object to start; leaving the block early cancels the requests in
         flight::
@@ -86,4 +95,6 @@ class BulkAPI(InfoAPI):
             skip=skip,
             retries=retries,
             rate_span=2 * limits.operator_any.window,
+            retry=self._retry,
+            clock=self._clock,
         )
