@@ -615,7 +615,7 @@ def retry_wait(policy: RetryPolicy, attempt: int, clock: Clock) -> float:
     ``max_wait``, plus up to ``jitter`` drawn from the session clock), so a bulk run backs off
     as every other call does; ``lookup_operators(retries=…)`` sets how many.
     """
-    return min(policy.initial * 2**attempt, policy.max_wait) + clock.jitter(policy.jitter)
+    return min(policy.initial * 2.0**attempt, policy.max_wait) + clock.jitter(policy.jitter)
 
 
 def check_callback(progress: object) -> ProgressCallback | None:
