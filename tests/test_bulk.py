@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import functools
 import random
 from collections.abc import AsyncIterator, Callable, Iterator, Sequence
 
 import anyio
 import anyio.lowlevel
+import attrs
+import cattrs
 import httpx
 import pytest
-from hypothesis import given
+from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from smsc_async import (
@@ -21,6 +24,7 @@ from smsc_async import (
     RateLimits,
     RetryPolicy,
     Session,
+    _converter,
 )
 from smsc_async._bulk import (
     BulkLookup,
@@ -30,6 +34,7 @@ from smsc_async._bulk import (
     _NumberSet,
     normalize_phone,
 )
+from smsc_async._converter import get_converter
 from smsc_async.testing import RESERVED, Emulator, Fault
 
 from .conftest import FAST_RETRY
@@ -118,7 +123,7 @@ def test_number_set_stays_compact() -> None:
         compact.add(value)
     assert len(compact) == 100_000
     # 8 bytes per slot at a load of at least 0.35: at most ~23 bytes per number.
-    assert compact._table.itemsize * len(compact._table) <= 100_000 * 23
+    assert compact.nbytes <= 100_000 * 23
 
 
 def test_match_by_phone_then_by_position() -> None:
@@ -542,3 +547,43 @@ async def test_hundred_thousand_numbers_at_the_rules_ceiling(
     # 1000 requests need at least 9 full windows after the first burst of 100: the rule held.
     # How close to that floor a run comes is a throughput figure: benchmarks/bulk_lookup.py.
     assert elapsed >= (requests // rule.limit - 1) * rule.window
+
+
+_FIELD_VALUES = st.one_of(
+    st.none(),
+    st.just(""),
+    st.text(max_size=5),
+    st.integers(-5, 10**12).map(str),
+    st.integers(-5, 10**12),
+    st.booleans(),
+    st.floats(allow_nan=False),
+)
+
+
+@settings(deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    st.dictionaries(
+        st.sampled_from([f.name for f in attrs.fields(OperatorInfo)] + ["extra"]), _FIELD_VALUES
+    )
+)
+def test_operator_info_fast_path_structures_as_cattrs_does(data: dict[str, object]) -> None:
+    """The converter's straight-line hook for flat records agrees with cattrs' own, errors too."""
+    fast = get_converter().get_structure_hook(OperatorInfo)
+    plain = _plain_converter().get_structure_hook(OperatorInfo)
+    assert fast is not plain
+
+    def outcome(hook: Callable[..., object]) -> object:
+        try:
+            return hook(data, OperatorInfo)
+        except Exception as exc:
+            return type(exc)
+
+    assert outcome(fast) == outcome(plain)
+
+
+@functools.cache
+def _plain_converter() -> cattrs.Converter:
+    """The converter as it is without the flat-record factory: cattrs' generated hooks."""
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(_converter, "_flat_fields", lambda cls: None)
+        return _converter.get_converter.__wrapped__()
