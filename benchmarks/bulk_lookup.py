@@ -14,8 +14,8 @@ Parts (each prints its figures and one ``BENCH-JSON:`` line, see benchmarks/_pai
   time and as the CPU this process spent meanwhile (a preempting neighbour on a shared machine
   shows in the first, not in the second: our code can only stall the loop with CPU). Each run
   is its own process, so its peak RSS is its own. The same-run baseline is the previous
-  de-duplication set, one table rehashed whole when it fills (``--set one-table``). Goals: longest stall < 10 ms at 1 M numbers,
-  peak RSS < 100 MB.
+  de-duplication set, one table rehashed whole when it fills (``--set one-table``). Goals:
+  longest stall < 10 ms at 1 M numbers, peak RSS < 100 MB.
 * ``http`` -- client CPU per number over real HTTP to the emulator in its own process, at batch 50
   (the default) and 100, paired in interleaved slices: the session on its default httpx backend
   against a bare ``httpx.AsyncClient`` posting the same batches (the floor), and
