@@ -90,19 +90,23 @@ class TokenBucket:
         self.rate = limit / window
         self.stamp = anyio.current_time()
 
-    async def acquire(self) -> None:
+    async def acquire(self) -> float:
         while True:
             now = anyio.current_time()
             self.tokens = min(self.capacity, self.tokens + (now - self.stamp) * self.rate)
             self.stamp = now
             if self.tokens >= 1:
                 self.tokens -= 1
-                return
+                return now
             await anyio.sleep((1 - self.tokens) / self.rate)
 
 
-async def saturate(acquire: Callable[[], Awaitable[None]]) -> list[float]:
-    """Admission times (from the start) of ``TASKS`` tasks asking without pause."""
+async def saturate(acquire: Callable[[], Awaitable[float]]) -> list[float]:
+    """Admission times (from the start) of ``TASKS`` tasks asking without pause.
+
+    ``acquire`` returns the time it admitted at, read before anything else can run: a time read
+    after a later await would shift late admissions and make the windows look fuller.
+    """
     times: list[float] = []
     start = anyio.current_time()
     with anyio.move_on_after(RUN_FOR):
@@ -110,8 +114,7 @@ async def saturate(acquire: Callable[[], Awaitable[None]]) -> list[float]:
 
             async def ask() -> None:
                 while True:
-                    await acquire()
-                    times.append(anyio.current_time() - start)
+                    times.append(await acquire() - start)
 
             for _ in range(TASKS):
                 tg.start_soon(ask)
@@ -124,11 +127,11 @@ async def ours() -> list[float]:
     limiter = Limiter(limits)
     numbers = iter(range(79_000_000_000, 80_000_000_000))
 
-    async def acquire() -> None:
+    async def acquire() -> float:
         # A new number each time: only the look-up rule binds, not the one for a same number.
         params = {"get_operator": "1", "phone": str(next(numbers))}
         async with limiter.slot(INFO, params):
-            pass  # answered at once: the request counts from now
+            return anyio.current_time()  # answered at once: the request counts from its exit
 
     return await saturate(acquire)
 
@@ -143,7 +146,12 @@ async def aiolimiter_times() -> list[float] | None:
     except ImportError:
         return None
     limiter = AsyncLimiter(LIMIT, WINDOW)
-    return await saturate(limiter.acquire)
+
+    async def acquire() -> float:
+        await limiter.acquire()
+        return anyio.current_time()  # acquire() returns in the step that granted it
+
+    return await saturate(acquire)
 
 
 def in_window(times: list[float], step: float = 0.01) -> tuple[list[tuple[float, int]], int]:

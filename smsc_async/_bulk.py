@@ -290,7 +290,10 @@ class _Rate:
 
     def update(self, now: float, done: int, elapsed: float) -> float:
         samples = self._samples
-        samples.append((now, done))
+        # A sample per hundredth of the span is enough for the rate and keeps the deque small:
+        # long-lived objects piling up would bring on full garbage collections (a stalled loop).
+        if not samples or now - samples[-1][0] >= self._span / 100:
+            samples.append((now, done))
         # Before one span has passed the first window's burst would inflate a trailing rate.
         if elapsed < self._span:
             return done / elapsed if elapsed > 0 else 0.0

@@ -24,6 +24,7 @@ from smsc_async import (
     RateLimits,
     RetryPolicy,
     Session,
+    _bulk,
     _converter,
 )
 from smsc_async._bulk import (
@@ -589,3 +590,13 @@ def _plain_hook() -> Callable[..., object]:
         patch.setattr(_converter, "_flat_fields", lambda cls: None)
         converter: cattrs.Converter = _converter.get_converter.__wrapped__()
         return converter.get_structure_hook(OperatorInfo)
+
+
+def test_rate_keeps_few_samples() -> None:
+    """A fast run reports after every batch; the rate keeps a sample per 1/100 of its span."""
+    rate = _bulk._Rate(10.0)
+    for step in range(100_000):
+        now = step * 0.001  # a batch of 50 every millisecond, for 100 s
+        got = rate.update(now, step * 50, now)
+    assert len(rate._samples) <= 102
+    assert got == pytest.approx(50_000, rel=1e-6)  # the true rate (steady: any two samples)
