@@ -22,8 +22,7 @@ from smsc_async import (
     StatusError,
     TooManyRequestsError,
 )
-from smsc_async._endpoints.account import BALANCE
-from smsc_async._endpoints.info import OPERATOR_INFO
+from smsc_async._endpoints.info import BALANCE, OPERATOR_INFO
 from smsc_async._endpoints.messages import COST, SEND, STATUS, STATUSES
 from smsc_async.models import MessageType
 
@@ -108,7 +107,7 @@ def test_operator_info_single_object_becomes_list() -> None:
         b'"mnc": "01", "tz": "3"}'
     )
     (info,) = _decode(OPERATOR_INFO, body)
-    assert (info.mcc, info.mnc, info.tz, info.found) == (250, 1, 3, True)
+    assert (info.mcc, info.mnc, info.tz, info.found) == ("250", "01", 3, True)
 
 
 def test_operator_info_entry_with_error() -> None:
