@@ -204,10 +204,6 @@ def svg(curves: dict[str, list[tuple[float, int]]], notes: list[str]) -> str:
             f'<text x="{x(s):.1f}" y="{top + plot_h + 18}" text-anchor="middle">{s} s</text>'
         )
     out.append(
-        f'<line x1="{left}" y1="{y(LIMIT):.1f}" x2="{left + plot_w}" y2="{y(LIMIT):.1f}" '
-        'stroke="black" stroke-dasharray="6,4" stroke-width="1.5"/>'
-    )
-    out.append(
         f'<text x="{left + plot_w + 8}" y="{y(LIMIT) + 4:.1f}">'
         f"rule: {LIMIT} per {WINDOW:g} s</text>"
     )
@@ -218,6 +214,11 @@ def svg(curves: dict[str, list[tuple[float, int]]], notes: list[str]) -> str:
         out.append(
             f'<text x="{left + plot_w + 8}" y="{top + 20 + 18 * n}" fill="{colour}">{name}</text>'
         )
+    # The rule's line last, over the curves: ours runs along it.
+    out.append(
+        f'<line x1="{left}" y1="{y(LIMIT):.1f}" x2="{left + plot_w}" y2="{y(LIMIT):.1f}" '
+        'stroke="black" stroke-dasharray="6,4" stroke-width="1.5"/>'
+    )
     for n, note in enumerate(notes):
         out.append(f'<text x="{left}" y="{height - 12 + 14 * n - 14 * (len(notes) - 1)}" '
                    f'fill="#555">{note}</text>')  # fmt: skip
