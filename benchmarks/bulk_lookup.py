@@ -209,6 +209,7 @@ class LagProbe:
         self.worst_wall = 0.0
         self.worst_cpu = 0.0
         self.wakeups = 0
+        self.stalls = array("d")
 
     async def run(self) -> None:
         clock = time.perf_counter
@@ -223,6 +224,7 @@ class LagProbe:
                 self.worst_wall = wall
             # The loop can only have been kept from the probe by the CPU spent meanwhile.
             stall = min(wall, spent)
+            self.stalls.append(stall)
             if stall > self.worst_cpu:
                 self.worst_cpu = stall
 
@@ -286,7 +288,11 @@ async def loop_run(numbers: int, batch: int, which: str) -> dict[str, Any]:
             answer(part)
     stub_us = (time.process_time() - t0) / (5 * 20 * batch) * 1e6
     assert done == numbers
+    stalls = sorted(probe.stalls)
     return {
+        "stall_cpu_p999_ms": round(stalls[int(len(stalls) * 0.999)] * 1e3, 3),
+        "stalls_over_10ms": sum(1 for x in stalls if x > 0.010),
+        "probe_wakeups": len(stalls),
         "set": which,
         "numbers": numbers,
         "batch": batch,
@@ -316,8 +322,10 @@ def loop_part(args: argparse.Namespace) -> dict[str, Any]:
     for key, r in runs.items():
         print(
             f"  {key:<14} longest stall {r['stall_cpu_ms']:7.2f} ms CPU "
-            f"({r['stall_wall_ms']:.2f} ms wall), peak RSS {r['peak_rss_mb']:.1f} MB "
-            f"(start {r['rss_start_mb']:.1f}), client CPU {r['cpu_us_per_number']:.2f} µs/number "
+            f"({r['stall_wall_ms']:.2f} ms wall; 99.9th percentile "
+            f"{r['stall_cpu_p999_ms']:.2f} ms, "
+            f"{r['stalls_over_10ms']} of {r['probe_wakeups']:,} over 10 ms), "
+            f"peak RSS {r['peak_rss_mb']:.1f} MB (start {r['rss_start_mb']:.1f}), client CPU {r['cpu_us_per_number']:.2f} µs/number "
             f"(stub's {r['stub_us_per_number']:.2f} taken out)"
         )
     ratio = ours["stall_cpu_ms"] / old["stall_cpu_ms"] if old["stall_cpu_ms"] else float("nan")
