@@ -325,7 +325,8 @@ def loop_part(args: argparse.Namespace) -> dict[str, Any]:
             f"({r['stall_wall_ms']:.2f} ms wall; 99.9th percentile "
             f"{r['stall_cpu_p999_ms']:.2f} ms, "
             f"{r['stalls_over_10ms']} of {r['probe_wakeups']:,} over 10 ms), "
-            f"peak RSS {r['peak_rss_mb']:.1f} MB (start {r['rss_start_mb']:.1f}), client CPU {r['cpu_us_per_number']:.2f} µs/number "
+            f"peak RSS {r['peak_rss_mb']:.1f} MB (start {r['rss_start_mb']:.1f}), "
+            f"client CPU {r['cpu_us_per_number']:.2f} µs/number "
             f"(stub's {r['stub_us_per_number']:.2f} taken out)"
         )
     ratio = ours["stall_cpu_ms"] / old["stall_cpu_ms"] if old["stall_cpu_ms"] else float("nan")
