@@ -16,6 +16,8 @@ import trio.testing
 from smsc_async import RateLimits, RetryPolicy, Session
 from smsc_async.testing import Emulator, serve
 
+pytest_plugins = ["tests._transports"]  # HTTP tests on both HTTP backends (see that module)
+
 #: Every window × 0.01: a minute of rules passes in 0.6 s, an hour in 36 s.
 SCALE = 0.01
 FAST_RETRY = RetryPolicy(attempts=4, initial=0.01, max_wait=0.05, jitter=0.01)
