@@ -1,0 +1,91 @@
+"""Reading an answer body with a bound on its size, counted after decompression.
+
+httpx's own decoders inflate a whole network chunk at once (a 64 KiB gzip chunk can become 64 MiB),
+so the session asks only for the encodings handled here and inflates the raw stream itself, never
+producing more than the cap allows.
+"""
+
+from __future__ import annotations
+
+import zlib
+
+import httpx
+
+__all__ = ["ACCEPT_ENCODING", "BodyTooLarge", "UnknownEncoding", "read_body"]
+
+#: The ``Accept-Encoding`` the session sends: the encodings :func:`read_body` can bound.
+ACCEPT_ENCODING = "gzip, deflate"
+
+
+class BodyTooLarge(Exception):
+    """The answer exceeds the size cap (``size`` bytes seen so far, or announced)."""
+
+    def __init__(self, size: int) -> None:
+        super().__init__(size)
+        self.size = size
+
+
+class UnknownEncoding(Exception):
+    """The answer uses a content encoding the session did not ask for."""
+
+
+class _Inflater:
+    """One zlib stream inflated under a limit (gzip or deflate, with or without its header)."""
+
+    __slots__ = ("_obj", "_raw_fallback", "_started")
+
+    def __init__(self, encoding: str) -> None:
+        self._raw_fallback = encoding == "deflate"
+        # Servers send "deflate" both zlib-wrapped (RFC 1950) and raw (RFC 1951): try the wrapper.
+        wbits = zlib.MAX_WBITS | 16 if encoding != "deflate" else zlib.MAX_WBITS
+        self._obj = zlib.decompressobj(wbits)
+        self._started = False
+
+    def feed(self, data: bytes, room: int) -> bytes:
+        """Inflate ``data``, producing at most ``room`` bytes; raise when more would come."""
+        try:
+            out = self._obj.decompress(data, room + 1)
+        except zlib.error:
+            if not (self._raw_fallback and not self._started):
+                raise
+            self._obj = zlib.decompressobj(-zlib.MAX_WBITS)
+            out = self._obj.decompress(data, room + 1)
+        self._started = True
+        if len(out) > room or self._obj.unconsumed_tail:
+            raise BodyTooLarge(room + 1)
+        return out
+
+
+def _encodings(response: httpx.Response) -> list[str]:
+    header = response.headers.get("content-encoding", "")
+    names = [name.strip().lower() for name in header.split(",") if name.strip()]
+    names = [name for name in names if name != "identity"]
+    for name in names:
+        if name not in ("gzip", "x-gzip", "deflate"):
+            raise UnknownEncoding(name)
+    return names
+
+
+async def read_body(response: httpx.Response, limit: int) -> bytes:
+    """The decoded body of a streamed ``response``, at most ``limit`` bytes.
+
+    Raises :class:`BodyTooLarge` as soon as more would come (before reading the rest), and
+    :class:`UnknownEncoding` for an encoding it cannot bound.
+    """
+    encodings = _encodings(response)
+    announced = response.headers.get("content-length")
+    if not encodings and announced is not None and announced.isdigit() and int(announced) > limit:
+        raise BodyTooLarge(int(announced))
+    # Encodings apply in the order listed, so they are undone from the last one.
+    inflaters = [_Inflater(name) for name in reversed(encodings)]
+    parts: list[bytes] = []
+    size = 0
+    async for chunk in response.aiter_raw():
+        for inflater in inflaters:
+            # Each stage may at most fill what is left (an inner stage is bounded the same way).
+            chunk = inflater.feed(chunk, limit - size)
+        size += len(chunk)
+        if size > limit:
+            raise BodyTooLarge(size)
+        parts.append(chunk)
+    return b"".join(parts)
