@@ -68,6 +68,9 @@ from ._limits import (
     Rule,
     Scope,
 )
+from ._reconcile import (
+    ReconciledSend,
+)
 from ._retry import (
     RetryPolicy,
 )
@@ -178,6 +181,7 @@ __all__ = [
     "ProtocolError",
     "RateLimitedError",
     "RateLimits",
+    "ReconciledSend",
     "RefusedError",
     "RequestDone",
     "RequestTimeout",

@@ -8,6 +8,7 @@ producing more than the cap allows.
 from __future__ import annotations
 
 import zlib
+from collections.abc import AsyncIterator
 
 import httpx
 
@@ -80,12 +81,34 @@ async def read_body(response: httpx.Response, limit: int) -> bytes:
     inflaters = [_Inflater(name) for name in reversed(encodings)]
     parts: list[bytes] = []
     size = 0
-    async for chunk in response.aiter_raw():
-        for inflater in inflaters:
-            # Each stage may at most fill what is left (an inner stage is bounded the same way).
-            chunk = inflater.feed(chunk, limit - size)
-        size += len(chunk)
-        if size > limit:
-            raise BodyTooLarge(size)
-        parts.append(chunk)
+    chunks = response.aiter_raw()
+    done = False
+    try:
+        async for chunk in chunks:
+            for inflater in inflaters:
+                # Each stage may at most fill what is left (an inner stage is bounded alike).
+                chunk = inflater.feed(chunk, limit - size)
+            size += len(chunk)
+            if size > limit:
+                raise BodyTooLarge(size)
+            parts.append(chunk)
+        done = True
+    finally:
+        if not done:
+            await _abandon(response, chunks)
     return b"".join(parts)
+
+
+async def _abandon(response: httpx.Response, chunks: AsyncIterator[bytes]) -> None:
+    """Stop reading ``response`` midway without leaving httpx's stream generators suspended.
+
+    Closing the generator alone leaves the ones nested inside httpx to the garbage collector
+    (trio warns about each). So the connection is closed first; resumed, every generator in the
+    chain then ends on the closed stream, after at most what was already buffered.
+    """
+    await response.aclose()
+    try:
+        async for _ in chunks:
+            pass
+    except Exception:  # the closed stream's own error: expected, and nothing to report
+        pass

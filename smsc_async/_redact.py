@@ -15,7 +15,7 @@ import json
 from collections.abc import Iterator, Mapping
 from urllib.parse import quote, quote_plus
 
-__all__ = ["MASK", "Credentials", "Form", "Redactor"]
+__all__ = ["MASK", "Credentials", "Form", "Redactor", "detach"]
 
 #: What a secret is replaced with.
 MASK = "***"
@@ -141,3 +141,23 @@ class Redactor:
         earlier in the text would pull later characters into view.
         """
         return self(text)[:length]
+
+
+def detach(exc: BaseException) -> BaseException:
+    """Drop the tracebacks of ``exc`` and of every exception chained to it; return ``exc``.
+
+    Frames inside httpx, httpcore and the decoder hold the request body or the answer (which may
+    echo it) in their locals, and reporters that capture locals would send them off. The
+    messages and the chain itself stay; re-raised, ``exc`` gets a traceback of the session's
+    own frames only.
+    """
+    seen: set[int] = set()
+    stack = [exc]
+    while stack:
+        current = stack.pop()
+        if id(current) in seen:
+            continue
+        seen.add(id(current))
+        current.__traceback__ = None
+        stack.extend(e for e in (current.__cause__, current.__context__) if e is not None)
+    return exc

@@ -46,7 +46,7 @@ from ._limiter import Lease, Limiter
 from ._limits import RateLimits
 from ._reconcile import ReconciledSend, new_message_id, recipients_of
 from ._reconcile import reconcile as _reconcile
-from ._redact import Credentials, Form, Redactor
+from ._redact import Credentials, Form, Redactor, detach
 from ._retry import RetryPolicy
 
 __all__ = ["Session"]
@@ -434,14 +434,14 @@ class Session(EndpointsAPI):
                     await response.aclose()
             except httpx.HTTPError as exc:
                 failure = self._transport_error(name, exc)
-                failure.__cause__ = exc.with_traceback(None)
+                failure.__cause__ = detach(exc)
             except BodyTooLarge as exc:
                 failure = ProtocolError(
                     f"answer larger than max_response_size ({self._max_response_size} bytes)",
                     endpoint=name,
                     status_code=status,
                 )
-                failure.__cause__ = exc
+                failure.__cause__ = detach(exc)
             except UnknownEncoding as exc:
                 failure = ProtocolError(
                     f"answer in a content encoding that was not asked for ({exc})",
@@ -455,17 +455,21 @@ class Session(EndpointsAPI):
         if failure is None:
             try:
                 return decode(endpoint, status, content, redact=self._redact)
-            except TooManyRequestsError as exc:
-                # Refused outright: the gateway did not act on it, so it must not hold the
-                # identical-send window against the retry.
-                lease.refused()
-                self._note_failure(endpoint, exc)
-                raise
-            except APIError as exc:
-                self._note_failure(endpoint, exc)
-                raise
-            except ProtocolError as exc:
-                failure = exc
+            except (APIError, ProtocolError) as exc:
+                error = exc
+            # The answer may echo the request, secrets included: no local keeps it for a
+            # traceback reporter to capture, and the decoder's frames (holding it too) go.
+            del content
+            detach(error)
+            if not isinstance(error, APIError):
+                failure = error
+            else:
+                if isinstance(error, TooManyRequestsError):
+                    # Refused outright: the gateway did not act on it, so it must not hold the
+                    # identical-send window against the retry.
+                    lease.refused()
+                self._note_failure(endpoint, error)
+                raise error
         never_left = isinstance(failure, ConnectError) or not progress.may_have_left
         if isinstance(failure, ProtocolError):
             never_left = False  # an answer came back, so the request arrived somewhere
