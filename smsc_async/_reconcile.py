@@ -14,7 +14,7 @@ from ._errors import SendUnconfirmedError
 from ._validation import list_items
 
 if TYPE_CHECKING:
-    from ._endpoints.messages import MessagesAPI
+    from ._endpoints.messages import MessageCalls
     from .models import MessageStatus
 
 __all__ = ["ReconciledSend", "new_message_id", "reconcile", "recipients_of"]
@@ -70,7 +70,7 @@ def _queryable(recipient: str) -> bool:
 
 
 async def _ask(
-    api: MessagesAPI, id: str, recipients: Sequence[str]
+    api: MessageCalls, id: str, recipients: Sequence[str]
 ) -> dict[str, MessageStatus] | None:
     """Each recipient's status of message ``id``, or ``None`` when the gateway has none of them."""
     from .models import Status
@@ -85,7 +85,7 @@ async def _ask(
 
 
 async def reconcile(
-    api: MessagesAPI, error: SendUnconfirmedError, *, clock: Clock, timeout: float
+    api: MessageCalls, error: SendUnconfirmedError, *, clock: Clock, timeout: float
 ) -> ReconciledSend | None:
     """What the gateway accepted of the send behind ``error``; ``None`` when it has no such message.
 
