@@ -234,3 +234,16 @@ def test_constructor_checks_the_new_options() -> None:
     with pytest.raises(TypeError, match="timeout"):
         Session("a", "b", timeout="30")  # type: ignore[arg-type]
     assert Session("a", "b", timeout=2).timeout == 2.0
+
+
+@pytest.mark.parametrize("wbits", [zlib.MAX_WBITS, -zlib.MAX_WBITS], ids=["zlib", "raw"])
+async def test_deflate_answers_in_both_framings(anyio_backend: Any, wbits: int) -> None:
+    packer = zlib.compressobj(6, zlib.DEFLATED, wbits)
+    body = packer.compress(b'{"balance": "3.00"}') + packer.flush()
+
+    async def handler(stream: anyio.abc.SocketStream, request: bytes) -> None:
+        head = response_head(200, content_encoding="deflate", content_length=len(body))
+        await stream.send(head + body)
+
+    async with raw_server(handler) as url, Session("demo", "demo", base_url=url) as smsc:
+        assert str((await smsc.balance()).balance) == "3.00"
