@@ -12,7 +12,7 @@ from collections.abc import AsyncIterator
 
 import httpx
 
-__all__ = ["ACCEPT_ENCODING", "BodyTooLarge", "UnknownEncoding", "read_body"]
+__all__ = ["ACCEPT_ENCODING", "BadEncoding", "BodyTooLarge", "read_body"]
 
 #: The ``Accept-Encoding`` the session sends: the encodings :func:`read_body` can bound.
 ACCEPT_ENCODING = "gzip, deflate"
@@ -26,16 +26,17 @@ class BodyTooLarge(Exception):
         self.size = size
 
 
-class UnknownEncoding(Exception):
-    """The answer uses a content encoding the session did not ask for."""
+class BadEncoding(Exception):
+    """The answer uses a content encoding the session did not ask for, or its data is corrupt."""
 
 
 class _Inflater:
     """One zlib stream inflated under a limit (gzip or deflate, with or without its header)."""
 
-    __slots__ = ("_obj", "_raw_fallback", "_started")
+    __slots__ = ("_encoding", "_obj", "_raw_fallback", "_started")
 
     def __init__(self, encoding: str) -> None:
+        self._encoding = encoding
         self._raw_fallback = encoding == "deflate"
         # Servers send "deflate" both zlib-wrapped (RFC 1950) and raw (RFC 1951): try the wrapper.
         wbits = zlib.MAX_WBITS | 16 if encoding != "deflate" else zlib.MAX_WBITS
@@ -45,12 +46,15 @@ class _Inflater:
     def feed(self, data: bytes, room: int) -> bytes:
         """Inflate ``data``, producing at most ``room`` bytes; raise when more would come."""
         try:
-            out = self._obj.decompress(data, room + 1)
-        except zlib.error:
-            if not (self._raw_fallback and not self._started):
-                raise
-            self._obj = zlib.decompressobj(-zlib.MAX_WBITS)
-            out = self._obj.decompress(data, room + 1)
+            try:
+                out = self._obj.decompress(data, room + 1)
+            except zlib.error:
+                if not (self._raw_fallback and not self._started):
+                    raise
+                self._obj = zlib.decompressobj(-zlib.MAX_WBITS)
+                out = self._obj.decompress(data, room + 1)
+        except zlib.error as exc:
+            raise BadEncoding(f"corrupt {self._encoding} data: {exc}") from None
         self._started = True
         if len(out) > room or self._obj.unconsumed_tail:
             raise BodyTooLarge(room + 1)
@@ -63,7 +67,7 @@ def _encodings(response: httpx.Response) -> list[str]:
     names = [name for name in names if name != "identity"]
     for name in names:
         if name not in ("gzip", "x-gzip", "deflate"):
-            raise UnknownEncoding(name)
+            raise BadEncoding(f"{name!r}, which was not asked for")
     return names
 
 
@@ -71,7 +75,7 @@ async def read_body(response: httpx.Response, limit: int) -> bytes:
     """The decoded body of a streamed ``response``, at most ``limit`` bytes.
 
     Raises :class:`BodyTooLarge` as soon as more would come (before reading the rest), and
-    :class:`UnknownEncoding` for an encoding it cannot bound.
+    :class:`BadEncoding` for an encoding it cannot bound or data it cannot inflate.
     """
     encodings = _encodings(response)
     announced = response.headers.get("content-length")

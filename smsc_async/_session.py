@@ -16,7 +16,7 @@ import anyio
 import httpx
 
 from ._backend import LimiterBackend
-from ._body import ACCEPT_ENCODING, BodyTooLarge, UnknownEncoding, read_body
+from ._body import ACCEPT_ENCODING, BadEncoding, BodyTooLarge, read_body
 from ._clock import Clock, SystemClock
 from ._constants import (
     DEFAULT_BASE_URL,
@@ -523,9 +523,9 @@ class Session(MessageCalls, ChannelCalls, InfoCalls, DataCalls):
                     status_code=status,
                 )
                 failure.__cause__ = detach(exc)
-            except UnknownEncoding as exc:
+            except BadEncoding as exc:
                 failure = ProtocolError(
-                    f"answer in a content encoding that was not asked for ({exc})",
+                    f"answer in an unreadable content encoding ({exc})",
                     endpoint=name,
                     status_code=status,
                 )

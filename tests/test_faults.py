@@ -247,3 +247,16 @@ async def test_deflate_answers_in_both_framings(anyio_backend: Any, wbits: int) 
 
     async with raw_server(handler) as url, Session("demo", "demo", base_url=url) as smsc:
         assert str((await smsc.balance()).balance) == "3.00"
+
+
+async def test_corrupt_gzip_is_a_protocol_error(anyio_backend: Any) -> None:
+    body = zlib.compress(b'{"balance": "1"}', wbits=zlib.MAX_WBITS | 16)
+    body = body[:10] + bytes(b ^ 0x55 for b in body[10:])
+
+    async def handler(stream: anyio.abc.SocketStream, request: bytes) -> None:
+        await stream.send(response_head(200, content_encoding="gzip", content_length=len(body)))
+        await stream.send(body)
+
+    async with raw_server(handler) as url, Session("demo", "demo", base_url=url) as smsc:
+        with pytest.raises(ProtocolError, match="corrupt gzip"):
+            await smsc.balance()
