@@ -204,7 +204,8 @@ async def test_a_send_stuck_in_the_pool_stays_a_request_timeout(
 
         async with anyio.create_task_group() as tg:
             tg.start_soon(balance)
-            await anyio.sleep(0.1)  # the one pooled connection is now busy
+            while emulator.stats.requests["/sys/balance.php"] == 0:
+                await anyio.sleep(0.01)  # until the one pooled connection is busy with it
             try:
                 await smsc.send(PHONE, "queued")
             except Exception as exc:
