@@ -180,11 +180,19 @@ class Session(MessageCalls, ChannelCalls, InfoCalls, DataCalls):
     authorization failure stops the session before the gateway blocks the IP, and error 4 opens a
     circuit that fails fast for ``ip_block_cooldown`` seconds.
 
+    ``timeout`` (seconds, default 30) bounds each attempt as a whole once the limiter admits it:
+    pooled connection, connect, write, the wait for the answer and reading it. An answer larger
+    than ``max_response_size`` bytes once decompressed (default 4 MiB) is a
+    :class:`~smsc_async.ProtocolError`, read no further. A send whose answer was lost raises
+    :class:`~smsc_async.SendUnconfirmedError`; :meth:`reconcile` tells whether it went out.
+
     >>> async with Session(login="alex", password="…") as smsc:  # doctest: +SKIP
     ...     balance = await smsc.balance()
 
     ``transport`` (an ``httpx.AsyncBaseTransport``) or ``http_client`` (an ``httpx.AsyncClient``)
-    may be injected; the session closes only a client it created.
+    may be injected; the session closes only a client it created. With ``http_client`` the
+    client's own timeouts apply (its longest phase bounds each attempt) and ``timeout`` must not
+    be passed. :meth:`from_env` builds a session from ``SMSC_*`` environment variables.
     """
 
     def __init__(
