@@ -500,12 +500,14 @@ class Session(MessageCalls, ChannelCalls, InfoCalls, DataCalls):
         """POST one request and decode its answer, all by ``deadline`` (session clock)."""
         name = endpoint.name
         progress = _Progress()
+        # Only a send needs to know whether its bytes left (lost answer or never sent); tracing
+        # costs a dozen callbacks per request, so reads go without and count as maybe sent.
         request = self._client.build_request(
             "POST",
             self._base_url + endpoint.path,
             data=Form(params, self._credentials, _FORMAT),
             headers=_HEADERS,
-            extensions={"trace": progress},
+            extensions={"trace": progress} if endpoint.kind is Kind.SEND else None,
         )
         failure: TransportError | ProtocolError | None = None
         content = b""
