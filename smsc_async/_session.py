@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import functools
 import itertools
 import logging
@@ -10,7 +11,7 @@ import os
 from collections import deque
 from collections.abc import Mapping
 from types import TracebackType
-from typing import Any, TypeVar
+from typing import Any, Generic, TypeVar
 
 import anyio
 import httpx
@@ -42,7 +43,7 @@ from ._endpoints import (
     Templates,
     Users,
 )
-from ._endpoints._base import Endpoint, Kind, decode
+from ._endpoints._base import Endpoint, Kind, Namespace, decode
 from ._errors import (
     APIError,
     AuthorizationError,
@@ -69,10 +70,36 @@ from ._retry import RetryPolicy
 __all__ = ["Session"]
 
 T = TypeVar("T")
+V = TypeVar("V")
 
 logger = logging.getLogger("smsc_async")
 
 _DEFAULT_RETRY = RetryPolicy()
+_UNSET: Any = object()
+
+
+def _check_max_wait(max_wait: float | None) -> float | None:
+    if max_wait is None:
+        return None
+    if isinstance(max_wait, bool) or not isinstance(max_wait, (int, float)):
+        raise TypeError(f"max_wait must be a number or None, not {type(max_wait).__name__}")
+    if not max_wait >= 0:
+        raise ValueError(f"max_wait must be >= 0 or None, got {max_wait!r}")
+    return float(max_wait)
+
+
+class _Shared(Generic[V]):
+    """A session attribute kept in one place for the session and its ``with_options`` copies."""
+
+    def __set_name__(self, owner: type, name: str) -> None:
+        self._name = name
+
+    def __get__(self, obj: Any, objtype: Any = None) -> V:
+        return obj._shared[self._name]  # type: ignore[no-any-return]
+
+    def __set__(self, obj: Any, value: V) -> None:
+        # copy.copy() copies the reference to this dict: the copies share one state.
+        obj.__dict__.setdefault("_shared", {})[self._name] = value
 
 
 def _is_loopback(host: str) -> bool:
@@ -212,6 +239,7 @@ class Session(MessageCalls, ChannelCalls, InfoCalls, DataCalls):
         http_client: httpx.AsyncClient | None = None,
         clock: Clock | None = None,
         on_event: EventHook | None = None,
+        max_wait: float | None = None,
     ) -> None:
         # The secret lives only in here (its repr is masked) and in each request's Form.
         self._credentials = Credentials(login, password, api_key)
@@ -253,7 +281,17 @@ class Session(MessageCalls, ChannelCalls, InfoCalls, DataCalls):
         if bind is not None:
             # A shared backend (Redis) keeps each login's logs apart: tell it whose these are.
             backend = bind(_limits_namespace(self._credentials))
-        self._limiter = Limiter(self._limits, backend=backend)
+        self._limiter = Limiter(
+            self._limits,
+            backend=backend,
+            clock=self._clock,
+            on_event=on_event,
+            # How long an admitted request can be in flight: how long the places of one that was
+            # cancelled or timed out stay taken (the gateway may still be at work on it). The
+            # same bound as _attempt_deadline.
+            request_timeout=self._timeout,
+        )
+        self._max_wait = _check_max_wait(max_wait)
         self._retry = retry
         self._cooldown = float(ip_block_cooldown)
         if http_client is None:
@@ -276,14 +314,49 @@ class Session(MessageCalls, ChannelCalls, InfoCalls, DataCalls):
         # Lockout state: see _refuse_if_locked.
         self._auth_failed = False
         self._blocked_until = float("-inf")
-        self._failed_sends: deque[float] = deque()
+        self._failed_sends = deque()
         # Sends on the wire now: each may yet fail, so they count toward the failed-sends guard.
         self._sends_in_flight = 0
         # True while any of the above may refuse a request: the hot path tests only this.
         self._guarded = False
 
+    # Lockout and closing state: one for the session and every with_options() copy of it.
+    _closed: _Shared[bool] = _Shared()
+    _auth_failed: _Shared[bool] = _Shared()
+    _blocked_until: _Shared[float] = _Shared()
+    _failed_sends: _Shared[deque[float]] = _Shared()
+    _sends_in_flight: _Shared[int] = _Shared()
+    _guarded: _Shared[bool] = _Shared()
+
     def __repr__(self) -> str:
         return f"<smsc_async.Session base_url={self._base_url!r} auth={self._auth_kind}>"
+
+    def with_options(
+        self, *, max_wait: float | None = _UNSET, retry: RetryPolicy | None = _UNSET
+    ) -> Session:
+        """A copy of this session with other options, sharing its pool, limiter and state.
+
+        ``max_wait`` (seconds, or ``None`` for no bound) makes a request that the limiter would
+        hold longer raise :class:`~smsc_async.RateLimitedError` at once; ``retry`` replaces the
+        retry policy. The copy shares the connection pool, the limiter, the clock and the
+        lockout state, so closing either closes both. Cheap enough to call per request::
+
+            try:
+                balance = await smsc.with_options(max_wait=0).balance()
+            except RateLimitedError as exc:
+                ...  # answer 429 with Retry-After: exc.retry_after
+        """
+        clone = copy.copy(self)
+        for name, value in list(vars(clone).items()):
+            if isinstance(value, Namespace):
+                del vars(clone)[name]  # built again on first use, on the copy's pipeline
+        if max_wait is not _UNSET:
+            clone._max_wait = _check_max_wait(max_wait)
+        if retry is not _UNSET:
+            if retry is not None and not isinstance(retry, RetryPolicy):
+                raise TypeError(f"retry must be a RetryPolicy or None, not {type(retry).__name__}")
+            clone._retry = retry
+        return clone
 
     @property
     def timeout(self) -> float:
@@ -435,12 +508,17 @@ class Session(MessageCalls, ChannelCalls, InfoCalls, DataCalls):
             params = {**params, "id": new_message_id()}
         try:
             return await self._attempt(endpoint, params, key, 1)
-        except TooManyRequestsError:
-            if self._retry is None or self._retry.attempts <= 1:
+        except SMSCError as exc:
+            retry = self._retry
+            if retry is None or retry.attempts <= 1 or not retry.retries(exc, endpoint.kind):
                 raise
             counter = itertools.count(2)
-            return await self._retry.after_first_failure(
-                lambda: self._attempt(endpoint, params, key, next(counter))
+            return await retry.run(
+                lambda: self._attempt(endpoint, params, key, next(counter)),
+                clock=self._clock,
+                kind=endpoint.kind,
+                failed=exc,
+                name=endpoint.name,
             )
 
     def _attempt_deadline(self, admitted: float) -> float:
@@ -458,11 +536,11 @@ class Session(MessageCalls, ChannelCalls, InfoCalls, DataCalls):
         started = clock.now()
         admitted: float | None = None
         outcome = "ok"
-        if attempt > 1:
-            logger.info("%s: error 9 (too many requests), attempt %d", endpoint.name, attempt)
         try:
             self._refuse_if_locked(endpoint)
-            async with self._limiter.slot(endpoint.path, key) as lease:
+            async with self._limiter.slot(
+                endpoint.path, key, max_wait=self._max_wait, name=endpoint.name
+            ) as lease:
                 admitted = clock.now()
                 sending = endpoint.kind is Kind.SEND
                 if sending:
@@ -659,7 +737,7 @@ class Session(MessageCalls, ChannelCalls, InfoCalls, DataCalls):
                 "this session sends nothing more so the gateway does not block the IP "
                 "(5 failures in 30 minutes). Check the credentials and open a new Session."
             )
-        now = anyio.current_time()
+        now = self._clock.now()
         if now < self._blocked_until:
             raise CircuitOpenError(
                 f"{endpoint.name}: refused: the gateway blocked this IP (error 4); "
@@ -698,14 +776,14 @@ class Session(MessageCalls, ChannelCalls, InfoCalls, DataCalls):
                 )
             self._auth_failed = True
         elif isinstance(exc, IPBlockedError):
-            self._blocked_until = anyio.current_time() + self._cooldown
+            self._blocked_until = self._clock.now() + self._cooldown
             logger.warning(
                 "%s: the gateway blocked this IP (error 4); circuit open for %g s",
                 endpoint.name,
                 self._cooldown,
             )
         if endpoint.kind is Kind.SEND:
-            self._failed_sends.append(anyio.current_time())
+            self._failed_sends.append(self._clock.now())
             rule = self._limits.failed_sends
             if len(self._failed_sends) == rule.count - 1:
                 logger.warning(
