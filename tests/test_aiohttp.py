@@ -73,7 +73,7 @@ async def _scenario(smsc: Session) -> list[object]:
     out: list[object] = [await smsc.balance()]
     out.append(await smsc.operator_info(["79161234567", "79031234567", "77011234567"]))
     out.append(await smsc.cost(["79161234567", "79031234567"], "Привет, мир"))
-    sent = await smsc.send("79161234567", "code 1234")
+    sent = await smsc.send("79161234567", "code 1234", id=4242)
     out.append((sent.id, sent.cnt))
     for call in (lambda: smsc.status(10**9, "79161234567"), lambda: smsc.cost("7916123456", "x")):
         try:
