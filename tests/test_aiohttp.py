@@ -142,7 +142,8 @@ FAULTS: dict[str, tuple[Handler | None, type[SMSCError], type[httpx.HTTPError]]]
     "closed without an answer": (_close, TransportError, httpx.RemoteProtocolError),
     "not HTTP": (_garbage, TransportError, httpx.RemoteProtocolError),
     "truncated body": (_truncated, TransportError, httpx.RemoteProtocolError),
-    "no answer in time": (_silent, RequestTimeout, httpx.ReadTimeout),
+    # The session's whole-attempt deadline fires first: no transport error lies beneath it.
+    "no answer in time": (_silent, RequestTimeout, type(None)),
 }
 
 
