@@ -477,7 +477,8 @@ async def test_an_acquire_cancelled_inside_its_transaction_takes_nothing(tmp_pat
         # exactly those, and the reservation made before is untouched (and still renewed).
         assert got == [] or not isinstance(got[0], Reservation)
         assert rows(backend.path) == before
-        assert list(backend._store.leased) == [held.handle.member]
+        handle: Any = held.handle
+        assert list(backend._store.leased) == [handle.member]
         # Exactly one place of the cap of two is still free.
         second = await backend.acquire((CAP,))
         assert isinstance(second, Reservation)
