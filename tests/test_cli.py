@@ -9,7 +9,6 @@ from __future__ import annotations
 import csv
 import json
 import os
-import pickle
 import signal
 import subprocess
 import sys
@@ -23,7 +22,15 @@ import pytest
 
 from smsc_async import RateLimits, Session
 from smsc_async._events import LimiterWait
-from smsc_async.cli import COLUMNS, EXIT_NETWORK, EXIT_REFUSED, EXIT_USAGE, Meter, read_number
+from smsc_async.cli import (
+    COLUMNS,
+    EXIT_NETWORK,
+    EXIT_REFUSED,
+    EXIT_USAGE,
+    Meter,
+    load_emulator,
+    read_number,
+)
 from smsc_async.sqlite import SQLiteBackend
 from smsc_async.testing import Emulator
 from tests.redis_server import redis_server, redis_url  # noqa: F401
@@ -113,8 +120,7 @@ def assert_complete(rows: list[dict[str, str]]) -> None:
 
 
 def saved_emulator(state: Path, scale: str) -> Emulator:
-    with (state / f"emulator-x{scale}.pickle").open("rb") as f:
-        emulator = pickle.load(f)
+    emulator = load_emulator(state / f"emulator-x{scale}.json", float(scale))
     assert isinstance(emulator, Emulator)
     return emulator
 
@@ -574,6 +580,52 @@ def test_the_emulator_keeps_its_state_between_commands(smsc: Run) -> None:
     assert "Hello [b]world[/x]" in history.stdout
 
 
+class _Payload:
+    # A pickle of this runs ``touch <marker>`` when loaded.
+    def __init__(self, marker: Path) -> None:
+        self.marker = marker
+
+    def __reduce__(self) -> tuple[object, ...]:
+        return (os.system, (f"touch {self.marker}",))
+
+
+@pytest.mark.parametrize(
+    "content",
+    [
+        "pickle",
+        b"{not json",
+        b"\xff\xfe\x00",
+        b"[" * 100_000,
+        json.dumps({"version": 1, "accounts": {"demo": {"balance": {"__class__": "os.system"}}}}),
+        json.dumps({"version": 99}),
+        json.dumps({"version": 1, "accounts": []}),
+    ],
+    ids=["hostile pickle", "not json", "not utf-8", "deep nesting", "wrong types", "version",
+         "wrong shape"],
+)  # fmt: skip
+def test_a_corrupt_or_hostile_emulator_state_starts_afresh(
+    smsc: Run, state: Path, tmp_path: Path, content: str | bytes
+) -> None:
+    import pickle
+
+    marker = tmp_path / "pwned"
+    if content == "pickle":
+        content = pickle.dumps(_Payload(marker))
+    state.mkdir(mode=0o700)
+    path = state / "emulator-x1.json"
+    path.write_bytes(content.encode() if isinstance(content, str) else content)
+    result = smsc("--emulator", "balance")
+    assert (result.exit_code, result.stdout.strip()) == (0, "1000.00 RUR"), result.output
+    assert f"{path} is not the state of an emulator" in result.stderr
+    assert "starts afresh" in result.stderr
+    assert not marker.exists()
+    # The file was replaced by a good state: the next command reads it without a word.
+    sent = smsc("--emulator", "send", "79161234567", "Hi", "--json")
+    assert sent.exit_code == 0, sent.output
+    assert sent.stderr == ""
+    assert saved_emulator(state, "1").stats.sms == 1
+
+
 def test_status_of_an_unknown_message_fails(smsc: Run) -> None:
     result = smsc("--emulator", "status", "12345", "79161234567")
     assert result.exit_code == EXIT_REFUSED
@@ -667,7 +719,7 @@ def test_invalid_arguments(smsc: Run, account_env: dict[str, str]) -> None:
 def test_state_is_kept_under_the_state_dir(smsc: Run, state: Path) -> None:
     assert smsc("--emulator", "balance").exit_code == 0
     names = sorted(p.name for p in state.iterdir())
-    assert "emulator-x1.pickle" in names
+    assert "emulator-x1.json" in names
     assert "limits-emulator-x1.sqlite3" in names
     assert state.stat().st_mode & 0o077 == 0
 
