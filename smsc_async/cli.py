@@ -45,6 +45,7 @@ try:
     import click
     import platformdirs
     from rich.console import Console
+    from rich.live import Live
     from rich.progress import (
         BarColumn,
         MofNCompleteColumn,
@@ -532,6 +533,55 @@ def _window_text(seconds: float) -> str:
     return f"{seconds:g} s"
 
 
+#: Waits shorter than this pass without a word.
+_NOTICE_FROM = 1.0
+
+
+class _WaitNotice:
+    """Says on stderr what a command waits for, so that it never seems to hang.
+
+    On a terminal a live line counts the wait down (and is gone once the request goes); on a
+    pipe or in a log, one line per wait: ``smsc: waiting 41 s for the 10-per-minute balance
+    rule``.
+    """
+
+    def __init__(self, console: Console) -> None:
+        self._console = console
+        self._meter = Meter(span=60.0, ceiling=math.inf)
+        self._live: Live | None = None
+        self._said: tuple[str, float] | None = None
+
+    def event(self, event: Event) -> None:
+        """The session's ``on_event``."""
+        if not isinstance(event, LimiterWait):
+            return
+        self._meter.event(event)
+        if event.seconds < _NOTICE_FROM:
+            return
+        if self._console.is_terminal:
+            if self._live is None:
+                self._live = Live(self, console=self._console, transient=True)
+                self._live.start()
+            return
+        # The limiter reports every sleep; a wait already told is not told again.
+        now = time.monotonic()
+        if self._said is not None and self._said[0] == event.rule and now < self._said[1]:
+            return
+        self._said = (event.rule, now + event.seconds)
+        text = self._meter.waiting()
+        if text:
+            self._console.print(Text(f"smsc: {text}"))
+
+    def __rich__(self) -> Text:
+        return Text(self._meter.waiting(), style="yellow")
+
+    def close(self) -> None:
+        """Take the live line away."""
+        if self._live is not None:
+            self._live.stop()
+            self._live = None
+
+
 def _run(
     settings: Settings,
     job: Callable[[Session], Awaitable[T]],
@@ -540,6 +590,10 @@ def _run(
 ) -> T:
     """Run ``job`` with a session; turn expected failures into one line and an exit code."""
     limits = settings.limits
+    notice: _WaitNotice | None = None
+    if on_event is None:
+        notice = _WaitNotice(_stderr())
+        on_event = notice.event
     with ExitStack() as outer:
         try:
             if settings.emulator:
@@ -562,6 +616,8 @@ def _run(
 
             async def main() -> T:
                 async with AsyncExitStack() as stack:
+                    if notice is not None:
+                        stack.callback(notice.close)
                     backend = _backend(settings, secret)
                     aclose = getattr(backend, "aclose", None)
                     if aclose is not None:
@@ -975,20 +1031,21 @@ def _format_eta(seconds: float | None) -> str:
     return f"{hours}:{rest // 60:02d}:{rest % 60:02d}" if hours else f"{rest // 60}:{rest % 60:02d}"
 
 
-#: How the bar names the rule a run waits for.
-_RULE_NAMES = {
-    "operator_any": "look-up",
-    "operator_identical": "identical look-up",
-    "balance": "balance",
-    "send_identical": "identical send",
-    "cost_identical": "identical cost",
-    "status_message": "status",
-    "status_batch": "batch status",
-    "messages_hourly": "history",
-    "messages_identical": "identical history",
-    "stat_any": "statistics",
-    "concurrency": "concurrent requests",
-    "status_concurrency": "concurrent status",
+#: How a wait names the rule it waits for; ``{n}`` is the rule's limit, ``{per}`` its window.
+_RULE_PHRASES = {
+    "operator_any": "the {n}-per-{per} look-up rule",
+    "operator_identical": "the {n}-per-{per} rule for identical look-ups",
+    "balance": "the {n}-per-{per} balance rule",
+    "send_identical": "the {n}-per-{per} rule for identical sends",
+    "cost_identical": "the {n}-per-{per} rule for identical cost requests",
+    "status_message": "the {n}-per-{per} status rule of one message",
+    "status_batch": "the {n}-per-{per} rule for batch status requests",
+    "messages_hourly": "the {n}-per-{per} history rule",
+    "messages_identical": "the {n}-per-{per} rule for identical history requests",
+    "senders_list_identical": "the {n}-per-{per} rule for identical sender lists",
+    "stat_any": "the {n}-per-{per} statistics rule",
+    "concurrency": "the cap of {n} requests at once",
+    "status_concurrency": "the cap of {n} status requests at once",
 }
 
 
@@ -998,6 +1055,22 @@ def _per(window: float) -> str:
     if window == 3600.0:
         return "hour"
     return f"{window:g}-s"
+
+
+def rule_phrase(wait: LimiterWait) -> str:
+    """The rule a :class:`~smsc_async.LimiterWait` waits for, as the bar and the notices say it.
+
+    ``"the 100-per-minute look-up rule"``, ``"the cap of 14 requests at once"``.
+    """
+    phrase = _RULE_PHRASES.get(wait.rule)
+    if phrase is None:
+        name = wait.rule.replace("_", " ")
+        phrase = (
+            f"the cap of {{n}} {name} at once"
+            if wait.window == 0
+            else f"the {{n}}-per-{{per}} {name} rule"
+        )
+    return phrase.format(n=wait.limit, per=_per(wait.window))
 
 
 class Meter:
@@ -1045,11 +1118,7 @@ class Meter:
         wait = self._wait
         if wait is None:
             return ""
-        name = _RULE_NAMES.get(wait.rule, wait.rule.replace("_", " "))
-        if wait.window == 0:
-            rule = f"the {wait.limit}-{name} cap"
-        else:
-            rule = f"the {wait.limit}-per-{_per(wait.window)} {name} rule"
+        rule = rule_phrase(wait)
         if not math.isfinite(wait.seconds):
             return f"waiting for an answer in flight ({rule})"
         left = self._wait_until - self._clock()
@@ -1283,7 +1352,8 @@ def lookup(
 
     kinds: Counter[str] = Counter()
     try:
-        final = _run(settings, job, on_event=meter.event)
+        # Without a bar, waits are told line by line (a log must not seem to hang either).
+        final = _run(settings, job, on_event=meter.event if show else None)
     except SystemExit as exc:
         if out_file is not None:
             if out_file.existed and restart:
