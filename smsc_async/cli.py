@@ -949,10 +949,16 @@ def _count_numbers(path: str) -> int | None:
         return sum(1 for _ in _lines_with_numbers(lines))
 
 
-def _same_file(a: str, b: str) -> bool:
+def _same_file(source: str, output: str) -> bool:
+    """Whether ``output`` is the file ``source`` reads (``-``: the file stdin comes from)."""
     try:
-        return os.path.samefile(a, b)
-    except OSError:
+        if source == "-":
+            # ``smsc lookup - -o phones.txt < phones.txt`` reads the output all the same.
+            mine, theirs = os.fstat(sys.stdin.fileno()), os.stat(output)
+            return os.path.samestat(mine, theirs)
+        return os.path.samefile(source, output)
+    except (OSError, ValueError):
+        # No such output yet, or no stdin at all (ValueError: it was closed).
         return False
 
 
@@ -1245,9 +1251,10 @@ def lookup(
     console = _stderr()
     show = progress if progress is not None else console.is_terminal
     to_file = output is not None and output != "-"
-    if to_file and source != "-" and _same_file(source, str(output)):
+    if to_file and _same_file(source, str(output)):
+        what = "the standard input" if source == "-" else f"the input {source}"
         _fail(
-            f"the output {output} is the input {source} (the same file, a link or a hard link); "
+            f"the output {output} is {what} (the same file, a link or a hard link); "
             "pick another --output",
             EXIT_USAGE,
         )

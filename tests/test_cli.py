@@ -273,6 +273,26 @@ def test_the_output_is_never_the_input(smsc: Run, tmp_path: Path, how: str, rest
     assert source.read_bytes() == PHONES.read_bytes()
 
 
+@pytest.mark.parametrize("restart", [False, True])
+def test_stdin_redirected_from_the_output_is_the_input_too(
+    state: Path, tmp_path: Path, restart: bool
+) -> None:
+    # smsc lookup - -o phones.txt < phones.txt: the input is the output's file all the same.
+    source = tmp_path / "phones.txt"
+    source.write_bytes(PHONES.read_bytes())
+    command, env = _command(state, None)
+    flags = ["--restart"] if restart else []
+    with source.open("rb") as stdin:
+        proc = subprocess.run(
+            [*command, "--emulator", "lookup", "-", "-o", str(source), *flags],
+            stdin=stdin, capture_output=True, text=True, env=env, cwd=tmp_path, timeout=120,
+            check=False,
+        )  # fmt: skip
+    assert proc.returncode == EXIT_USAGE, proc.stderr
+    assert "is the standard input" in proc.stderr
+    assert source.read_bytes() == PHONES.read_bytes()
+
+
 def _start(state: Path, tmp_path: Path, *args: str) -> subprocess.Popen[str]:
     command, env = _command(state, None)
     return subprocess.Popen(
