@@ -14,7 +14,7 @@ host. The rate rules' windows outlive each command: they are kept in an SQLite f
 / ``SMSC_REDIS_URL``, so a command run again within the minute waits for its slot instead of
 drawing error 9. ``--emulator`` keeps the emulator's state there too. Exit codes: 0 success, 1
 the gateway (or the limiter) refused, 2 a usage or configuration error, 3 a network or protocol
-failure, 130 interrupted.
+failure (the shared limiter's store out of reach included: nothing was sent), 130 interrupted.
 """
 
 from __future__ import annotations
@@ -69,6 +69,7 @@ from ._constants import DEFAULT_LOOKUP_BATCH, DEFAULT_LOOKUP_CONCURRENCY
 from ._errors import (
     APIError,
     DuplicateSendError,
+    LimiterUnavailableError,
     MessageNotFoundError,
     OperatorNotFoundError,
     ProtocolError,
@@ -655,6 +656,9 @@ def _run(
                 f"(retry in {exc.retry_after:.0f} s or change the text)",
                 EXIT_REFUSED,
             )
+        except LimiterUnavailableError as exc:
+            # Redis (or the state file) out of reach: nothing was sent; a retry may pass.
+            _fail(str(exc), EXIT_NETWORK)
         except (APIError, RefusedError) as exc:
             _fail(str(exc), EXIT_REFUSED)
         except (TransportError, ProtocolError) as exc:

@@ -807,6 +807,12 @@ def test_unreachable_gateway(smsc: Run) -> None:
     assert "cannot connect" in result.stderr
 
 
+def test_an_unreachable_limiter_store_is_a_network_failure(smsc: Run) -> None:
+    result = smsc("--emulator", "balance", "--redis", "redis://127.0.0.1:9")
+    assert result.exit_code == EXIT_NETWORK, result.output
+    assert "nothing was sent" in result.stderr
+
+
 def test_invalid_arguments(smsc: Run, account_env: dict[str, str]) -> None:
     result = smsc("send", "not-a-phone", "Hello", env=account_env)
     assert result.exit_code == EXIT_USAGE
