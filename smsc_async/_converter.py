@@ -24,14 +24,23 @@ def parse_gateway_date(value: str) -> dt.datetime:
     return dt.datetime.strptime(value, _DATE_FORMAT).replace(tzinfo=MOSCOW)
 
 
+# Money in an answer beyond this is not money but a hostile or broken body.
+_MAX_ANSWER_MONEY = Decimal(10) ** 18
+
+
 def _decimal(value: Any, _: type) -> Decimal:
     if isinstance(value, bool) or not isinstance(value, (str, int, float, Decimal)):
         raise ValueError(f"not a decimal: {value!r}")
     try:
         # str() first: Decimal(0.1) would keep the float's binary error.
-        return Decimal(str(value).strip())
+        number = Decimal(str(value).strip())
     except InvalidOperation:
         raise ValueError(f"not a decimal: {value!r}") from None
+    # "sNaN", "NaN", "Infinity" (and JSON's bare NaN/Infinity, which json.loads accepts) are no
+    # amount of money: arithmetic on them raises or spreads NaN through the caller's sums.
+    if not number.is_finite() or abs(number) >= _MAX_ANSWER_MONEY:
+        raise ValueError(f"not a finite amount: {value!r}")
+    return number
 
 
 def _datetime(value: Any, _: type) -> dt.datetime:
