@@ -14,7 +14,7 @@ import cattrs
 
 from ._constants import MOSCOW
 
-__all__ = ["get_converter", "parse_gateway_date"]
+__all__ = ["get_converter", "parse_gateway_date", "to_json_data"]
 
 _DATE_FORMAT = "%d.%m.%Y %H:%M:%S"
 
@@ -122,4 +122,13 @@ def get_converter() -> cattrs.Converter:
         lambda tp: _optional_args(tp) is not None and tp is not type(None),
         lambda tp: _make_optional_hook(conv, tp),
     )
+    # The way back, for Model.to_dict(): JSON-safe values (enums already unstructure to ints,
+    # tuples to lists). str(Decimal) is exact; a float would not be.
+    conv.register_unstructure_hook(Decimal, str)
+    conv.register_unstructure_hook(dt.datetime, dt.datetime.isoformat)
     return conv
+
+
+def to_json_data(model: Any) -> Any:
+    """``model`` (an attrs model) as JSON-safe dicts, lists, strs, ints and bools."""
+    return get_converter().unstructure(model)
