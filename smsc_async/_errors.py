@@ -329,3 +329,13 @@ def api_error(endpoint: str, code: int, message: str, id: str | None = None) -> 
     table = ERROR_TABLES.get(endpoint, _COMMON)
     cls = table.get(code, APIError)
     return cls(code, message, endpoint=endpoint, id=id)
+
+
+# Shown under the names users import them by: tracebacks and logs say ``smsc_async.ConnectError``,
+# not ``smsc_async._errors.ConnectError`` (pickle finds them there too). Kept at the end, apart
+# from the class bodies, so every error class listed in __all__ is covered.
+for _name in __all__:
+    _obj = globals()[_name]
+    if isinstance(_obj, type) and issubclass(_obj, SMSCError):
+        _obj.__module__ = "smsc_async"
+del _name, _obj
