@@ -184,9 +184,9 @@ ANSWERS: dict[str, Any] = {
     "MegafonStat": {"account": "5000123456", "sms": 4, "cost": "14.00"},
 }
 
-PUBLIC = {name: getattr(models, name) for name in models.__all__}
-MODELS = {name: cls for name, cls in PUBLIC.items() if attrs.has(cls)}
-CLASSES = {name: cls for name, cls in PUBLIC.items() if isinstance(cls, type)}
+PUBLIC: dict[str, Any] = {name: getattr(models, name) for name in models.__all__}
+MODELS: dict[str, Any] = {name: cls for name, cls in PUBLIC.items() if attrs.has(cls)}
+CLASSES: dict[str, Any] = {name: cls for name, cls in PUBLIC.items() if isinstance(cls, type)}
 
 
 def build(name: str) -> Any:
@@ -284,11 +284,10 @@ def test_to_dict_of_a_model_built_by_hand() -> None:
 
 @pytest.mark.parametrize("name", sorted(CLASSES))
 def test_type_hints_resolve_on_every_public_model(name: str) -> None:
-    cls = CLASSES[name]
+    cls: Any = CLASSES[name]
     hints = typing.get_type_hints(cls)
     if attrs.has(cls):
         assert set(hints) == set(attrs.fields_dict(cls))
         resolved = attrs.resolve_types(cls)
         assert {f.name: f.type for f in attrs.fields(resolved)} == hints
-    if attrs.has(cls):
-        assert typing.get_type_hints(cls.to_dict) == {"return": dict[str, Any]}
+        assert typing.get_type_hints(MODELS[name].to_dict) == {"return": dict[str, Any]}

@@ -79,5 +79,5 @@ def test_sdist_ships_the_license(archives: tuple[Path, Path]) -> None:
         metadata = email.message_from_bytes(pkg_info.read())
     assert metadata["License-Expression"] == "MIT"
     assert metadata.get_all("License-File") == ["LICENSE"]
-    assert f"{top}/examples/quickstart.py" in names
+    assert f"{top}/examples/fastapi_app.py" in names
     assert f"{top}/pyproject.toml" in names

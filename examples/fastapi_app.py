@@ -1,0 +1,100 @@
+"""A FastAPI app that sends confirmation codes by SMS: one Session for the whole app.
+
+    pip install "smsc-async" fastapi uvicorn
+    SMSC_LOGIN=alex SMSC_PASSWORD=… uvicorn examples.fastapi_app:app
+
+(``SMSC_BASE_URL`` picks the regional host; the tests point it at the emulator.)
+
+- The Session is opened in the app's lifespan and closed when the app stops: one connection pool
+  and one limiter for every request, handed to the routes through the lifespan state.
+- ``Session(max_wait=…)``: a request the limiter would hold longer (the 11th balance request in a
+  minute, say) is refused at once with :class:`smsc_async.RateLimitedError`, answered here as
+  ``429 Too Many Requests`` with a ``Retry-After`` header, instead of keeping the client waiting.
+- Answers are returned with ``.to_dict()``: money as strings, dates in ISO 8601.
+
+Each worker process has its own limiter: with ``uvicorn --workers N`` pass the Session a shared
+``backend`` (Redis or SQLite) so the workers keep the login's rules together.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import secrets
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Annotated, Any
+
+from fastapi import Depends, FastAPI, HTTPException, Request
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel
+
+import smsc_async
+
+#: Longest a request may wait for its turn under the gateway's rate rules, in seconds.
+MAX_WAIT = 2.0
+
+
+def session_from_env() -> smsc_async.Session:
+    """The app's Session, configured from SMSC_LOGIN, SMSC_PASSWORD and SMSC_BASE_URL."""
+    return smsc_async.Session(
+        login=os.environ["SMSC_LOGIN"],
+        password=os.environ["SMSC_PASSWORD"],
+        base_url=os.environ.get("SMSC_BASE_URL", "https://smsc.ru"),
+        max_wait=MAX_WAIT,
+    )
+
+
+@asynccontextmanager
+async def lifespan(app: FastAPI) -> AsyncIterator[dict[str, Any]]:
+    async with session_from_env() as smsc:
+        yield {"smsc": smsc}  # the lifespan state: request.state.smsc in every request
+
+
+app = FastAPI(title="SMS codes", lifespan=lifespan)
+
+
+def get_smsc(request: Request) -> smsc_async.Session:
+    smsc: smsc_async.Session = request.state.smsc
+    return smsc
+
+
+Smsc = Annotated[smsc_async.Session, Depends(get_smsc)]
+
+
+class CodeRequest(BaseModel):
+    phone: str
+
+
+@app.exception_handler(smsc_async.RateLimitedError)
+async def rate_limited(request: Request, exc: Exception) -> JSONResponse:
+    # retry_after is inf when only an answer still in flight can free the slot: ask for 1 s.
+    retry_after = getattr(exc, "retry_after", math.inf)
+    seconds = max(1, math.ceil(retry_after)) if math.isfinite(retry_after) else 1
+    return JSONResponse(
+        {"detail": "too many requests to the SMS gateway, retry later"},
+        status_code=429,
+        headers={"Retry-After": str(seconds)},
+    )
+
+
+@app.exception_handler(smsc_async.SMSCError)
+async def gateway_failed(request: Request, exc: Exception) -> JSONResponse:
+    # Other failures of the gateway or the way to it; exception texts carry no secrets.
+    return JSONResponse({"detail": f"SMS gateway: {exc}"}, status_code=502)
+
+
+@app.get("/balance")
+async def balance(smsc: Smsc) -> dict[str, Any]:
+    return (await smsc.balance()).to_dict()
+
+
+@app.post("/codes", status_code=201)
+async def send_code(body: CodeRequest, smsc: Smsc) -> dict[str, Any]:
+    code = f"{secrets.randbelow(10**6):06d}"
+    try:
+        sent = await smsc.send(body.phone, f"Your code: {code}")
+    except ValueError as exc:  # a malformed number: refused before anything was sent
+        raise HTTPException(status_code=422, detail=str(exc)) from None
+    # A real app stores a hash of the code with the phone to check it later.
+    return {"sent": sent.to_dict()}
