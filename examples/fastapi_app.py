@@ -68,14 +68,12 @@ class CodeRequest(BaseModel):
 
 @app.exception_handler(smsc_async.RateLimitedError)
 async def rate_limited(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, smsc_async.RateLimitedError)
     # retry_after is inf when only an answer still in flight can free the slot: ask for 1 s.
-    retry_after = getattr(exc, "retry_after", math.inf)
-    seconds = max(1, math.ceil(retry_after)) if math.isfinite(retry_after) else 1
-    return JSONResponse(
-        {"detail": "too many requests to the SMS gateway, retry later"},
-        status_code=429,
-        headers={"Retry-After": str(seconds)},
-    )
+    wait = exc.retry_after
+    seconds = max(1, math.ceil(wait)) if math.isfinite(wait) else 1
+    headers = {"Retry-After": str(seconds)}
+    return JSONResponse({"detail": "SMS gateway busy, retry later"}, 429, headers=headers)
 
 
 @app.exception_handler(smsc_async.SMSCError)

@@ -28,7 +28,7 @@ from typing import Any
 import httpx
 import pytest
 
-from smsc_async import Session, normalize_phone
+from smsc_async import RateLimits, Session, normalize_phone
 from smsc_async.testing import Emulator
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -47,6 +47,12 @@ def load(name: str) -> ModuleType:
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
+
+
+@pytest.fixture
+def emulator(limits: RateLimits) -> Emulator:
+    # Messages stay queued for the whole test: a status read right after a send is WAITING.
+    return Emulator(limits=limits, delivery_delay=600)
 
 
 @pytest.fixture
@@ -304,3 +310,42 @@ def test_batch_job_refuses_to_overwrite_its_input(gateway: Emulator, tmp_path: P
     assert done.stderr.strip() == "the output must not be the input"
     assert source.read_text(encoding="utf-8") == "79161234567\n"
     assert sum(gateway.stats.requests.values()) == 0
+
+
+# -- README.md: the usage example ----------------------------------------------------------------
+
+
+def readme_block(section: str) -> str:
+    """The first ```python block under the README heading ``section``."""
+    text = (ROOT / "README.md").read_text(encoding="utf-8")
+    body = text[text.index(f"\n{section}\n") :]
+    match = re.search(r"```python\n(.*?)```", body, re.S)
+    assert match is not None, f"no python block under {section}"
+    return match.group(1)
+
+
+def test_readme_shows_the_fastapi_example_as_it_is() -> None:
+    text = (ROOT / "README.md").read_text(encoding="utf-8")
+    body = text[text.index("\n## Frameworks\n") :]
+    match = re.search(r"  ```python\n(.*?)  ```", body, re.S)
+    assert match is not None
+    shown = [line.strip() for line in match.group(1).splitlines() if line.strip()]
+    example = {line.strip() for line in (EXAMPLES / "fastapi_app.py").read_text().splitlines()}
+    assert len(shown) > 10
+    assert [line for line in shown if line not in example] == []
+
+
+def test_readme_usage_runs_as_written(gateway: Emulator, tmp_path: Path) -> None:
+    script = tmp_path / "usage.py"
+    script.write_text(readme_block("## Usage"), encoding="utf-8")
+    done = run_script(script, cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    out = done.stdout.splitlines()
+    assert len(out) == 6
+    assert out[0] == "Balance(balance=Decimal('1000.00'), currency='RUB', credit=None)"
+    assert out[1].startswith("SendResult(id=")
+    assert out[2] == "WAITING False"
+    assert out[3].startswith("79161234567 ")
+    assert out[4].startswith("79031234567 ")
+    assert out[5] == "{'balance': '1000.00', 'currency': 'RUB', 'credit': None}"
+    assert sent_texts(gateway) == [(PHONE, "Код: 1234")]
