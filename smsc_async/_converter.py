@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import enum
 import functools
+import re
 import types
 import typing
 from decimal import Decimal, InvalidOperation
@@ -55,9 +56,16 @@ def _int_or_str(value: Any, _: type) -> int | str:
     return value
 
 
+# int() alone would also read "1_000" or Arabic-Indic "١٢"; the gateway writes ASCII digits, and
+# 30 of them bound the work int() does on a hostile body.
+_INT_TEXT = re.compile(r"\s*[-+]?[0-9]{1,30}\s*", re.ASCII)
+
+
 def _int(value: Any, _: type) -> int:
     if isinstance(value, bool) or not isinstance(value, (int, str)):
         raise ValueError(f"not an integer: {value!r}")
+    if isinstance(value, str) and not _INT_TEXT.fullmatch(value):
+        raise ValueError(f"not an integer: {value[:40]!r}")
     return int(value)
 
 

@@ -341,3 +341,14 @@ async def test_non_finite_balance_through_the_session_is_a_protocol_error() -> N
     async with Session("demo", "demo", transport=httpx.MockTransport(nan_balance)) as smsc:
         with pytest.raises(ProtocolError, match="balance"):
             await smsc.balance()
+
+
+@pytest.mark.parametrize("cnt", ["١٢", "1_000", "²", "1" * 31, "0x10", "", "1.0"])
+def test_integers_in_an_answer_are_ascii_digits(cnt: str) -> None:
+    with pytest.raises(ProtocolError, match="send: unexpected answer shape"):
+        decode(SEND, 200, json.dumps({"id": 1, "cnt": cnt}).encode())
+
+
+@pytest.mark.parametrize(("cnt", "value"), [("12", 12), (" 3 ", 3), ("-1", -1), (7, 7)])
+def test_integers_in_an_answer_as_the_gateway_writes_them(cnt: object, value: int) -> None:
+    assert decode(SEND, 200, json.dumps({"id": 1, "cnt": cnt}).encode()).cnt == value
