@@ -69,3 +69,14 @@ async def test_errors_from_the_pipeline_show_the_public_name() -> None:
     assert _last_line(auth.value) == (
         "smsc_async.AuthorizationError: balance: error 2 (authorise error)\n"
     )
+
+
+def test_every_error_class_of_the_package_is_exported_under_its_public_name() -> None:
+    from smsc_async import _errors
+
+    defined = [
+        obj
+        for obj in vars(_errors).values()
+        if isinstance(obj, type) and issubclass(obj, smsc_async.SMSCError)
+    ]
+    assert set(defined) == set(ERRORS)

@@ -12,9 +12,11 @@ from typing import Any
 import httpx
 import pytest
 
-from smsc_async import Balance, ProtocolError, SendResult, Session
+from smsc_async import ProtocolError, Session
 from smsc_async import _validation as v
-from smsc_async._endpoints._base import Endpoint, decode
+from smsc_async._endpoints._base import decode
+from smsc_async._endpoints.info import BALANCE
+from smsc_async._endpoints.messages import SEND
 
 MOSCOW = dt.timezone(dt.timedelta(hours=3))
 PHONE = "79161234567"
@@ -291,10 +293,6 @@ async def test_payment_of_an_absurd_amount_never_leaves(
     with pytest.raises(ValueError, match="amount"):
         await _pay(counted)("shop-2", amount)
     assert counter.requests == []
-
-
-BALANCE: Endpoint[Balance] = Endpoint("balance", "/sys/balance.php", Balance)
-SEND: Endpoint[SendResult] = Endpoint("send", "/sys/send.php", SendResult)
 
 
 @pytest.mark.parametrize(
