@@ -17,9 +17,9 @@ from ._constants import (
     MAX_MESSAGE_LENGTH,
     MAX_MONEY,
     MAX_SENDER_LENGTH,
-    MOSCOW,
     SEND_TIME_YEARS,
 )
+from ._converter import moscow_time
 
 __all__ = [
     "check_choice",
@@ -174,7 +174,7 @@ def format_send_time(value: object, name: str = "time") -> str:
             raise ValueError(f"{name} must be timezone-aware; a naive datetime is ambiguous")
         first, last = SEND_TIME_YEARS
         try:
-            moscow = value.astimezone(MOSCOW)
+            moscow = value.astimezone(moscow_time())
         except (OverflowError, ValueError):
             # datetime.max/min with an offset: outside what Python itself can convert.
             moscow = None

@@ -104,7 +104,7 @@ def test_fastapi_app_sends_a_code_and_shows_the_balance(gateway: Emulator) -> No
     with served(app) as client:  # the lifespan opens the Session; leaving closes it
         balance = client.get("/balance")
         assert balance.status_code == 200
-        assert balance.json() == {"balance": "1000.00", "currency": "RUB", "credit": None}
+        assert balance.json() == {"balance": "1000.00", "currency": "RUR", "credit": None}
         sent = client.post("/codes", json={"phone": PHONE})
         assert sent.status_code == 201, sent.text
         assert sent.json()["sent"]["cnt"] == 1
@@ -228,7 +228,7 @@ async def test_bot_confirms_a_number_and_tells_the_balance(gateway: Emulator) ->
         ann = Chat(dispatcher, bot, recorder, chat_id=42)
         bob = Chat(dispatcher, bot, recorder, chat_id=43)
 
-        assert await ann.say("/balance") == "SMS balance: 1000.00 RUB"
+        assert await ann.say("/balance") == "SMS balance: 1000.00 RUR"
         assert await ann.say("hello") == "Write your phone number to confirm it, or /balance."
         assert await ann.say("+7 (916) 123-45-67") == "We sent you a code by SMS: write it here."
         ((phone, text),) = sent_texts(gateway)
@@ -342,10 +342,10 @@ def test_readme_usage_runs_as_written(gateway: Emulator, tmp_path: Path) -> None
     assert done.returncode == 0, done.stderr
     out = done.stdout.splitlines()
     assert len(out) == 6
-    assert out[0] == "Balance(balance=Decimal('1000.00'), currency='RUB', credit=None)"
+    assert out[0] == "Balance(balance=Decimal('1000.00'), currency='RUR', credit=None)"
     assert out[1].startswith("SendResult(id=")
     assert out[2] == "WAITING False"
     assert out[3].startswith("79161234567 ")
     assert out[4].startswith("79031234567 ")
-    assert out[5] == "{'balance': '1000.00', 'currency': 'RUB', 'credit': None}"
+    assert out[5] == "{'balance': '1000.00', 'currency': 'RUR', 'credit': None}"
     assert sent_texts(gateway) == [(PHONE, "Код: 1234")]

@@ -19,7 +19,7 @@ MSK = dt.timezone(dt.timedelta(hours=3))
 
 #: One representative fmt=3 answer per model, with every kind of field filled in.
 ANSWERS: dict[str, Any] = {
-    "Balance": {"balance": "250.80", "currency": "RUB", "credit": "100.00"},
+    "Balance": {"balance": "250.80", "currency": "RUR", "credit": "100.00"},
     "PhoneResult": {
         "phone": "79161234567",
         "mccmnc": "25001",
@@ -99,7 +99,7 @@ ANSWERS: dict[str, Any] = {
         "sms": 10,
         "credit": "35.00",
         "debit": "0",
-        "currency": "RUB",
+        "currency": "RUR",
     },
     "PriceZone": {
         "zone": "1",
@@ -160,7 +160,7 @@ ANSWERS: dict[str, Any] = {
         "credit": "10.50",
         "debit": "100.00",
         "balance": "89.50",
-        "currency": "RUB",
+        "currency": "RUR",
     },
     "SenderName": {"sender": "Shop", "id": 8, "status": 1, "mts_int": 2, "mega_step": 255},
     "OperatorTemplate": {"id": 2, "msg": "Code: %d%", "sender": "Shop", "mts_trn": 1},

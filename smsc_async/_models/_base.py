@@ -23,7 +23,7 @@ class Model:
         lists. Derived properties (``final``, ``found`` …) are not included.
 
         >>> balance.to_dict()  # doctest: +SKIP
-        {'balance': '250.80', 'currency': 'RUB', 'credit': None}
+        {'balance': '250.80', 'currency': 'RUR', 'credit': None}
         """
         data: dict[str, Any] = to_json_data(self)
         return data
