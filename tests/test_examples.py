@@ -1,9 +1,10 @@
 """The examples and the README's usage example run, as written, against the emulator.
 
-Each is run the way its user would run it: the FastAPI app through its lifespan with FastAPI's test
-client, the bot through aiogram's own dispatcher, the batch job and the README snippet as scripts
-in a subprocess. The emulator is served on a loopback port and the examples find it through the
-environment (``SMSC_LOGIN``, ``SMSC_PASSWORD``, ``SMSC_BASE_URL``), as they would the real gateway.
+Each is run the way its user would run it: the FastAPI app served by uvicorn with its lifespan,
+the bot through aiogram's own dispatcher, the batch job and the README snippet as scripts in a
+subprocess. The emulator is the ``smsc_emulator`` fixture's, on a loopback port; the examples find
+it through the environment (``SMSC_LOGIN``, ``SMSC_PASSWORD``, ``SMSC_BASE_URL``), as they would
+the real gateway.
 """
 
 from __future__ import annotations
@@ -28,8 +29,8 @@ from typing import Any
 import httpx
 import pytest
 
-from smsc_async import RateLimits, Session, normalize_phone
-from smsc_async.testing import Emulator
+from smsc_async import Session, normalize_phone
+from smsc_async.testing import Emulator, ServedEmulator
 
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLES = ROOT / "examples"
@@ -49,19 +50,18 @@ def load(name: str) -> ModuleType:
     return module
 
 
-@pytest.fixture
-def emulator(limits: RateLimits) -> Emulator:
-    # Messages stay queued for the whole test: a status read right after a send is WAITING.
-    return Emulator(limits=limits, delivery_delay=600)
+# The gateway as a user's own suite gets it: the smsc_emulator fixture (the pytest11 plugin), with
+# strict documented rules; messages stay queued, so a status read after a send is WAITING.
+pytestmark = pytest.mark.smsc_emulator(delivery_delay=600)
 
 
 @pytest.fixture
-def gateway(monkeypatch: pytest.MonkeyPatch, live_url: str, emulator: Emulator) -> Emulator:
-    """The emulator on a loopback port, named by the environment the examples read."""
-    env = {"SMSC_LOGIN": "demo", "SMSC_PASSWORD": "demo", "SMSC_BASE_URL": live_url}
-    for key, value in env.items():
-        monkeypatch.setenv(key, value)
-    return emulator
+def gateway(monkeypatch: pytest.MonkeyPatch, smsc_emulator: ServedEmulator) -> Emulator:
+    """The served emulator, named by the environment the examples read."""
+    monkeypatch.setenv("SMSC_LOGIN", smsc_emulator.login)
+    monkeypatch.setenv("SMSC_PASSWORD", smsc_emulator.password)
+    monkeypatch.setenv("SMSC_BASE_URL", smsc_emulator.base_url)
+    return smsc_emulator.emulator
 
 
 @contextmanager
