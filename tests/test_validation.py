@@ -14,7 +14,7 @@ import pytest
 from smsc_async import ProtocolError, Session
 from smsc_async import _validation as v
 from smsc_async._endpoints._base import decode
-from smsc_async._endpoints.info import BALANCE
+from smsc_async._endpoints.info import BALANCE, OPERATOR_INFO
 from smsc_async._endpoints.messages import SEND
 
 MOSCOW = dt.timezone(dt.timedelta(hours=3))
@@ -348,3 +348,14 @@ def test_integers_in_an_answer_are_ascii_digits(cnt: str) -> None:
 @pytest.mark.parametrize(("cnt", "value"), [("12", 12), (" 3 ", 3), ("-1", -1), (7, 7)])
 def test_integers_in_an_answer_as_the_gateway_writes_them(cnt: object, value: int) -> None:
     assert decode(SEND, 200, json.dumps({"id": 1, "cnt": cnt}).encode()).cnt == value
+
+
+@pytest.mark.parametrize("tz", ["١٢", "1_0", "+٣"])
+def test_integers_of_a_flat_record_are_ascii_digits_too(tz: str) -> None:
+    # OperatorInfo has only optional str/int fields: a bulk look-up builds millions of them, so
+    # its structuring may take a shorter path; the same rule must hold on it.
+    body = {"phone": PHONE, "operator": "МТС", "tz": tz}
+    with pytest.raises(ProtocolError, match="info: unexpected answer shape"):
+        decode(OPERATOR_INFO, 200, json.dumps(body).encode())
+    ok = decode(OPERATOR_INFO, 200, json.dumps({**body, "tz": "3"}).encode())
+    assert ok[0].tz == 3
