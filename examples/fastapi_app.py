@@ -13,7 +13,8 @@
 - Answers are returned with ``.to_dict()``: money as strings, dates in ISO 8601.
 
 Each worker process has its own limiter: with ``uvicorn --workers N`` pass the Session a shared
-``backend`` (Redis or SQLite) so the workers keep the login's rules together.
+``backend`` (such as ``smsc_async.redis.RedisBackend``) so the workers keep the login's rules
+together.
 """
 
 from __future__ import annotations
