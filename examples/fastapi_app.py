@@ -2,6 +2,8 @@
 
     pip install "smsc-async" fastapi uvicorn
     SMSC_LOGIN=alex SMSC_PASSWORD=… uvicorn examples.fastapi_app:app
+    SMSC_LOGIN=alex SMSC_PASSWORD=… SMSC_LIMITS_FILE=/var/lib/sms/limits.sqlite3 \
+        uvicorn --workers 4 examples.fastapi_app:app
 
 (``SMSC_BASE_URL`` picks the regional host; the tests point it at the emulator.)
 
@@ -12,9 +14,9 @@
   ``429 Too Many Requests`` with a ``Retry-After`` header, instead of keeping the client waiting.
 - Answers are returned with ``.to_dict()``: money as strings, dates in ISO 8601.
 
-Each worker process has its own limiter: with ``uvicorn --workers N`` pass the Session a shared
-``backend`` (such as ``smsc_async.redis.RedisBackend``) so the workers keep the login's rules
-together.
+Each worker process has its own Session, so the workers must keep the login's rules together:
+``SMSC_LIMITS_FILE`` names an SQLite file they share (:class:`smsc_async.sqlite.SQLiteBackend`;
+across hosts use :class:`smsc_async.redis.RedisBackend` the same way).
 """
 
 from __future__ import annotations
@@ -23,7 +25,7 @@ import math
 import os
 import secrets
 from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from contextlib import AsyncExitStack, asynccontextmanager
 from typing import Annotated, Any
 
 from fastapi import Depends, FastAPI, HTTPException, Request
@@ -31,24 +33,32 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 
 import smsc_async
+from smsc_async.sqlite import SQLiteBackend
 
 #: Longest a request may wait for its turn under the gateway's rate rules, in seconds.
 MAX_WAIT = 2.0
 
 
-def session_from_env() -> smsc_async.Session:
+def session_from_env(backend: smsc_async.LimiterBackend | None = None) -> smsc_async.Session:
     """The app's Session, configured from SMSC_LOGIN, SMSC_PASSWORD and SMSC_BASE_URL."""
     return smsc_async.Session(
         login=os.environ["SMSC_LOGIN"],
         password=os.environ["SMSC_PASSWORD"],
         base_url=os.environ.get("SMSC_BASE_URL", "https://smsc.ru"),
+        backend=backend,
         max_wait=MAX_WAIT,
     )
 
 
 @asynccontextmanager
 async def lifespan(app: FastAPI) -> AsyncIterator[dict[str, Any]]:
-    async with session_from_env() as smsc:
+    async with AsyncExitStack() as stack:
+        backend = None
+        if limits_file := os.environ.get("SMSC_LIMITS_FILE"):
+            # The password as secret: the file's log names cannot be tested against guesses.
+            shared = SQLiteBackend(limits_file, secret=os.environ["SMSC_PASSWORD"])
+            backend = await stack.enter_async_context(shared)
+        smsc = await stack.enter_async_context(session_from_env(backend))
         yield {"smsc": smsc}  # the lifespan state: request.state.smsc in every request
 
 

@@ -131,6 +131,20 @@ def test_fastapi_app_answers_429_past_max_wait(gateway: Emulator) -> None:
     assert gateway.stats.errors[9] == 0
 
 
+@needs_max_wait
+def test_fastapi_workers_share_the_rules_through_the_limits_file(
+    gateway: Emulator, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    # Two workers, as uvicorn --workers 2 runs them: each its own app and Session, one file.
+    monkeypatch.setenv("SMSC_LIMITS_FILE", str(tmp_path / "limits.sqlite3"))
+    with served(load("fastapi_app").app) as one, served(load("fastapi_app").app) as two:
+        answers = [(one if i % 2 else two).get("/balance") for i in range(11)]
+    assert [a.status_code for a in answers] == [200] * 10 + [429]
+    assert "Retry-After" in answers[-1].headers
+    assert gateway.stats.requests["/sys/balance.php"] == 10
+    assert gateway.stats.errors[9] == 0
+
+
 # -- examples/bot.py -----------------------------------------------------------------------------
 
 
