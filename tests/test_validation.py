@@ -143,13 +143,19 @@ def anyio_backend() -> str:
     return "asyncio"
 
 
+def answer(body: bytes) -> httpx.Response:
+    # A streamed body, as a server's is (httpx reads a content= body at once, see
+    # test_mock_transport_answers_are_read in test_public_names.py).
+    return httpx.Response(200, stream=httpx.ByteStream(body))
+
+
 class Counter:
     def __init__(self) -> None:
         self.requests: list[httpx.Request] = []
 
     def __call__(self, request: httpx.Request) -> httpx.Response:
         self.requests.append(request)
-        return httpx.Response(200, json={"id": 1, "cnt": 1, "balance": "10.00"})
+        return answer(b'{"id": 1, "cnt": 1, "balance": "10.00"}')
 
 
 @pytest.fixture
@@ -332,7 +338,7 @@ def test_finite_money_in_an_answer_is_kept_exactly(raw: object, value: str) -> N
 @pytest.mark.anyio
 async def test_non_finite_balance_through_the_session_is_a_protocol_error() -> None:
     def nan_balance(request: httpx.Request) -> httpx.Response:
-        return httpx.Response(200, content=b'{"balance": "sNaN", "currency": "RUB"}')
+        return answer(b'{"balance": "sNaN", "currency": "RUR"}')
 
     async with Session("demo", "demo", transport=httpx.MockTransport(nan_balance)) as smsc:
         with pytest.raises(ProtocolError, match="balance"):
