@@ -77,6 +77,13 @@ async def read_body(response: httpx.Response, limit: int) -> bytes:
     Raises :class:`BodyTooLarge` as soon as more would come (before reading the rest), and
     :class:`BadEncoding` for an encoding it cannot bound or data it cannot inflate.
     """
+    if response.is_stream_consumed:
+        # Already in memory (a response built with content=, as httpx.MockTransport handlers
+        # build them; httpx decoded it then): nothing is left to bound but its size.
+        content = response.content
+        if len(content) > limit:
+            raise BodyTooLarge(len(content))
+        return content
     encodings = _encodings(response)
     announced = response.headers.get("content-length")
     if not encodings and announced is not None and announced.isdigit() and int(announced) > limit:

@@ -524,6 +524,15 @@ class Session(MessageCalls, ChannelCalls, InfoCalls, DataCalls):
                 name=endpoint.name,
             )
 
+    async def _call_once(self, endpoint: Endpoint[T], params: dict[str, str]) -> T:
+        """One attempt of a read, without the session's retries: for callers that retry by the
+        same policy themselves (bulk look-ups), so that retries never nest."""
+        if endpoint.kind is Kind.SEND:
+            raise RuntimeError("sends go through _call: they need an id and the send guard")
+        if endpoint.selector:
+            params = {**dict(endpoint.selector), **params}
+        return await self._attempt(endpoint, params, params, 1)
+
     def _attempt_deadline(self, admitted: float) -> float:
         """When an attempt admitted at ``admitted`` (session clock) gives up on its answer.
 

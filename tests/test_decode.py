@@ -220,3 +220,11 @@ def test_redact_applies_to_everything_taken_from_the_answer() -> None:
         assert "hunter2" not in str(err) and "hunter2" not in repr(err.args)
         assert "hunter2" not in getattr(err, "excerpt", "")
         assert "hunter2" not in getattr(err, "message", "")
+
+
+@pytest.mark.parametrize("code", ["²", "٣", "³"])
+def test_error_codes_in_other_digits_are_protocol_errors(code: str) -> None:
+    # str.isdigit() is true for these, and int("٣") is 3: neither may pass for a gateway code.
+    body = ('{"error": "x", "error_code": "' + code + '"}').encode()
+    with pytest.raises(ProtocolError):
+        _decode(BALANCE, body)

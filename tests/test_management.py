@@ -334,6 +334,8 @@ BAD_INPUT: list[tuple[Call, type[Exception], str]] = [
     (lambda s: s.jobs.add("n", PHONE, "x", time=dt.datetime(2030, 1, 1)), ValueError, "aware"),
     (lambda s: s.jobs.list(start="01.01.2024"), TypeError, "start"),  # type: ignore[arg-type]
     (lambda s: s.jobs.get(-1), ValueError, "id"),
+    # "G" and Arabic-Indic digits is neither a group nor a number.
+    (lambda s: s.jobs.add("j", ["G\u0661"], "Hi"), ValueError, "phone"),
     (lambda s: s.contacts.add("12"), ValueError, "phone"),
     (lambda s: s.contacts.add(PHONE, mail="nope"), ValueError, "mail"),
     (lambda s: s.contacts.add(PHONE, groups=[0]), ValueError, "groups"),

@@ -83,14 +83,6 @@ def test_every_error_class_of_the_package_is_exported_under_its_public_name() ->
     assert set(defined) == set(ERRORS)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=httpx.StreamConsumed,
-    reason="_body.read_body reads with response.aiter_raw(), which raises StreamConsumed on a "
-    "response whose body httpx already read (httpx.Response(content=/json=), as "
-    "httpx.MockTransport handlers build them); use response.content when "
-    "response.is_stream_consumed",
-)
 @pytest.mark.anyio
 async def test_mock_transport_answers_are_read() -> None:
     # httpx documents MockTransport for testing code that uses it: users test this way.

@@ -107,6 +107,7 @@ class Calls:
     """
 
     _call: Dispatch
+    _call_once: Dispatch
     _limits: RateLimits
     _clock: Clock
 
@@ -174,7 +175,7 @@ def decode(
         _raise_unreadable(endpoint, content.decode("utf-8", "replace"), redact)
     if isinstance(data, dict) and "error_code" in data:
         code = data["error_code"]
-        if isinstance(code, str) and code.isdigit() and len(code) < 10:
+        if isinstance(code, str) and code.isascii() and code.isdigit() and len(code) < 10:
             code = int(code)
         if not isinstance(code, int) or isinstance(code, bool):
             raise ProtocolError("error_code is not a number", endpoint=name)

@@ -114,7 +114,7 @@ class InfoCalls(Calls):
         every batch; ``total``, the number of items in ``phones`` (default: ``len(phones)`` when
         it has one), lets it estimate the ETA before the input is read to the end. ``concurrency``
         never exceeds the session's ``limits.concurrency``. ``retries`` repeats a batch after a
-        transient failure (timeout, lost connection, unreadable answer, error 9), waiting as the
+        failure the session's policy retries for reads (error 9, a transport failure, HTTP 5xx), waiting as the
         session's ``retry`` policy says (its defaults when the session has ``retry=None``); a
         failure that outlasts them, or any other error of the session (wrong credentials …), stops
         the run and is raised from the iteration as it is. An item of ``phones`` that is not a
@@ -159,5 +159,6 @@ class InfoCalls(Calls):
 
     async def _lookup_batch(self, part: Sequence[str]) -> list[models.OperatorInfo]:
         # The run normalized every number already (stricter than check_phones): straight to
-        # the pipeline, without checking a million numbers twice.
-        return await self._call(OPERATOR_INFO, {"phone": ",".join(part)})
+        # the pipeline, without checking a million numbers twice. One attempt: the run retries
+        # each batch by the session's policy itself, so the session's own retries must not nest.
+        return await self._call_once(OPERATOR_INFO, {"phone": ",".join(part)})

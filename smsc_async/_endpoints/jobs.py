@@ -152,8 +152,9 @@ def _recipients(value: object) -> list[str]:
     # A contact group ("G12") is as good as a number here.
     out: list[str] = []
     for item in list_items(value, "phones"):
-        if isinstance(item, str) and item.strip()[:1] in "Gg" and item.strip()[1:].isdigit():
-            out.append("G" + item.strip()[1:])
+        group = item.strip()[1:] if isinstance(item, str) and item.strip()[:1] in "Gg" else ""
+        if group.isascii() and group.isdigit():  # ASCII only: "G١" is no group number
+            out.append("G" + group)
         else:
             out.extend(check_phones([item]))
     if not out:

@@ -24,12 +24,12 @@ from __future__ import annotations
 
 import builtins
 from collections.abc import Iterable
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from typing import Any, Literal
 
 from .. import models
 from .._errors import InsufficientFundsError, NotFoundError
-from .._validation import check_flag, check_phone, check_sender, check_str
+from .._validation import check_flag, check_money, check_phone, check_sender, check_str
 from ._base import Endpoint, Kind, Namespace, as_list, id_of
 from ._common import check_record_id, expect_ok, ok_endpoint
 
@@ -126,15 +126,7 @@ def _operators(value: object, name: str) -> list[str]:
 
 
 def _amount(value: object, name: str = "amount") -> str:
-    if isinstance(value, (bool, float)) or not isinstance(value, (Decimal, int, str)):
-        raise TypeError(f"{name} must be a Decimal, int or str, not {type(value).__name__}")
-    try:
-        number = Decimal(str(value).strip())
-    except InvalidOperation:
-        raise ValueError(f"{name}: {value!r} is not a number") from None
-    if not number.is_finite() or number <= 0 or number != number.quantize(Decimal("0.01")):
-        raise ValueError(f"{name} must be positive with at most two decimals, got {value!r}")
-    return f"{number:.2f}"
+    return check_money(name, value)
 
 
 def _sub_client(user: str | None, user_id: int | None) -> dict[str, str]:

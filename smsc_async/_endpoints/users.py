@@ -11,12 +11,12 @@ Only the commands and parameters are documented. We read (and the emulator write
 from __future__ import annotations
 
 import datetime as dt
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from typing import Literal
 
 from .. import models
 from .._errors import NotFoundError
-from .._validation import check_choice, check_flag, check_int, check_sender, check_str
+from .._validation import check_choice, check_flag, check_int, check_money, check_sender, check_str
 from ._base import Endpoint, Kind, Namespace, as_list, id_of
 from ._common import expect_ok, format_date, ok_endpoint
 
@@ -155,15 +155,7 @@ class Users(Namespace):
 
         >>> await smsc.users.pay("shop-2", Decimal("100.00"))  # doctest: +SKIP
         """
-        if isinstance(amount, (bool, float)) or not isinstance(amount, (Decimal, int, str)):
-            raise TypeError(f"amount must be a Decimal, int or str, not {type(amount).__name__}")
-        try:
-            value = Decimal(str(amount).strip())
-        except InvalidOperation:
-            raise ValueError(f"amount: {amount!r} is not a number") from None
-        if not value.is_finite() or value <= 0 or value != value.quantize(Decimal("0.01")):
-            raise ValueError(f"amount must be positive with at most two decimals, got {amount!r}")
-        params = {"user": _login(login, "login"), "sum": f"{value:.2f}"}
+        params = {"user": _login(login, "login"), "sum": check_money("amount", amount)}
         expect_ok(PAY, await self._call(PAY, params))
 
     async def stat(
