@@ -15,7 +15,6 @@ from smsc_async import (
     LinkNotFoundError,
     MessageNotFoundError,
     MessageType,
-    RateLimits,
     Session,
     Status,
     TooManyRequestsError,
@@ -27,6 +26,7 @@ from smsc_async.testing._records import add_short_link, set_individual_price
 
 from ._input import assert_refused
 from ._virtual import VIRTUAL, on_twice_clock
+from .conftest import SCALE
 
 pytestmark = pytest.mark.anyio
 
@@ -38,8 +38,9 @@ TODAY = START.date()
 
 
 @pytest.fixture
-def emulator(limits: RateLimits) -> Emulator:
-    return Emulator(limits=limits, delivery_delay=0.05, start_time=START.timestamp())
+def emulator() -> Emulator:
+    # The emulator's own rule table on the tests' scale, not the client's RateLimits.
+    return Emulator(scale=SCALE, delivery_delay=0.05, start_time=START.timestamp())
 
 
 # ------------------------------------------------------------------------------------ history

@@ -27,8 +27,17 @@ from smsc_async.testing._records import OPERATOR_FIELDS, add_sender, records, se
 
 from ._input import assert_refused
 from ._virtual import VIRTUAL, on_twice_clock
+from .conftest import SCALE
 
 pytestmark = pytest.mark.anyio
+
+
+@pytest.fixture
+def emulator() -> Emulator:
+    # The emulator's own rule table on the tests' scale, not the client's RateLimits: it checks
+    # the client instead of agreeing with it.
+    return Emulator(scale=SCALE, delivery_delay=0.05)
+
 
 PATH = "/sys/senders.php"
 NUMBER = "79161234567"
