@@ -334,7 +334,8 @@ class MessageCalls(Calls):
         By default polls as fast as the gateway's rule allows (five status requests per message a
         minute: every 12 s, scaled with ``limits``); a shorter ``interval`` is still held to the
         rule by the limiter. Raises ``TimeoutError`` when no final status came within
-        ``timeout`` seconds (``None``: wait for ever).
+        ``timeout`` seconds of the session's clock (``None``: wait for ever); a failed poll is
+        raised as it is.
 
         >>> st = await smsc.wait_for_status(sent.id, "79161234567", timeout=300)  # doctest: +SKIP
         >>> st.status  # doctest: +SKIP
