@@ -303,7 +303,7 @@ class Session(MessageCalls, ChannelCalls, InfoCalls, DataCalls):
             self._client = make_client(
                 http_backend,
                 transport=transport,
-                timeout=timeout,
+                timeout=self._timeout,
                 concurrency=self._limits.concurrency,
                 headers={"User-Agent": USER_AGENT},
             )
