@@ -29,12 +29,12 @@ import attrs
 from anyio.streams.memory import MemoryObjectReceiveStream, MemoryObjectSendStream
 
 from ._clock import Clock, SystemClock
+from ._endpoints._base import Kind
 from ._errors import (
     OperatorNotFoundError,
     ParameterError,
     ProtocolError,
-    TooManyRequestsError,
-    TransportError,
+    SMSCError,
     api_error,
 )
 from ._retry import RetryPolicy
@@ -51,7 +51,6 @@ __all__ = [
 _DEFAULT_RETRY = RetryPolicy()
 # The errors a refused batch can owe to one of its numbers: split it to find the number.
 _SPLIT_ON = (ParameterError, OperatorNotFoundError)
-_TRANSIENT = (TransportError, ProtocolError, TooManyRequestsError)
 # The reader yields to the event loop at least this often, even when it sends nothing on.
 _READER_CHECKPOINT = 1024
 # The de-duplication set: 2**_TABLE_BITS tables of 2**_FIRST_BITS slots to start with, indexed
@@ -537,15 +536,26 @@ class BulkLookup:
         return await self._attempts(part)
 
     async def _attempts(self, part: list[str]) -> list[OperatorInfo]:
-        for attempt in range(self._retries + 1):
-            self._requests += 1
-            try:
-                return await self._lookup_fn(part)
-            except _TRANSIENT:
-                if attempt >= self._retries:
-                    raise
-            await self._clock.sleep(retry_wait(self._retry, attempt, self._clock))
-        raise AssertionError("unreachable")
+        try:
+            return await self._counted(part)
+        except SMSCError as exc:
+            if self._retries == 0 or not self._retry.retries(exc, Kind.READ):
+                raise
+            failed = exc
+        # The session's policy decides what is retried and how long each wait is, on the
+        # session clock; ``retries`` only sets how many more tries a batch gets.
+        policy = attrs.evolve(self._retry, attempts=self._retries + 1)
+        return await policy.run(
+            lambda: self._counted(part),
+            clock=self._clock,
+            kind=Kind.READ,  # info.php look-ups: idempotent reads
+            failed=failed,
+            name="lookup_operators",
+        )
+
+    async def _counted(self, part: list[str]) -> list[OperatorInfo]:
+        self._requests += 1
+        return await self._lookup_fn(part)
 
     # -- progress ----------------------------------------------------------------------------
 
@@ -671,16 +681,6 @@ def _as_text(item: object) -> tuple[str, TypeError | None]:
     return text, TypeError(
         f"not a phone number: a {type(item).__name__} (phones must hold str or int numbers)"
     )
-
-
-def retry_wait(policy: RetryPolicy, attempt: int, clock: Clock) -> float:
-    """Seconds to wait before retry ``attempt`` (0 for the first) of a batch, under ``policy``.
-
-    The session's own retry policy sets the waits (exponential from ``initial``, capped at
-    ``max_wait``, plus up to ``jitter`` drawn from the session clock), so a bulk run backs off
-    as every other call does; ``lookup_operators(retries=…)`` sets how many.
-    """
-    return min(policy.initial * 2.0**attempt, policy.max_wait) + clock.jitter(policy.jitter)
 
 
 def check_callback(progress: object) -> ProgressCallback | None:

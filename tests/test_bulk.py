@@ -5,6 +5,7 @@ from __future__ import annotations
 import functools
 import random
 from collections.abc import AsyncIterator, Callable, Iterator, Sequence
+from typing import Any
 
 import anyio
 import anyio.lowlevel
@@ -38,6 +39,7 @@ from smsc_async._bulk import (
 from smsc_async._converter import get_converter
 from smsc_async.testing import RESERVED, Emulator, Fault
 
+from ._virtual import VIRTUAL, Recorder, TwiceClock
 from .conftest import FAST_RETRY
 
 pytestmark = pytest.mark.anyio
@@ -449,25 +451,6 @@ async def test_items_that_are_not_numbers_are_rejected_locally(
     assert emulator.stats.requests[INFO] == 1
 
 
-class VirtualClock:
-    """A session clock on virtual time that records every wait."""
-
-    def __init__(self) -> None:
-        self.time = 0.0
-        self.sleeps: list[float] = []
-
-    def now(self) -> float:
-        return self.time
-
-    async def sleep(self, seconds: float) -> None:
-        self.sleeps.append(seconds)
-        self.time += seconds
-        await anyio.lowlevel.checkpoint()
-
-    def jitter(self, high: float) -> float:
-        return high / 2
-
-
 async def test_transient_failures_are_retried(
     make_session: MakeSession, emulator: Emulator
 ) -> None:
@@ -482,18 +465,77 @@ async def test_transient_failures_are_retried(
             await run(smsc, numbers(10), retries=1)
 
 
-async def test_retry_waits_come_from_the_session_policy_and_clock(
-    make_session: MakeSession, emulator: Emulator
-) -> None:
-    clock = VirtualClock()
-    policy = RetryPolicy(attempts=4, initial=0.5, max_wait=1.5, jitter=0.2)
-    emulator.inject(Fault(kind="drop", path=INFO, times=3))
-    async with make_session(emulator, retry=policy, clock=clock) as smsc:
-        results = await run(smsc, numbers(20), batch_size=20, retries=3)
-    assert all(r.ok for r in results)
-    # Exponential from `initial`, capped at `max_wait`, plus the clock's jitter (half of 0.2).
-    assert clock.sleeps == [0.5 + 0.1, 1.0 + 0.1, 1.5 + 0.1]
-    assert emulator.stats.requests[INFO] == 4
+class RecordingClock(TwiceClock):
+    """The session clock of these tests, on virtual time: notes every wait, jitters half."""
+
+    def __init__(self) -> None:
+        self.sleeps: list[float] = []
+
+    async def sleep(self, seconds: float) -> None:
+        self.sleeps.append(seconds)
+        await super().sleep(seconds)
+
+    def jitter(self, high: float) -> float:
+        return high / 2
+
+
+def _bulk_on_virtual_time(**policy: Any) -> tuple[Session, Recorder, RecordingClock]:
+    clock = RecordingClock()
+    recorder = Recorder(Emulator(clock=clock.now), clock)
+    session = Session(
+        login="demo",
+        password="demo",
+        base_url="http://127.0.0.1",
+        transport=recorder,
+        clock=clock,
+        # attempts=1: the session itself never retries, so every retry seen is the run's.
+        retry=RetryPolicy(attempts=1, **policy),
+    )
+    return session, recorder, clock
+
+
+@pytest.mark.parametrize("anyio_backend", VIRTUAL)
+async def test_retry_waits_are_the_session_policys_on_its_clock() -> None:
+    smsc, recorder, clock = _bulk_on_virtual_time(initial=0.5, max_wait=0.75, jitter=0.5)
+    recorder.emulator.inject(Fault(kind="drop", path=INFO, times=2))
+    async with smsc:
+        t0 = clock.now()
+        async with smsc.lookup_operators(numbers(20), batch_size=20, retries=2) as results:
+            got = [r async for r in results]
+            assert results.progress.requests == 3
+    assert len(got) == 20 and all(r.ok for r in got)
+    # Exponential from `initial` (0.5, then 1.0 capped at 0.75), plus the clock's jitter: half
+    # of 0.5. (A fourth identical try would also wait for the rule of 3 identical a minute.)
+    assert clock.sleeps == [0.5 + 0.25, 0.75 + 0.25]
+    assert recorder.times(INFO) == [t0, t0 + 0.75, t0 + 1.75]
+
+
+@pytest.mark.parametrize("anyio_backend", VIRTUAL)
+@pytest.mark.parametrize(
+    ("fault", "retried"),
+    [
+        (Fault(kind="drop", path=INFO), True),  # a read's lost answer
+        (Fault(kind="http_status", status=502, path=INFO), True),  # the gateway failed
+        (Fault(kind="error", error_code=9, path=INFO), True),
+        (Fault(kind="malformed", path=INFO), False),  # an answer, only unreadable
+        (Fault(kind="http_status", status=400, path=INFO), False),
+        (Fault(kind="html", path=INFO), False),
+    ],
+    ids=["drop", "502", "error-9", "malformed", "400", "html"],
+)
+async def test_a_run_retries_exactly_what_the_policy_retries(fault: Fault, retried: bool) -> None:
+    smsc, recorder, clock = _bulk_on_virtual_time(initial=1.0, jitter=0.0)
+    recorder.emulator.inject(fault)  # once: the retry, if any, is answered
+    async with smsc:
+        t0 = clock.now()
+        if retried:
+            got = await run(smsc, numbers(5), retries=2)
+            assert all(r.ok for r in got)
+            assert recorder.times(INFO) == [t0, t0 + 1.0]
+        else:
+            with pytest.raises(ProtocolError):
+                await run(smsc, numbers(5), retries=2)
+            assert recorder.times(INFO) == [t0]
 
 
 @pytest.mark.parametrize(

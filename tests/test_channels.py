@@ -7,7 +7,6 @@ from collections.abc import Awaitable, Callable
 from decimal import Decimal
 from typing import Any
 
-import anyio
 import attrs
 import pytest
 
@@ -21,6 +20,7 @@ from smsc_async import (
     MessageForbiddenError,
     MessageType,
     PersistError,
+    ProtocolError,
     RateLimits,
     Session,
     Status,
@@ -29,9 +29,18 @@ from smsc_async import (
 from smsc_async.testing import RESERVED, Emulator, Fault
 
 from ._input import assert_refused
-from .conftest import FAST_RETRY
+from ._virtual import VIRTUAL, on_twice_clock
+from .conftest import FAST_RETRY, SCALE
 
 pytestmark = pytest.mark.anyio
+
+
+@pytest.fixture
+def emulator() -> Emulator:
+    # The emulator's own rule table on the tests' scale, not the client's RateLimits: it checks
+    # the client instead of agreeing with it.
+    return Emulator(scale=SCALE, delivery_delay=0.05)
+
 
 PHONE = "79161234567"
 OTHER = "79031234567"
@@ -257,38 +266,66 @@ async def test_wait_for_status_returns_the_final_status(smsc: Session) -> None:
     assert status.err == 1
 
 
-async def test_wait_for_status_times_out_at_the_rule_pace(
-    smsc: Session, emulator: Emulator, limits: RateLimits
-) -> None:
-    sent = await smsc.send(PHONE, "later", time=dt.timedelta(minutes=30))
-    rule = limits.status_message
-    started = anyio.current_time()
-    with pytest.raises(TimeoutError, match="WAITING"):
-        await smsc.wait_for_status(sent.id, PHONE, timeout=rule.window)
-    # Never before the timeout (how much later depends on the machine's load: not asserted).
-    assert anyio.current_time() - started >= rule.window
-    # The default interval is window / limit: at most `limit` polls in one window.
-    assert 2 <= emulator.stats.requests[STATUS] <= rule.limit + 1
-    assert emulator.stats.errors[9] == 0
+@pytest.mark.parametrize("anyio_backend", VIRTUAL)
+async def test_wait_for_status_times_out_on_the_session_clock() -> None:
+    smsc, recorder, clock = on_twice_clock()
+    async with smsc:
+        sent = await smsc.send(PHONE, "later", time=dt.timedelta(minutes=30))
+        t0 = clock.now()
+        with pytest.raises(TimeoutError, match="last status WAITING after 54 s"):
+            await smsc.wait_for_status(sent.id, PHONE, timeout=54)
+        assert clock.now() == t0 + 54
+    # The default interval is the rule spread evenly: 60 s / 5 polls = one every 12 s.
+    assert recorder.times(STATUS) == [t0, t0 + 12, t0 + 24, t0 + 36, t0 + 48]
 
 
-async def test_fast_polling_is_held_to_the_rule(
-    smsc: Session, emulator: Emulator, limits: RateLimits
-) -> None:
-    sent = await smsc.send(PHONE, "later", time=dt.timedelta(minutes=30))
-    rule = limits.status_message
-    with pytest.raises(TimeoutError):
-        await smsc.wait_for_status(sent.id, PHONE, timeout=rule.window * 1.5, interval=0.001)
-    # The limiter, not the interval, paced the polls: the emulator never had to refuse one.
-    assert emulator.stats.errors[9] == 0
-    assert emulator.stats.requests[STATUS] <= 2 * rule.limit
+@pytest.mark.parametrize("anyio_backend", VIRTUAL)
+async def test_wait_for_status_returns_at_the_first_final_poll() -> None:
+    smsc, recorder, clock = on_twice_clock(delivery_delay=30)
+    async with smsc:
+        sent = await smsc.send(PHONE, "soon")
+        t0 = clock.now()
+        status = await smsc.wait_for_status(sent.id, PHONE, timeout=600)
+        assert status.status is Status.DELIVERED
+        assert clock.now() == t0 + 36  # final at t0 + 30, seen by the poll at t0 + 36
+        await clock.sleep(600)  # the timeout's alarm is gone: nothing more is asked
+    assert recorder.times(STATUS) == [t0, t0 + 12, t0 + 24, t0 + 36]
 
 
-async def test_wait_for_status_without_timeout(smsc: Session) -> None:
-    sent = await smsc.send(PHONE, "soon")
-    with anyio.fail_after(5):
-        status = await smsc.wait_for_status(sent.id, PHONE, timeout=None, interval=0.02)
+@pytest.mark.parametrize("anyio_backend", VIRTUAL)
+async def test_wait_for_status_raises_a_failed_poll_as_it_is() -> None:
+    smsc, recorder, _ = on_twice_clock()
+    async with smsc:
+        sent = await smsc.send(PHONE, "later", time=dt.timedelta(minutes=30))
+        recorder.emulator.inject(Fault(kind="http_status", status=400, path=STATUS))
+        with pytest.raises(ProtocolError, match="400"):  # not wrapped in an exception group
+            await smsc.wait_for_status(sent.id, PHONE, timeout=54)
+    assert len(recorder.times(STATUS)) == 1
+
+
+@pytest.mark.parametrize("anyio_backend", VIRTUAL)
+async def test_wait_for_status_without_timeout() -> None:
+    smsc, recorder, clock = on_twice_clock(delivery_delay=10)
+    async with smsc:
+        sent = await smsc.send(PHONE, "soon")
+        t0 = clock.now()
+        status = await smsc.wait_for_status(sent.id, PHONE, timeout=None, interval=4)
     assert status.final
+    assert recorder.times(STATUS) == [t0, t0 + 4, t0 + 8, t0 + 12]
+
+
+@pytest.mark.parametrize("anyio_backend", VIRTUAL)
+async def test_fast_polling_is_held_to_the_rule() -> None:
+    smsc, recorder, clock = on_twice_clock()
+    async with smsc:
+        sent = await smsc.send(PHONE, "later", time=dt.timedelta(minutes=30))
+        t0 = clock.now()
+        with pytest.raises(TimeoutError):
+            await smsc.wait_for_status(sent.id, PHONE, timeout=90, interval=1)
+        assert clock.now() == t0 + 90
+    # The limiter, not the interval, paced the polls: five, then five more a window later.
+    first = [t0 + n for n in range(5)]
+    assert recorder.times(STATUS) == first + [t + 60 for t in first]
 
 
 async def test_channels_with_a_fresh_session_and_api_key(live_url: str, limits: RateLimits) -> None:

@@ -15,7 +15,6 @@ from smsc_async import (
     LinkNotFoundError,
     MessageNotFoundError,
     MessageType,
-    RateLimits,
     Session,
     Status,
     TooManyRequestsError,
@@ -26,6 +25,8 @@ from smsc_async.testing import Emulator, Fault, Incoming
 from smsc_async.testing._records import add_short_link, set_individual_price
 
 from ._input import assert_refused
+from ._virtual import VIRTUAL, on_twice_clock
+from .conftest import SCALE
 
 pytestmark = pytest.mark.anyio
 
@@ -37,8 +38,9 @@ TODAY = START.date()
 
 
 @pytest.fixture
-def emulator(limits: RateLimits) -> Emulator:
-    return Emulator(limits=limits, delivery_delay=0.05, start_time=START.timestamp())
+def emulator() -> Emulator:
+    # The emulator's own rule table on the tests' scale, not the client's RateLimits.
+    return Emulator(scale=SCALE, delivery_delay=0.05, start_time=START.timestamp())
 
 
 # ------------------------------------------------------------------------------------ history
@@ -156,61 +158,69 @@ async def test_answers_look_back(smsc: Session, emulator: Emulator) -> None:
     assert [m.message for m in await smsc.answers(after_id=1)] == ["old", "older"]
 
 
-async def test_incoming_follows_new_messages(smsc: Session, emulator: Emulator) -> None:
+@pytest.mark.parametrize("anyio_backend", VIRTUAL)
+async def test_incoming_follows_new_messages() -> None:
+    smsc, recorder, clock = on_twice_clock(start_time=START.timestamp())
+    emulator = recorder.emulator
     _add(emulator, 0)
     _add(emulator, 1)
     got: list[IncomingMessage] = []
-    interval = smsc.limits.answers_identical.window / smsc.limits.answers_identical.limit
 
     async def later() -> None:
-        await anyio.sleep(interval * 3)
+        await clock.sleep(50)
         _add(emulator, 2)
-        await anyio.sleep(interval * 2)
+        await clock.sleep(40)
         _add(emulator, 3)
         _add(emulator, 4)
 
-    start = anyio.current_time()
-    async with anyio.create_task_group() as tg:
+    async with smsc, anyio.create_task_group() as tg:
+        t0 = clock.now()
         tg.start_soon(later)
-        with anyio.fail_after(5):
-            async for sms in smsc.incoming():
-                got.append(sms)
-                if len(got) == 5:
-                    break
-    elapsed = anyio.current_time() - start
+        async for sms in smsc.incoming():
+            got.append(sms)
+            if len(got) == 5:
+                break
+        assert clock.now() == t0 + 100
     assert [m.message for m in got] == [f"in {n}" for n in range(5)]
+    # Idle polls repeat the same request every 60 s / 3 = 20 s, each with the last id seen.
+    assert recorder.times(GET) == [t0 + 20 * n for n in range(6)]
+    after = [form.get("after_id") for _, form in recorder.requests[GET]]
+    assert after == [None, "2", "2", "2", "3", "3"]
     assert emulator.stats.errors[9] == 0
-    # Idle polls repeat the same request, spaced by the rule: 3 a minute, 0.2 s here.
-    polls = emulator.stats.requests[GET]
-    assert polls <= elapsed / interval + 2
-    assert polls >= 3
 
 
-async def test_incoming_reads_full_pages_at_once(smsc: Session, emulator: Emulator) -> None:
+@pytest.mark.parametrize("anyio_backend", VIRTUAL)
+async def test_incoming_reads_full_pages_at_once() -> None:
+    smsc, recorder, clock = on_twice_clock(start_time=START.timestamp())
     for n in range(5):
-        _add(emulator, n)
+        _add(recorder.emulator, n)
     got: list[int] = []
-    with anyio.fail_after(3):
+    async with smsc:
+        t0 = clock.now()
         async for sms in smsc.incoming(after_id=1, page_size=2, poll_interval=60):
             got.append(sms.id)
             if len(got) == 4:
                 break
     assert got == [2, 3, 4, 5]
-    assert emulator.stats.requests[GET] == 2
+    # A full page is followed by the next at once; only the short one waits (and ends here).
+    assert recorder.times(GET) == [t0, t0]
 
 
-async def test_incoming_drops_repeats_and_sorts(smsc: Session, emulator: Emulator) -> None:
+@pytest.mark.parametrize("anyio_backend", VIRTUAL)
+async def test_incoming_drops_repeats_and_sorts() -> None:
     # A gateway answering newest first, or repeating a message, still yields each once in order.
+    smsc, recorder, _ = on_twice_clock(start_time=START.timestamp())
     for n in range(3):
-        _add(emulator, n)
-    emulator.account("demo").incoming.reverse()
+        _add(recorder.emulator, n)
+    recorder.emulator.account("demo").incoming.reverse()
     got: list[int] = []
-    with anyio.fail_after(3):
+    async with smsc:
         async for sms in smsc.incoming(poll_interval=0):
             got.append(sms.id)
             if len(got) == 3:
                 break
     assert got == [1, 2, 3]
+    assert len(recorder.requests[GET]) == 1  # one answer held all three
 
 
 # ---------------------------------------------------------------------------------- statistics
@@ -324,18 +334,24 @@ async def test_error_3_means_not_found_only_where_documented(
     assert type(info.value) is APIError
 
 
-async def test_rate_rules_are_kept(smsc: Session, emulator: Emulator) -> None:
-    await smsc.send(PHONES[0], "x")
-    _add(emulator, 0)
-    link = add_short_link(emulator, "demo", "https://mywebsite.ru/")
-    start = anyio.current_time()
-    for _ in range(4):  # three identical (or, for statistics, any) requests a minute
-        await smsc.get_messages()
-        await smsc.answers()
-        await smsc.stats(TODAY)
-        await smsc.prices()
-        await smsc.short_link(id=link.id)
-    assert anyio.current_time() - start >= smsc.limits.stat_any.window * 0.9
+@pytest.mark.parametrize("anyio_backend", VIRTUAL)
+async def test_rate_rules_are_kept() -> None:
+    smsc, recorder, clock = on_twice_clock(start_time=START.timestamp())
+    emulator = recorder.emulator
+    async with smsc:
+        await smsc.send(PHONES[0], "x")
+        _add(emulator, 0)
+        link = add_short_link(emulator, "demo", "https://mywebsite.ru/")
+        t0 = clock.now()
+        for _ in range(4):  # three identical (or, for statistics, any) requests a minute
+            await smsc.get_messages()
+            await smsc.answers()
+            await smsc.stats(TODAY)
+            await smsc.prices()
+            await smsc.short_link(id=link.id)
+    # Three rounds at once; the fourth waits until the first round leaves the minute.
+    assert recorder.times(GET) == [t0] * 12 + [t0 + 60] * 4
+    assert recorder.times("/sys/tinyurls.php") == [t0] * 3 + [t0 + 60]
     assert emulator.stats.errors[9] == 0
 
 

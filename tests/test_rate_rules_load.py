@@ -17,9 +17,17 @@ import pytest
 from smsc_async import DuplicateSendError, RateLimits, Session
 from smsc_async.testing import Emulator
 
-from .conftest import FAST_RETRY
+from .conftest import FAST_RETRY, SCALE
 
 pytestmark = pytest.mark.anyio
+
+
+@pytest.fixture
+def emulator() -> Emulator:
+    # The emulator's own rule table on the tests' scale, not the client's RateLimits: it checks
+    # the client instead of agreeing with it.
+    return Emulator(scale=SCALE, delivery_delay=0.05)
+
 
 PHONES = [f"7916{n:07d}" for n in range(1_000_000, 1_000_040)]
 
@@ -88,7 +96,7 @@ async def _mixed_load(smsc: Session, tasks: int, seed: int) -> Counter[str]:
 
 async def test_hundreds_of_tasks_mixing_endpoints(_switch: Any) -> None:
     limits = RateLimits().scaled(0.005)
-    emulator = Emulator(limits=limits)
+    emulator = Emulator(scale=0.005)
     switch, live_url = _switch
     switch.app = emulator
     async with Session("demo", "demo", base_url=live_url, limits=limits, retry=FAST_RETRY) as smsc:
@@ -104,8 +112,8 @@ async def test_hundreds_of_tasks_mixing_endpoints(_switch: Any) -> None:
 async def test_concurrency_cap_under_slow_answers(_switch: Any) -> None:
     # Every answer takes 50 ms, so 120 look-ups pile up against the cap of 14 in flight; the
     # emulator answers error 9 from the 15th simultaneous request on.
-    limits = RateLimits().scaled(0.01)
-    emulator = Emulator(limits=limits, latency=0.05)
+    limits = RateLimits().scaled(SCALE)
+    emulator = Emulator(scale=SCALE, latency=0.05)
     switch, url = _switch
     switch.app = emulator
     try:

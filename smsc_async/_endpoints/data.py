@@ -6,9 +6,8 @@ import datetime as dt
 from collections import deque
 from collections.abc import AsyncIterator, Iterable
 
-import anyio
-
 from .. import models
+from .._clock import Clock
 from .._constants import MOSCOW
 from .._errors import LinkNotFoundError, MessageNotFoundError, ProtocolError
 from .._limits import identical, per_login
@@ -253,7 +252,7 @@ class DataCalls(Calls):
             if not poll_interval >= 0:
                 raise ValueError(f"poll_interval must be >= 0, got {poll_interval!r}")
             interval = float(poll_interval)
-        return _Inbox(self._call, base, after_id, size, interval)
+        return _Inbox(self._call, base, after_id, size, interval, self._clock)
 
     async def stats(
         self,
@@ -376,8 +375,10 @@ class _Inbox:
         after_id: int | None,
         size: int,
         interval: float,
+        clock: Clock,
     ) -> None:
         self._call = call
+        self._clock = clock  # the session's: idle polls are paced on the time a test controls
         self._params = params
         self._last = after_id
         self._size = size
@@ -391,7 +392,7 @@ class _Inbox:
     async def __anext__(self) -> models.IncomingMessage:
         while not self._buffer:
             if self._idle:
-                await anyio.sleep(self._interval)
+                await self._clock.sleep(self._interval)
             await self._poll()
         return self._buffer.popleft()
 

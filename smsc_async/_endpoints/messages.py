@@ -334,7 +334,8 @@ class MessageCalls(Calls):
         By default polls as fast as the gateway's rule allows (five status requests per message a
         minute: every 12 s, scaled with ``limits``); a shorter ``interval`` is still held to the
         rule by the limiter. Raises ``TimeoutError`` when no final status came within
-        ``timeout`` seconds (``None``: wait for ever).
+        ``timeout`` seconds of the session's clock (``None``: wait for ever); a failed poll is
+        raised as it is.
 
         >>> st = await smsc.wait_for_status(sent.id, "79161234567", timeout=300)  # doctest: +SKIP
         >>> st.status  # doctest: +SKIP
@@ -353,12 +354,32 @@ class MessageCalls(Calls):
             raise ValueError(f"interval must be > 0, got {interval!r}")
         if timeout is not None and (isinstance(timeout, bool) or not timeout > 0):
             raise ValueError(f"timeout must be > 0 or None, got {timeout!r}")
+        clock = self._clock
         last: models.MessageStatus | None = None
-        with anyio.move_on_after(timeout):
-            while True:
-                last = await self._call(STATUS, dict(params))
-                if last.final:
-                    return last
-                await self._clock.sleep(interval)
+        error: Exception | None = None
+
+        async def alarm(scope: anyio.CancelScope, seconds: float) -> None:
+            await clock.sleep(seconds)
+            scope.cancel()
+
+        # The deadline is kept on the session clock, not by anyio.move_on_after on the loop's:
+        # a session on a virtual clock times out on that clock (with SystemClock both agree).
+        async with anyio.create_task_group() as tg:
+            if timeout is not None:
+                tg.start_soon(alarm, tg.cancel_scope, timeout)
+            try:
+                while True:
+                    last = await self._call(STATUS, dict(params))
+                    if last.final:
+                        break
+                    await clock.sleep(interval)
+            except Exception as exc:
+                # Raised after the group, as it is: a task group would wrap it in a group.
+                error = exc
+            tg.cancel_scope.cancel()
+        if error is not None:
+            raise error
+        if last is not None and last.final:
+            return last
         seen = "no answer" if last is None else f"last status {last.status.name}"
         raise TimeoutError(f"message {params['id']} to {params['phone']}: {seen} after {timeout} s")
