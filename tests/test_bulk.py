@@ -25,6 +25,7 @@ from smsc_async import (
     RateLimits,
     RetryPolicy,
     Session,
+    SMSCError,
     _bulk,
     _converter,
 )
@@ -536,6 +537,27 @@ async def test_a_run_retries_exactly_what_the_policy_retries(fault: Fault, retri
             with pytest.raises(ProtocolError):
                 await run(smsc, numbers(5), retries=2)
             assert recorder.times(INFO) == [t0]
+
+
+@pytest.mark.parametrize("anyio_backend", VIRTUAL)
+async def test_retries_never_nest_with_the_sessions_own() -> None:
+    # The session retries reads 4 times in all; a run retrying each batch by the same policy
+    # must not multiply them: retries=1 is two requests for a batch, not 2 x 4.
+    clock = RecordingClock()
+    recorder = Recorder(Emulator(clock=clock.now), clock)
+    smsc = Session(
+        login="demo",
+        password="demo",
+        base_url="http://127.0.0.1",
+        transport=recorder,
+        clock=clock,
+        retry=RetryPolicy(attempts=4, initial=1.0, jitter=0.0),
+    )
+    recorder.emulator.inject(Fault(kind="drop", path=INFO, times=None))
+    async with smsc:
+        with pytest.raises(SMSCError):
+            await run(smsc, numbers(5), retries=1)
+    assert len(recorder.times(INFO)) == 2
 
 
 @pytest.mark.parametrize(
