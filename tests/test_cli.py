@@ -18,7 +18,7 @@ import subprocess
 import sys
 import time
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -293,16 +293,14 @@ def test_stdin_redirected_from_the_output_is_the_input_too(
     assert source.read_bytes() == PHONES.read_bytes()
 
 
-def _start(state: Path, tmp_path: Path, *args: str) -> subprocess.Popen[str]:
-    command, env = _command(state, None)
-    return subprocess.Popen(
-        [*command, *args],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        env=env,
-        cwd=tmp_path,
-    )
+#: Runs the command as a terminal's foreground job does: Ctrl+C raises KeyboardInterrupt. A job
+#: started in the background by a non-interactive shell (``pytest … &``, a CI script) inherits
+#: SIGINT ignored, and so would the command: the test's SIGINT would then be lost and the run
+#: would go on to its end (Python keeps an inherited SIG_IGN, and so does asyncio's runner).
+_FOREGROUND = (
+    "import runpy, signal, sys; signal.signal(signal.SIGINT, signal.default_int_handler); "
+    "sys.argv[0] = 'smsc'; runpy.run_module('smsc_async.cli', run_name='__main__')"
+)
 
 
 def _partial_rows(tmp_path: Path) -> int:
@@ -310,17 +308,54 @@ def _partial_rows(tmp_path: Path) -> int:
     return sum(p.read_text(encoding="utf-8").count("\n") for p in partials)
 
 
-def _interrupt_when_waiting(proc: subprocess.Popen[str], tmp_path: Path, rows: int) -> str:
-    """SIGINT once ``rows`` lines are in the temporary output (the rule's window is full)."""
-    deadline = time.monotonic() + 60
-    while _partial_rows(tmp_path) < rows:
-        assert proc.poll() is None, proc.communicate()
-        assert time.monotonic() < deadline, "the run never filled the window"
-        time.sleep(0.05)
-    proc.send_signal(signal.SIGINT)
-    _, err = proc.communicate(timeout=60)
-    assert proc.returncode == 130, err
+def _interrupt_when_waiting(state: Path, tmp_path: Path, rows: int, *args: str) -> str:
+    """Run ``smsc ARGS…``; SIGINT it once it waits for the look-up rule; return its stderr.
+
+    Waits on what the command shows: the "waiting … look-up rule" line on stderr (it is in the
+    limiter's wait) and ``rows`` lines in the temporary output. The bounds only catch a hang.
+    The process is killed and reaped whatever happens, so no pipe outlives the test.
+    """
+    _, env = _command(state, None)
+    err_path = tmp_path / "stderr.txt"
+    with open(err_path, "w", encoding="utf-8") as err_file:
+        proc = subprocess.Popen(
+            [sys.executable, "-c", _FOREGROUND, *args],
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
+            stderr=err_file,
+            env=env,
+            cwd=tmp_path,
+        )
+        try:
+            deadline = time.monotonic() + 300
+            while not (
+                "look-up rule" in err_path.read_text(encoding="utf-8")
+                and _partial_rows(tmp_path) >= rows
+            ):
+                assert proc.poll() is None, err_path.read_text(encoding="utf-8")
+                assert time.monotonic() < deadline, "the run never waited for the rule"
+                time.sleep(0.05)
+            proc.send_signal(signal.SIGINT)
+            # Well inside the rule's 60 s wait: a lost SIGINT shows as a run that goes on.
+            code = proc.wait(timeout=45)
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+            proc.wait()
+    err = err_path.read_text(encoding="utf-8")
+    assert code == 130, err
+    assert "looked up in" not in err, err
     return err
+
+
+@pytest.fixture
+def sigint_ignored() -> Iterator[None]:
+    """The test process ignores SIGINT, as a background job of a non-interactive shell does."""
+    before = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, before)
 
 
 def test_an_interrupted_restart_leaves_the_good_output_in_place(
@@ -333,24 +368,26 @@ def test_an_interrupted_restart_leaves_the_good_output_in_place(
     done = smsc("--emulator", "--emulator-scale", "0.01", "lookup", str(PHONES), "-o", str(out))
     assert done.exit_code == 0, done.output
     good = out.read_bytes()
-    proc = _start(
-        state, tmp_path, "--emulator", "lookup", str(source), "-o", str(out), "--restart",
-        "--batch-size", "1",
+    err = _interrupt_when_waiting(
+        state, tmp_path, 90,
+        "--emulator", "lookup", str(source), "-o", str(out), "--restart", "--batch-size", "1",
     )  # fmt: skip
-    err = _interrupt_when_waiting(proc, tmp_path, 90)
     assert "left as it was" in err
     assert out.read_bytes() == good
     assert list(tmp_path.glob(".*.partial")) == []
 
 
+@pytest.mark.usefixtures("sigint_ignored")
 def test_an_interrupted_run_keeps_its_complete_rows_to_resume(state: Path, tmp_path: Path) -> None:
+    # Run from a process that ignores SIGINT (pytest started in the background): the command
+    # must still take the test's SIGINT as a Ctrl+C.
     out = tmp_path / "out.csv"
     source = tmp_path / "many.txt"
     source.write_text("".join(f"7916{i:07d}\n" for i in range(120)), encoding="utf-8")
-    proc = _start(
-        state, tmp_path, "--emulator", "lookup", str(source), "-o", str(out), "--batch-size", "1"
-    )
-    err = _interrupt_when_waiting(proc, tmp_path, 90)
+    err = _interrupt_when_waiting(
+        state, tmp_path, 90,
+        "--emulator", "lookup", str(source), "-o", str(out), "--batch-size", "1",
+    )  # fmt: skip
     assert "rerun the same command to resume" in err
     rows = read_csv(out)
     assert len(rows) >= 89
