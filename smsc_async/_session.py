@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import logging
 from collections import deque
 from types import TracebackType
@@ -82,12 +83,36 @@ def _auth_fields(login: str | None, password: str | None, api_key: str | None) -
     return {"login": login, "psw": password}
 
 
-def _limits_namespace(login: str | None, api_key: str | None) -> str:
-    """The name a shared limiter backend files this login's logs under: a hash, never a secret."""
+def _limits_namespace(
+    login: str | None, password: str | None, api_key: str | None
+) -> tuple[str, bytes]:
+    """Where a shared limiter backend files this login's logs, and the key it hashes them with.
+
+    Both come from the login's secret (its password or API key), never in clear: the namespace
+    is a keyed hash of the login, so a guessed login cannot be matched against Redis offline,
+    and the key turns the numbers and texts in log keys into MACs. Every process of one login
+    derives the same pair; a new password moves the login to a new namespace.
+    """
     import hashlib  # only shared backends need it; kept off the import path
 
-    identity = f"login:{login}" if api_key is None else f"apikey:{api_key}"
-    return hashlib.blake2b(identity.encode(), digest_size=12, person=b"smsc_async.lim").hexdigest()
+    if api_key is not None:
+        identity, secret = "apikey", api_key
+    else:
+        identity, secret = f"login:{login}", password or ""
+    key = _derive_key(identity, secret)
+    namespace = hashlib.blake2b(
+        identity.encode(), key=key, digest_size=12, person=b"smsc_async.lim"
+    ).hexdigest()
+    return namespace, key
+
+
+@functools.lru_cache(maxsize=32)
+def _derive_key(identity: str, secret: str) -> bytes:
+    # A slow KDF: a weak password cannot be recovered from the namespace by guessing quickly.
+    import hashlib
+
+    salt = b"smsc_async.limits\0" + identity.encode()
+    return hashlib.pbkdf2_hmac("sha256", secret.encode(), salt, 20_000)
 
 
 class Session(EndpointsAPI):
@@ -150,7 +175,8 @@ class Session(EndpointsAPI):
         bind = getattr(backend, "bind", None)
         if bind is not None:
             # A shared backend (Redis) keeps each login's logs apart: tell it whose these are.
-            backend = bind(_limits_namespace(login, api_key))
+            namespace, key = _limits_namespace(login, password, api_key)
+            backend = bind(namespace, key=key)
         self._limiter = Limiter(self._limits, backend=backend)
         self._retry = retry
         self._cooldown = float(ip_block_cooldown)
