@@ -98,20 +98,30 @@ _PENDING_MAX = 10_000
 # The log of tombstoned (undone) acquire tokens, one per namespace. Demand keys never start so.
 _CANCELLED = "#cancelled"
 
-# The server's clock in microseconds, and scores written as integers (Lua's tostring keeps only
-# 14 digits; a microsecond timestamp has 16).
+# The server's clock in microseconds. Scores go to redis.call as Lua numbers, which Redis writes
+# exactly for integers below 2^53 (a microsecond timestamp has 16 digits; Lua's own tostring
+# would keep 14). ``keep`` extends a key's expiry to at least ``ms`` from now, never shortening
+# it.
 _PRELUDE = """
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000000 + tonumber(t[2])
-local function int(x) return string.format('%.0f', x) end
+local function keep(key, ms)
+  if redis.call('PTTL', key) < ms then redis.call('PEXPIRE', key, ms) end
+end
 """
 
 # KEYS: the logs, then (when taking) the namespace's tombstone log. ARGV: take (1/0), token,
 # lease µs, poll µs, the server time after which the caller has given up (0: unknown), then per
-# log: limit, window µs, ahead. A log may repeat: each occurrence takes its own entry (token,
-# token#1, token#2...). Returns {code, now}: code 0 admissible (taken when asked), -1 wait for
-# a release of an earlier claim of the caller, -2 the token was undone, -3 too late, else the
-# µs to wait.
+# log: limit, window µs, and 2 * ahead + tend (1: this process last tended the key's expiry
+# and garbage long enough ago to do it now). A log may repeat: each occurrence takes its own
+# entry (token, token#1, token#2...). Returns {code, now}: code 0 admissible (taken when asked),
+# -1 wait for a release of an earlier claim of the caller, -2 the token was undone, -3 too
+# late, else the µs to wait.
+#
+# Entries that stopped counting are skipped by ZCOUNT and removed when a process tends the
+# key (every lease_ttl / 2 per process and key) or when the log is full; the expiry of a key in
+# use is pushed to 2 * lease + window whenever a process tends it, so no key dies under a live
+# entry, and an idle key goes by itself.
 _DECIDE = (
     _PRELUDE
     + """
@@ -126,29 +136,36 @@ if take then
 end
 local lease = tonumber(ARGV[3])
 local poll = tonumber(ARGV[4])
-local snow = int(now)
+local after = now + 1  -- scores are whole µs: "> now"
 local wait = 0
 local counts = {}
 local seen = {}
+local tend = {}
 for i = 1, nlogs do
   local key = KEYS[i]
   local limit = tonumber(ARGV[3 * i + 3])
   local window = tonumber(ARGV[3 * i + 4])
-  local ahead = tonumber(ARGV[3 * i + 5])
+  local packed = tonumber(ARGV[3 * i + 5])
+  local flag = packed % 2
+  local ahead = (packed - flag) / 2
   local n = counts[key]
   local occ = seen[key] or 0
   if n == nil then
-    redis.call('ZREMRANGEBYSCORE', key, '-inf', snow)
-    n = redis.call('ZCARD', key)
+    if flag == 1 then
+      redis.call('ZREMRANGEBYSCORE', key, '-inf', now)
+      tend[key] = true
+    end
+    n = redis.call('ZCOUNT', key, after, '+inf')
     counts[key] = n
   end
   seen[key] = occ + 1
-  -- The k-th oldest entry (0-based) must go before this request has a slot.
+  -- The k-th oldest entry still counting (0-based) must go before this request has a slot.
   local k = n + ahead + occ - limit
   if k >= 0 then
     local w = -1
     if k < n then
-      local s = tonumber(redis.call('ZRANGE', key, k, k, 'WITHSCORES')[2])
+      local s = tonumber(redis.call('ZRANGEBYSCORE', key, after, '+inf', 'WITHSCORES',
+        'LIMIT', k, 1)[2])
       if s - window <= now then
         -- Answered (or its lease ran out): it stops counting at s, exactly.
         w = s - now
@@ -182,13 +199,13 @@ for i = 1, nlogs do
   else
     seen[key] = 1
   end
-  redis.call('ZADD', key, int(now + lease + window), m)
-  local ms = math.ceil((lease + window) / 1000) + 1
-  if counts[key] == 0 then
-    redis.call('PEXPIRE', key, ms)
-  else
-    -- Never shorten: a held or longer entry may outlive this one.
-    redis.call('PEXPIRE', key, ms, 'GT')
+  redis.call('ZADD', key, now + lease + window, m)
+  if counts[key] == 0 or tend[key] then
+    -- A new key (or one holding only what stopped counting) may have no expiry yet.
+    local ms = math.ceil((2 * lease + window) / 1000) + 1
+    if counts[key] == 0 then redis.call('PEXPIRE', key, ms) else keep(key, ms) end
+    counts[key] = -1
+    tend[key] = nil
   end
 end
 return {0, now}
@@ -196,30 +213,28 @@ return {0, now}
 )
 
 # KEYS: the logs, then (to undo) the tombstone log. ARGV: mode ('1' answered, '0' never left,
-# 'u' undo an acquire whose outcome is unknown), token, hold µs, µs the tombstone stays, then
-# per log window µs.
+# 'u' undo an acquire whose outcome is unknown), token, hold µs, lease µs, µs the tombstone
+# stays, then per log window µs.
 _RELEASE = (
     _PRELUDE
     + """
 local mode = ARGV[1]
 local member = ARGV[2]
 local hold = tonumber(ARGV[3])
+local lease = tonumber(ARGV[4])
 local nlogs = #KEYS
 if mode == 'u' then
   nlogs = nlogs - 1
   local tomb = KEYS[#KEYS]
-  local untill = now + tonumber(ARGV[4])
-  redis.call('ZREMRANGEBYSCORE', tomb, '-inf', int(now))
-  if redis.call('ZADD', tomb, int(untill), member) == 1 and redis.call('ZCARD', tomb) == 1 then
-    redis.call('PEXPIRE', tomb, math.ceil((untill - now) / 1000) + 1)
-  else
-    redis.call('PEXPIRE', tomb, math.ceil((untill - now) / 1000) + 1, 'GT')
-  end
+  local stay = tonumber(ARGV[5])
+  redis.call('ZREMRANGEBYSCORE', tomb, '-inf', now)
+  redis.call('ZADD', tomb, now + stay, member)
+  keep(tomb, math.ceil(stay / 1000) + 1)
 end
 local seen = {}
 for i = 1, nlogs do
   local key = KEYS[i]
-  local window = tonumber(ARGV[i + 4])
+  local window = tonumber(ARGV[i + 5])
   local m = member
   local occ = seen[key]
   if occ then
@@ -228,24 +243,21 @@ for i = 1, nlogs do
   else
     seen[key] = 1
   end
-  local score = nil
+  local span = 0
   if window > 0 then
     -- Answered (or maybe seen by the gateway): counts one window from now.
-    if mode == '1' or hold > 0 then score = now + window end
+    if mode == '1' or hold > 0 then span = window end
   elseif hold > 0 then
     -- The gateway may still be working on it: its place stays taken a while.
-    score = now + hold
+    span = hold
   end
-  if score then
-    local ms = math.ceil((score - now) / 1000) + 1
-    if redis.call('ZADD', key, int(score), m) == 1 and redis.call('ZCARD', key) == 1 then
-      -- Re-added to a key that had gone (its lease ran out): the key is new.
-      redis.call('PEXPIRE', key, ms)
-    else
-      redis.call('PEXPIRE', key, ms, 'GT')
-    end
-  else
+  if span == 0 then
     redis.call('ZREM', key, m)
+  elseif window == 0 or redis.call('ZADD', key, 'XX', 'LT', 'CH', now + span, m) == 0 then
+    -- Held, re-added after its lease ran out, or counting longer than its lease did: the
+    -- key's expiry may be short of it.
+    redis.call('ZADD', key, now + span, m)
+    keep(key, math.ceil((2 * lease + span) / 1000) + 1)
   end
 end
 return 0
@@ -265,11 +277,11 @@ local longest = {}
 for j = 3, #ARGV, 3 do
   local i = tonumber(ARGV[j])
   local window = tonumber(ARGV[j + 1])
-  redis.call('ZADD', KEYS[i], 'XX', 'GT', int(now + lease + window), ARGV[j + 2])
+  redis.call('ZADD', KEYS[i], 'XX', 'GT', now + lease + window, ARGV[j + 2])
   if longest[i] == nil or window > longest[i] then longest[i] = window end
 end
 for i, window in pairs(longest) do
-  redis.call('PEXPIRE', KEYS[i], math.ceil((lease + window) / 1000) + 1, 'GT')
+  keep(KEYS[i], math.ceil((2 * lease + window) / 1000) + 1)
 end
 return 0
 """
@@ -314,19 +326,41 @@ def _unavailable(exc: BaseException) -> LimiterUnavailableError:
     )
 
 
+# Arguments as bytes: redis-py passes bytes through, while it formats every int and encodes
+# every str on each call.
+_SMALL = [str(i).encode() for i in range(256)]
+
+
+def _b(n: int) -> bytes:
+    return _SMALL[n] if 0 <= n < 256 else str(n).encode()
+
+
 class _Plan:
     """What a request's demands need on Redis, computed once per distinct set of demands."""
 
-    __slots__ = ("keys", "keys_take", "members", "statics", "windows", "zero_tail")
+    __slots__ = (
+        "keys",
+        "keys_take",
+        "members",
+        "statics",
+        "tend_at",
+        "windows",
+        "windows_b",
+        "zero_tail",
+    )
 
     def __init__(self, keys: list[str], demands: Sequence[Demand], tomb: str) -> None:
         self.keys = keys
         self.keys_take = [*keys, tomb]
         self.windows = [round(d.window * _MICRO) for d in demands]
-        self.statics = [(d.limit, w) for d, w in zip(demands, self.windows, strict=True)]
-        self.zero_tail: list[int] = []
+        self.windows_b = [_b(w) for w in self.windows]
+        self.statics = [(_b(d.limit), w) for d, w in zip(demands, self.windows_b, strict=True)]
+        # The arguments per log when nobody waits ahead and no key is due for tending.
+        self.zero_tail: list[bytes] = []
         for limit, window in self.statics:
-            self.zero_tail += (limit, window, 0)
+            self.zero_tail += (limit, window, b"0")
+        #: Until when (monotonic) none of the keys needs tending by this process.
+        self.tend_at = -_INF
         # Per position, the suffix of its entry's token when its log repeats ("#1", "#2"...).
         seen: dict[str, int] = {}
         members = []
@@ -383,40 +417,54 @@ class _Shared:
         self.threaded = not isinstance(client, (_aredis.Redis, _aredis.RedisCluster))
         self.bounded = self.owned  # from_url set the socket timeouts and turned retries off
 
-    def _make_client(self) -> Any:
+    def _probe(self) -> bool:
+        # Whether the server is a cluster node (asked once, when the backend is first used).
         assert self.url is not None
-        options = dict(self.options)
-        asyncio_loop = _in_asyncio()
-        cluster = self.cluster
-        if cluster is None:
-            # Ask the server whether it is a cluster node (once, when the backend is first used).
-            with _redis.Redis.from_url(
-                self.url,
-                socket_timeout=self.timeout,
-                socket_connect_timeout=self.timeout,
-                retry=_SyncRetry(NoBackoff(), 0),
-            ) as probe:
-                cluster = probe.info("cluster").get("cluster_enabled") == 1
-            self.cluster = cluster
-        if asyncio_loop:
-            options.setdefault("retry", _AsyncRetry(NoBackoff(), 0))
-            if cluster:
-                return _aredis.RedisCluster.from_url(self.url, **options)
-            return _aredis.from_url(self.url, **options)
+        with _redis.Redis.from_url(
+            self.url,
+            socket_timeout=self.timeout,
+            socket_connect_timeout=self.timeout,
+            retry=_SyncRetry(NoBackoff(), 0),
+        ) as probe:
+            return bool(probe.info("cluster").get("cluster_enabled") == 1)
+
+    def _make_sync_client(self) -> Any:
         # redis-py's asyncio client runs only on asyncio: elsewhere (trio) use the synchronous
         # client from worker threads, redis-py's documented way outside asyncio.
+        assert self.url is not None
+        options = dict(self.options)
         options.setdefault("retry", _SyncRetry(NoBackoff(), 0))
-        if cluster:
+        if self.cluster:
             return _redis.RedisCluster.from_url(self.url, **options)
         return _redis.from_url(self.url, **options)
 
     async def _ensure(self) -> Any:
         if self.client is None:
-            # The probe and the cluster client's start-up block: run them off the event loop.
-            client = await anyio.to_thread.run_sync(self._make_client)
+            assert self.url is not None
+            # Blocking I/O (the probe, the synchronous cluster client's start-up) goes to a
+            # thread; the asyncio client is made here, in its event loop.
+            if self.cluster is None:
+                self.cluster = await anyio.to_thread.run_sync(self._probe)
+            client: Any
+            if _in_asyncio():
+                options = dict(self.options)
+                options.setdefault("retry", _AsyncRetry(NoBackoff(), 0))
+                if self.cluster:
+                    client = _aredis.RedisCluster.from_url(self.url, **options)
+                else:
+                    client = _aredis.from_url(self.url, **options)
+            else:
+                client = await anyio.to_thread.run_sync(self._make_sync_client)
             if self.client is None:
                 self.client = client
                 self._adopt(client)
+                # The server's clock before the first acquire, so that it too carries the time
+                # after which its caller has given up.
+                if self.threaded:
+                    seconds, micros = await anyio.to_thread.run_sync(client.time)
+                else:
+                    seconds, micros = await client.time()
+                self.note_time(int(seconds) * _MICRO + int(micros))
         return self.client
 
     async def run(self, script: _Script, keys: Sequence[str], args: Sequence[Any]) -> Any:
@@ -488,8 +536,12 @@ class _Shared:
         try:
             with anyio.CancelScope() as scope:
                 self.worker_scope = scope
-                while self.live or self.pending:
+                # Lingers two heartbeats after its last lease: short requests come and go far
+                # more often than that, and starting a task per request would cost more.
+                idle = 0
+                while idle < 2:
                     await anyio.sleep(_RETRY_INTERVAL if self.pending else self.heartbeat)
+                    idle = 0 if self.live or self.pending else idle + 1
                     await self.drain()
                     await self._renew()
         except Exception:  # pragma: no cover - a bug; never crash the event loop
@@ -733,6 +785,8 @@ class RedisBackend:
         self._mac_key = hashlib.blake2b(namespace.encode(), person=b"smsc_async.ns").digest()
         self._lease_us = round(lease_ttl * _MICRO)
         self._poll_us = max(1, round(poll_interval * _MICRO))
+        self._lease_b = _b(self._lease_us)
+        self._poll_b = _b(self._poll_us)
         self._timeout = timeout
         self._fallback = fallback
         self._recheck = recheck
@@ -743,6 +797,8 @@ class RedisBackend:
         self._tomb = self._base + _CANCELLED
         self._keys: dict[str, str] = {}
         self._plans: dict[tuple[Demand, ...], _Plan] = {}
+        # When this process last tended each key (its expiry and its garbage), monotonic.
+        self._tend: dict[str, float] = {}
         self._memory: MemoryBackend | None = None
         # While falling back: when to try Redis again.
         self._down_until = -_INF
@@ -844,16 +900,21 @@ class RedisBackend:
             await shared.drain()
         plan = self._plan(demands)
         member = shared.token + format(next(shared.counter), "x")
+        clock = time.monotonic()
+        due = None if clock < plan.tend_at else self._due(plan, clock)
         tail: list[Any]
-        if ahead is None:
+        if ahead is None and due is None:
             tail = plan.zero_tail
         else:
             tail = []
-            for (limit, window), claims in zip(plan.statics, ahead, strict=True):
-                tail += (limit, window, claims)
+            for i, (limit, window) in enumerate(plan.statics):
+                packed = 2 * (ahead[i] if ahead is not None else 0)
+                if due is not None and due[i]:
+                    packed += 1
+                tail += (limit, window, _b(packed))
         for attempt in range(2):
             not_after = shared.not_after()
-            args = [1, member, self._lease_us, self._poll_us, not_after, *tail]
+            args = [b"1", member, self._lease_b, self._poll_b, _b(not_after), *tail]
             try:
                 reply = await shared.run(_DECIDE_SCRIPT, plan.keys_take, args)
                 code, server_now = int(reply[0]), int(reply[1])
@@ -870,6 +931,8 @@ class RedisBackend:
                 return self._fall_back(_unavailable(exc)).try_acquire(demands, ahead)
             shared.note_time(server_now)
             if code == 0:
+                if due is not None:
+                    self._tended(plan, due, clock)
                 shared.live[member] = (self, plan)
                 shared.wake_worker()
                 self._recovered()
@@ -901,8 +964,8 @@ class RedisBackend:
         else:
             tail = []
             for (limit, window), claims in zip(plan.statics, ahead, strict=True):
-                tail += (limit, window, claims)
-        args = [0, "", self._lease_us, self._poll_us, 0, *tail]
+                tail += (limit, window, _b(2 * claims))
+        args = [b"0", b"", self._lease_b, self._poll_b, b"0", *tail]
         try:
             reply = await self._shared.run(_DECIDE_SCRIPT, plan.keys, args)
             code, server_now = int(reply[0]), int(reply[1])
@@ -932,7 +995,8 @@ class RedisBackend:
         shared.live.pop(handle, None)
         plan = self._plan(reservation.demands)
         hold_us = round(min(hold, 86_400.0) * _MICRO) if hold > 0 else 0
-        args: list[Any] = [1 if sent else 0, handle, hold_us, 0, *plan.windows]
+        args: list[Any] = [b"1" if sent else b"0", handle, _b(hold_us), self._lease_b, b"0"]
+        args += plan.windows_b
         if shared.failing or self._down_until > -_INF:
             # Redis is failing right now: do not hold the caller up for a timeout.
             shared.defer(self, plan.keys, args)
@@ -950,13 +1014,29 @@ class RedisBackend:
 
     # -- internals ---------------------------------------------------------------------------
 
+    def _due(self, plan: _Plan, clock: float) -> list[bool]:
+        # Which keys this process should tend now: each at least every lease_ttl / 2.
+        half = self._lease_us / _MICRO / 2
+        tend = self._tend
+        return [clock - tend.get(key, -_INF) >= half for key in plan.keys]
+
+    def _tended(self, plan: _Plan, due: list[bool], clock: float) -> None:
+        tend = self._tend
+        if len(tend) >= 4096:
+            tend.clear()
+        for key, was_due in zip(plan.keys, due, strict=True):
+            if was_due:
+                tend[key] = clock
+        half = self._lease_us / _MICRO / 2
+        plan.tend_at = min(tend.get(key, clock) for key in plan.keys) + half
+
     async def _undo(self, plan: _Plan, member: str, *, now: bool) -> None:
         """Take back whatever an acquire of unknown outcome took, and tombstone its token."""
         shared = self._shared
         # The tombstone outlives the acquire: the script refuses it as late by then, or (clock
         # offset not known yet) its entries would have run out anyway.
         tomb_us = self._lease_us + 2 * round(shared.timeout * _MICRO)
-        args: list[Any] = ["u", member, 0, tomb_us, *plan.windows]
+        args: list[Any] = [b"u", member, b"0", self._lease_b, _b(tomb_us), *plan.windows_b]
         if now and not shared.failing:
             try:
                 await shared.run(_RELEASE_SCRIPT, plan.keys_take, args)
