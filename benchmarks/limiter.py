@@ -150,7 +150,7 @@ class _StubbedSession(Session):
 
 
 def _retry_wrapper_costs(n: int) -> tuple[float, float]:
-    endpoint: Endpoint[object] = Endpoint("balance", "/sys/balance.php", object)
+    endpoint: Endpoint[object] = Endpoint("balance", "/sys/balance.php", lambda: object)
     params = {"cur": "1"}
 
     async def main() -> tuple[float, float]:

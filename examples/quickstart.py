@@ -33,6 +33,9 @@ async def main() -> None:
         print("status:   ", status.status.name, "final" if status.final else "pending")
         for info in await smsc.operator_info(["79161234567", "79031234567", "77011234567"]):
             print("operator: ", info.phone, info.country, info.operator, info.region)
+        # Management areas are namespaces on the session: smsc.templates, smsc.senders, smsc.jobs …
+        await smsc.templates.add("code", "Код: {code}", format="sms")
+        print("templates:", [t.name for t in await smsc.templates.list()])
         try:
             await smsc.send(["79161234567"], "Код: 1234", sender="Shop", cost=3)
         except smsc_async.DuplicateSendError as exc:

@@ -5,9 +5,11 @@
 ...     balance = await smsc.balance()
 ...     sent = await smsc.send(["79161234567"], "Код: 1234", sender="Shop")
 
-Everything public is importable from here; ``smsc_async.testing`` (the gateway emulator) and
-``smsc_async.redis`` (limits shared across processes) are imported on their own. Models, bulk
-look-ups and the segment calculator load on first use, so ``import smsc_async`` stays cheap.
+Everything public is importable from here, the classes of the management namespaces too (for
+annotations: ``smsc.senders`` is a :class:`Senders`); ``smsc_async.testing`` (the gateway
+emulator) and ``smsc_async.redis`` (limits shared across processes) are imported on their own.
+Models, bulk look-ups and the segment calculator load on first use, so ``import smsc_async`` stays
+cheap.
 """
 
 from __future__ import annotations
@@ -22,6 +24,19 @@ from ._backend import (
 from ._clock import (
     Clock,
     SystemClock,
+)
+from ._endpoints import (
+    Blacklist,
+    Contacts,
+    Documents,
+    Groups,
+    InboundNumbers,
+    Jobs,
+    Notifications,
+    OperatorTemplates,
+    Senders,
+    Templates,
+    Users,
 )
 from ._errors import (
     APIError,
@@ -129,6 +144,7 @@ __all__ = [
     "Act",
     "AuthorizationError",
     "Balance",
+    "Blacklist",
     "Block",
     "BulkLookup",
     "CircuitOpenError",
@@ -137,11 +153,15 @@ __all__ = [
     "ConnectError",
     "Contact",
     "ContactGroup",
+    "Contacts",
     "CostEstimate",
     "DateFormatError",
+    "Documents",
     "DuplicateSendError",
+    "Groups",
     "IPBlockedError",
     "InboundNumber",
+    "InboundNumbers",
     "IncomingMessage",
     "InsufficientFundsError",
     "InvalidPhoneError",
@@ -149,6 +169,7 @@ __all__ = [
     "Job",
     "JobCreated",
     "JobStatus",
+    "Jobs",
     "Limiter",
     "LimiterBackend",
     "LimiterUnavailableError",
@@ -165,11 +186,13 @@ __all__ = [
     "MessageStatus",
     "MessageType",
     "NotFoundError",
+    "Notifications",
     "OperatorInfo",
     "OperatorNotFoundError",
     "OperatorPrice",
     "OperatorStatus",
     "OperatorTemplate",
+    "OperatorTemplates",
     "ParameterError",
     "PersistError",
     "PhoneResult",
@@ -191,6 +214,7 @@ __all__ = [
     "SenderName",
     "SenderNotFoundError",
     "SenderStatus",
+    "Senders",
     "SendingStats",
     "SentMessage",
     "Session",
@@ -199,10 +223,12 @@ __all__ = [
     "StatusError",
     "SystemClock",
     "Template",
+    "Templates",
     "TooManyRequestsError",
     "TransportError",
     "UndeliverableError",
     "UserStat",
+    "Users",
     "WaitCall",
     "WrongCodeError",
     "__version__",

@@ -37,14 +37,17 @@ Every failure is an :class:`SMSCError`::
         ├── CodeAlreadySentError       senders 10 (retry after 8 hours)
         └── WrongCodeError             senders 11
 
-Codes map to classes **per endpoint** (``ERROR_TABLES``): code 3 is "insufficient funds" on send but
-"not found" elsewhere. Credentials never appear in any message here: the session never passes
-them in.
+Codes map to classes **per endpoint**: each endpoint's declaration names its own codes (code 3 is
+"insufficient funds" on send but "not found" elsewhere) beside the shared ones (``SHARED_ERRORS``);
+``ERROR_TABLES`` gathers them by endpoint name. Credentials never appear in any message here: the
+session never passes them in.
 """
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
 
 __all__ = [
     "APIError",
@@ -71,6 +74,7 @@ __all__ = [
     "RateLimitedError",
     "RefusedError",
     "RequestTimeout",
+    "SHARED_ERRORS",
     "SMSCError",
     "SendUnconfirmedError",
     "SenderNotFoundError",
@@ -274,58 +278,36 @@ class WrongCodeError(APIError):
     """senders.php error 11: wrong confirmation code."""
 
 
-_COMMON: dict[int, type[APIError]] = {
+#: The codes that mean the same on every endpoint; each endpoint's declaration adds its own.
+SHARED_ERRORS: Mapping[int, type[APIError]] = {
     1: ParameterError,
     2: AuthorizationError,
     4: IPBlockedError,
     9: TooManyRequestsError,
 }
 
+if TYPE_CHECKING:
+    #: Error code → exception class, per endpoint name: read from the endpoint declarations
+    #: (``smsc_async._endpoints``) on first use.
+    ERROR_TABLES: Mapping[str, Mapping[int, type[APIError]]]
 
-def _table(**codes: type[APIError]) -> Mapping[int, type[APIError]]:
-    return {**_COMMON, **{int(code[1:]): cls for code, cls in codes.items()}}
+
+def __getattr__(name: str) -> Any:
+    if name == "ERROR_TABLES":
+        return _error_tables()
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
-#: Error code → exception class, per endpoint name.
-ERROR_TABLES: Mapping[str, Mapping[int, type[APIError]]] = {
-    "send": _table(
-        e3=InsufficientFundsError,
-        e5=DateFormatError,
-        e6=MessageForbiddenError,
-        e7=InvalidPhoneError,
-        e8=UndeliverableError,
-    ),
-    "status": _table(e5=PersistError),
-    "balance": _table(),
-    "info": _table(e3=OperatorNotFoundError),
-    "tinyurls": _table(e3=LinkNotFoundError),
-    "senders": _table(
-        e3=SenderNotFoundError,
-        e5=PersistError,
-        e7=InvalidPhoneError,
-        e8=UndeliverableError,
-        e10=CodeAlreadySentError,
-        e11=WrongCodeError,
-    ),
-    "get_messages": _table(e3=MessageNotFoundError),
-    "get_answers": _table(),
-    "get_stat": _table(),
-    "get_price": _table(),
-    "jobs": _table(e3=PersistError, e5=DateFormatError),
-    "templates": _table(e3=NotFoundError),
-    "phones": _table(e3=NotFoundError, e7=InvalidPhoneError),
-    "users": _table(e3=NotFoundError),
-    "op_templates": _table(),
-    "documents": _table(e3=NotFoundError),
-    "ping": _table(e3=NotFoundError),
-    "receive_phones": _table(e3=NotFoundError, e5=InsufficientFundsError),
-    "wait_call": _table(e7=InvalidPhoneError),
-    "get_mega_accounts": _table(),
-}
+@functools.cache
+def _error_tables() -> Mapping[str, Mapping[int, type[APIError]]]:
+    # The declarations import this module, so their tables are gathered on first use.
+    from ._endpoints import error_tables
+
+    return error_tables()
 
 
 def api_error(endpoint: str, code: int, message: str, id: str | None = None) -> APIError:
     """The exception for ``code`` as ``endpoint`` means it (``APIError`` itself when unmapped)."""
-    table = ERROR_TABLES.get(endpoint, _COMMON)
+    table = _error_tables().get(endpoint, SHARED_ERRORS)
     cls = table.get(code, APIError)
     return cls(code, message, endpoint=endpoint, id=id)

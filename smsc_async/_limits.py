@@ -1,7 +1,8 @@
 """The gateway's documented request-rate rules, as data.
 
-Both sides of the wire read this module: the client's limiter keeps a session inside the rules and
-the emulator (``smsc_async.testing``) enforces them, so a rule changes in exactly one place.
+The client's limiter keeps a session inside these rules. Which rules a request counts against is
+said by its endpoint's declaration (``smsc_async._endpoints``), built from the chargers below;
+:func:`charges_for` reads it from there.
 
 Every rule is "at most ``limit`` requests in any span of ``window`` seconds" over one *scope*:
 
@@ -13,13 +14,31 @@ Every rule is "at most ``limit`` requests in any span of ``window`` seconds" ove
 from __future__ import annotations
 
 import enum
+import functools
 import re
-from collections.abc import Iterator, Mapping
-from typing import Any, NamedTuple
+from collections.abc import Callable, Iterator, Mapping
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 import attrs
 
-__all__ = ["Block", "Charge", "RateLimits", "Rule", "Scope", "charges_for", "identity_key"]
+if TYPE_CHECKING:
+    from ._endpoints._base import Endpoint
+
+__all__ = [
+    "Block",
+    "Charge",
+    "Charger",
+    "RateLimits",
+    "Rule",
+    "Scope",
+    "charges_for",
+    "concurrency_group",
+    "identical",
+    "identity_key",
+    "per_login",
+    "per_message",
+    "uncharged",
+]
 
 
 class Scope(enum.Enum):
@@ -135,11 +154,6 @@ class Charge(NamedTuple):
     key: str
 
 
-_BALANCE = (Charge("balance", "balance"),)
-_STAT = (Charge("stat_any", "stat"),)
-_SENDERS_ADD = (Charge("senders_add", "senders_add"),)
-
-
 # Parameters that never make two requests different: credentials and the answer's encoding.
 _NOT_IDENTITY = frozenset({"login", "psw", "apikey", "fmt", "charset"})
 # Parameters that hold lists of numbers: separators, order and a leading ``+`` do not matter.
@@ -175,6 +189,35 @@ def identity_key(path: str, params: Mapping[str, str]) -> str:
     return key
 
 
+#: What a declaration says it is charged against: its path and parameters in, charges out.
+Charger = Callable[[str, Mapping[str, str]], tuple[Charge, ...]]
+
+
+def uncharged(path: str, params: Mapping[str, str]) -> tuple[Charge, ...]:
+    """A call no rate rule covers (it still counts toward the concurrency caps)."""
+    return ()
+
+
+def per_login(*rules: str) -> Charger:
+    """Charged against ``rules``, each one log per login (e.g. 10 balance requests a minute)."""
+    charges = tuple(Charge(rule, rule) for rule in rules)
+
+    def charge(path: str, params: Mapping[str, str]) -> tuple[Charge, ...]:
+        return charges
+
+    return charge
+
+
+def identical(rule: str, *also: str) -> Charger:
+    """Charged against ``rule`` per identical request (:func:`identity_key`), plus ``also``."""
+    shared = tuple(Charge(name, name) for name in also)
+
+    def charge(path: str, params: Mapping[str, str]) -> tuple[Charge, ...]:
+        return (Charge(rule, identity_key(path, params)), *shared)
+
+    return charge
+
+
 def _message_pairs(params: Mapping[str, str]) -> Iterator[tuple[str, str]]:
     ids = [i for i in params.get("id", "").split(",") if i]
     phones = [p.lstrip("+") for p in _SPLIT.split(params.get("phone", "")) if p]
@@ -183,59 +226,59 @@ def _message_pairs(params: Mapping[str, str]) -> Iterator[tuple[str, str]]:
     return zip(ids, phones, strict=False)
 
 
-def _flag(params: Mapping[str, str], name: str) -> bool:
-    return params.get(name, "0") not in ("", "0")
+def per_message(rule: str, *, batch: str | None = None) -> Charger:
+    """Charged against ``rule`` once per message (``id`` + ``phone``) asked about.
+
+    A request naming several messages also counts once against ``batch``, when given.
+    """
+
+    def charge(path: str, params: Mapping[str, str]) -> tuple[Charge, ...]:
+        charges = [Charge(rule, f"{i}|{p}") for i, p in _message_pairs(params)]
+        if batch is not None and ("," in params.get("id", "") or "," in params.get("phone", "")):
+            charges.append(Charge(batch, batch))
+        return tuple(charges)
+
+    return charge
 
 
 def charges_for(path: str, params: Mapping[str, str]) -> tuple[Charge, ...]:
     """Which rules a request to ``path`` (e.g. ``"/sys/send.php"``) with ``params`` counts against.
 
-    The same table drives the client's limiter and the emulator's enforcement.
+    Read from the endpoint the request is declared as (its path and selector parameters); a
+    request matching no declaration counts against no rule.
     """
-    name = path[path.rfind("/") + 1 :]
-    if name == "balance.php":
-        return _BALANCE
-    if name == "send.php":
-        rule = "cost_identical" if params.get("cost") == "1" else "send_identical"
-        return (Charge(rule, identity_key(path, params)),)
-    if name == "status.php":
-        pairs = list(_message_pairs(params))
-        charges = [Charge("status_message", f"{i}|{p}") for i, p in pairs]
-        batch = "," in params.get("id", "") or "," in params.get("phone", "")
-        if batch and not _flag(params, "del"):
-            charges.append(Charge("status_batch", "batch"))
-        return tuple(charges)
-    if name == "info.php" and _flag(params, "get_operator"):
-        return (
-            Charge("operator_identical", identity_key(path, params)),
-            Charge("operator_any", "operator"),
-        )
-    if name == "get.php":
-        if _flag(params, "get_messages"):
-            return (
-                Charge("messages_identical", identity_key(path, params)),
-                Charge("messages_hourly", "messages"),
-            )
-        if _flag(params, "get_answers"):
-            return (Charge("answers_identical", identity_key(path, params)),)
-        if _flag(params, "get_stat"):
-            return _STAT
-        if _flag(params, "get_price"):
-            return (Charge("price_identical", identity_key(path, params)),)
-        return ()
-    if name == "tinyurls.php":
-        return (Charge("tinyurl_identical", identity_key(path, params)),)
-    if name == "senders.php":
-        if _flag(params, "add"):
-            return _SENDERS_ADD
-        if _flag(params, "get"):
-            return (Charge("senders_list_identical", identity_key(path, params)),)
-        return ()
-    if name == "jobs.php":
-        return (Charge("jobs_identical", identity_key(path, params)),)
+    # On the hot path: one dict look-up and a selector or two, no function-call layers.
+    index = _index if _index is not None else _load_index()
+    for selector, endpoint in index.get(path, ()):
+        for key, value in selector:
+            if params.get(key) != value:
+                break
+        else:
+            return endpoint.charges(params)
     return ()
 
 
 def concurrency_group(path: str) -> str | None:
     """The narrower concurrency cap a path falls under besides the per-login one, if any."""
-    return "status" if path.endswith("/status.php") else None
+    return _groups().get(path)
+
+
+# path -> (selector, declaration), most specific selector first; built on first use because the
+# declarations import this module.
+_Index = dict[str, tuple[tuple[tuple[tuple[str, str], ...], "Endpoint[Any]"], ...]]
+_index: _Index | None = None
+
+
+def _load_index() -> _Index:
+    global _index
+    from ._endpoints import by_path
+
+    _index = {path: tuple((e.selector, e) for e in group) for path, group in by_path().items()}
+    return _index
+
+
+@functools.cache
+def _groups() -> dict[str, str]:
+    from ._endpoints import declarations
+
+    return {e.path: e.concurrency for e in declarations() if e.concurrency is not None}

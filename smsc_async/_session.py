@@ -14,7 +14,23 @@ import httpx
 from ._backend import LimiterBackend
 from ._clock import Clock, SystemClock
 from ._constants import DEFAULT_BASE_URL, DEFAULT_IP_BLOCK_COOLDOWN, DEFAULT_TIMEOUT, USER_AGENT
-from ._endpoints import EndpointsAPI
+from ._endpoints import (
+    Blacklist,
+    ChannelCalls,
+    Contacts,
+    DataCalls,
+    Documents,
+    Groups,
+    InboundNumbers,
+    InfoCalls,
+    Jobs,
+    MessageCalls,
+    Notifications,
+    OperatorTemplates,
+    Senders,
+    Templates,
+    Users,
+)
 from ._endpoints._base import Endpoint, Kind, decode
 from ._errors import (
     APIError,
@@ -115,8 +131,15 @@ def _derive_key(identity: str, secret: str) -> bytes:
     return hashlib.pbkdf2_hmac("sha256", secret.encode(), salt, 20_000)
 
 
-class Session(EndpointsAPI):
+class Session(MessageCalls, ChannelCalls, InfoCalls, DataCalls):
     """An async session with the SMSC gateway: one connection pool and one rate limiter.
+
+    The everyday calls are the session's own methods (``send``, ``cost``, ``status``,
+    ``balance``, ``operator_info``, ``history``, ``incoming``, the channel sends …); the
+    management areas are namespaces sharing its pipeline: ``smsc.senders``, ``smsc.templates``,
+    ``smsc.jobs``, ``smsc.contacts``, ``smsc.groups``, ``smsc.blacklist``, ``smsc.users``,
+    ``smsc.documents``, ``smsc.operator_templates``, ``smsc.inbound_numbers`` and
+    ``smsc.notifications``.
 
     Authenticate with ``login`` and ``password`` or with ``api_key``. Credentials travel only in
     POST bodies, never in URLs, logs, reprs or error messages. ``base_url`` selects the regional
@@ -211,6 +234,63 @@ class Session(EndpointsAPI):
     def limits(self) -> RateLimits:
         """The rate rules this session keeps."""
         return self._limits
+
+    # -- management namespaces: each shares this session's pipeline ------------------------------
+
+    @functools.cached_property
+    def senders(self) -> Senders:
+        """Sender names: ``list``, ``add``, ``change``, ``send_code``, ``confirm``, ``delete``."""
+        return Senders(self._call)
+
+    @functools.cached_property
+    def templates(self) -> Templates:
+        """Message templates: ``list``, ``add``, ``change``, ``delete``."""
+        return Templates(self._call)
+
+    @functools.cached_property
+    def jobs(self) -> Jobs:
+        """Mailing lists: ``list``, ``get``, ``add``, ``cancel``, ``delete``."""
+        return Jobs(self._call)
+
+    @functools.cached_property
+    def contacts(self) -> Contacts:
+        """The phone book's contacts: ``list``, ``add``, ``change``, ``move``, ``delete``."""
+        return Contacts(self._call)
+
+    @functools.cached_property
+    def groups(self) -> Groups:
+        """Contact groups: ``list``, ``add``, ``change``, ``delete``."""
+        return Groups(self._call)
+
+    @functools.cached_property
+    def blacklist(self) -> Blacklist:
+        """The blacklist: ``add``, ``remove``."""
+        return Blacklist(self._call)
+
+    @functools.cached_property
+    def users(self) -> Users:
+        """Sub-clients: ``add``, ``change``, ``pay``, ``stat``, ``stats``."""
+        return Users(self._call)
+
+    @functools.cached_property
+    def documents(self) -> Documents:
+        """Sub-clients' invoices and acts: ``add_invoice``, ``invoices``, ``acts``."""
+        return Documents(self._call)
+
+    @functools.cached_property
+    def operator_templates(self) -> OperatorTemplates:
+        """Templates registered with the operators: ``list``, ``add``."""
+        return OperatorTemplates(self._call)
+
+    @functools.cached_property
+    def inbound_numbers(self) -> InboundNumbers:
+        """Dedicated inbound numbers: ``list``, ``buy``, ``set_renewal``."""
+        return InboundNumbers(self._call)
+
+    @functools.cached_property
+    def notifications(self) -> Notifications:
+        """Event notification groups: ``send``."""
+        return Notifications(self._call)
 
     async def __aenter__(self) -> Session:
         return self

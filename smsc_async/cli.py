@@ -559,7 +559,7 @@ def status(settings: Settings, message_id: str, phone: str, as_json: bool) -> No
 @click.pass_obj
 def senders(settings: Settings, show_all: bool, as_json: bool) -> None:
     """List the account's sender names."""
-    names = _run(settings, lambda smsc: smsc.senders(all=show_all))
+    names = _run(settings, lambda smsc: smsc.senders.list(all=show_all))
     if as_json:
         _print_json([attrs.asdict(n) for n in names])
         return

@@ -22,8 +22,7 @@ from smsc_async import (
     StatusError,
     TooManyRequestsError,
 )
-from smsc_async._endpoints.account import BALANCE
-from smsc_async._endpoints.info import OPERATOR_INFO
+from smsc_async._endpoints.info import BALANCE, OPERATOR_INFO
 from smsc_async._endpoints.messages import COST, SEND, STATUS, STATUSES
 from smsc_async.models import MessageType
 

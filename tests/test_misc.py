@@ -10,14 +10,10 @@ from typing import Any
 import pytest
 
 from smsc_async import (
-    AuthorizationError,
     InsufficientFundsError,
     InvalidPhoneError,
-    IPBlockedError,
     NotFoundError,
-    ParameterError,
     Session,
-    TooManyRequestsError,
 )
 from smsc_async.models import (
     Act,
@@ -28,7 +24,7 @@ from smsc_async.models import (
     OperatorTemplate,
     WaitCall,
 )
-from smsc_async.testing import Emulator, Fault
+from smsc_async.testing import Emulator
 from smsc_async.testing._endpoints._misc import (
     CALL_NUMBERS,
     INBOUND_NUMBERS,
@@ -39,6 +35,8 @@ from smsc_async.testing._endpoints._misc import (
 )
 from smsc_async.testing._endpoints.receive_phones import charge
 
+from ._input import assert_refused
+
 pytestmark = pytest.mark.anyio
 
 PHONE = "79161234567"
@@ -47,13 +45,13 @@ FOR_SALE = INBOUND_NUMBERS[0][0]
 
 
 async def test_operator_templates_round_trip(smsc: Session) -> None:
-    assert await smsc.operator_templates() == []
-    first = await smsc.add_operator_template(
+    assert await smsc.operator_templates.list() == []
+    first = await smsc.operator_templates.add(
         "Code: %d%", sender="Shop", transactional=["mts", "mega"]
     )
-    second = await smsc.add_operator_template("Sale!", service="tele2", transactional=("bee",))
+    second = await smsc.operator_templates.add("Sale!", service="tele2", transactional=("bee",))
     assert first != second
-    got = await smsc.operator_templates()
+    got = await smsc.operator_templates.list()
     assert got == [
         OperatorTemplate(id=first, msg="Code: %d%", sender="Shop", mts_trn=True, mega_trn=True),
         OperatorTemplate(id=second, msg="Sale!", sender=None, tele2_srv=True, bee_trn=True),
@@ -63,78 +61,78 @@ async def test_operator_templates_round_trip(smsc: Session) -> None:
 
 
 async def test_invoices_and_acts(smsc: Session, emulator: Emulator) -> None:
-    uid = await smsc.add_user("shop-2", "pw-123456")
-    first = await smsc.add_invoice("1500.00", user="shop-2", service="SMS")
-    second = await smsc.add_invoice(Decimal("99.90"), user_id=uid)
-    invoices = await smsc.invoices(user="shop-2")
+    uid = await smsc.users.add("shop-2", "pw-123456")
+    first = await smsc.documents.add_invoice("1500.00", user="shop-2", service="SMS")
+    second = await smsc.documents.add_invoice(Decimal("99.90"), user_id=uid)
+    invoices = await smsc.documents.invoices(user="shop-2")
     assert [(i.id, i.sum, i.service, i.paid) for i in invoices] == [
         (first, Decimal("1500.00"), "SMS", False),
         (second, Decimal("99.90"), None, False),
     ]
     assert all(isinstance(i, Invoice) and i.date.tzinfo is not None for i in invoices)
-    assert [i.id for i in await smsc.invoices(user_id=uid, id=second)] == [second]
-    assert await smsc.acts(user="shop-2") == []
+    assert [i.id for i in await smsc.documents.invoices(user_id=uid, id=second)] == [second]
+    assert await smsc.documents.acts(user="shop-2") == []
 
     act = pay_invoice(emulator, "demo", first)
-    acts = await smsc.acts(user_id=uid)
+    acts = await smsc.documents.acts(user_id=uid)
     assert acts == [
         Act(id=act.id, num=act.num, date=acts[0].date, sum=Decimal("1500.00"), invoice=first)
     ]
-    assert await smsc.acts(user="shop-2", num=act.num) == acts
-    assert await smsc.acts(user="shop-2", num="nope") == []
-    assert (await smsc.invoices(user="shop-2", id=first))[0].paid is True
+    assert await smsc.documents.acts(user="shop-2", num=act.num) == acts
+    assert await smsc.documents.acts(user="shop-2", num="nope") == []
+    assert (await smsc.documents.invoices(user="shop-2", id=first))[0].paid is True
 
     with pytest.raises(NotFoundError) as info:
-        await smsc.add_invoice("10", user="nobody")
+        await smsc.documents.add_invoice("10", user="nobody")
     assert (info.value.code, info.value.endpoint) == (3, "documents")
     with pytest.raises(NotFoundError):
-        await smsc.invoices(user_id=uid + 1000)
+        await smsc.documents.invoices(user_id=uid + 1000)
 
 
 async def test_notify(smsc: Session, emulator: Emulator) -> None:
     group = add_notification_group(emulator, "demo")
-    await smsc.notify(group, name="db", host="db1.example", info="disk full")
-    await smsc.notify(group, ok=True)
+    await smsc.notifications.send(group, name="db", host="db1.example", info="disk full")
+    await smsc.notifications.send(group, ok=True)
     seen = notifications(emulator, "demo")
     assert [(n.group, n.ok, n.name, n.host, n.info) for n in seen] == [
         (group, False, "db", "db1.example", "disk full"),
         (group, True, "", "", ""),
     ]
     with pytest.raises(NotFoundError) as info:
-        await smsc.notify(group + 1)
+        await smsc.notifications.send(group + 1)
     assert (info.value.code, info.value.endpoint) == (3, "ping")
 
 
 async def test_inbound_numbers(smsc: Session, emulator: Emulator) -> None:
-    listed = await smsc.inbound_numbers()
+    listed = await smsc.inbound_numbers.list()
     assert listed == [
         InboundNumber(phone=phone, cost=fee, bought=False, noprolong=False)
         for phone, fee in INBOUND_NUMBERS
     ]
     before = emulator.account("demo").balance
-    charged = await smsc.buy_inbound_number("+" + FOR_SALE)
+    charged = await smsc.inbound_numbers.buy("+" + FOR_SALE)
     expected = charge(INBOUND_NUMBERS[0][1], emulator.now())
     assert charged == expected > 0
     assert emulator.account("demo").balance == before - charged
-    mine = {n.phone: n for n in await smsc.inbound_numbers()}[FOR_SALE]
+    mine = {n.phone: n for n in await smsc.inbound_numbers.list()}[FOR_SALE]
     assert (mine.bought, mine.renews) == (True, True)
 
-    await smsc.set_inbound_number_renewal(FOR_SALE, renew=False)
-    mine = {n.phone: n for n in await smsc.inbound_numbers()}[FOR_SALE]
+    await smsc.inbound_numbers.set_renewal(FOR_SALE, renew=False)
+    mine = {n.phone: n for n in await smsc.inbound_numbers.list()}[FOR_SALE]
     assert (mine.noprolong, mine.renews) == (True, False)
-    await smsc.set_inbound_number_renewal(FOR_SALE, renew=True)
-    assert {n.phone: n for n in await smsc.inbound_numbers()}[FOR_SALE].renews
+    await smsc.inbound_numbers.set_renewal(FOR_SALE, renew=True)
+    assert {n.phone: n for n in await smsc.inbound_numbers.list()}[FOR_SALE].renews
 
     with pytest.raises(NotFoundError):  # already ours: no longer for sale
-        await smsc.buy_inbound_number(FOR_SALE)
+        await smsc.inbound_numbers.buy(FOR_SALE)
     with pytest.raises(NotFoundError):  # for sale, but not ours to change
-        await smsc.set_inbound_number_renewal(INBOUND_NUMBERS[1][0], renew=False)
+        await smsc.inbound_numbers.set_renewal(INBOUND_NUMBERS[1][0], renew=False)
     with pytest.raises(NotFoundError):  # no such number at all
-        await smsc.buy_inbound_number("79001112233")
+        await smsc.inbound_numbers.buy("79001112233")
 
     emulator.account("demo").balance = Decimal("1.00")
     with pytest.raises(InsufficientFundsError) as info:
-        await smsc.buy_inbound_number(INBOUND_NUMBERS[2][0])
+        await smsc.inbound_numbers.buy(INBOUND_NUMBERS[2][0])
     assert (info.value.code, info.value.endpoint) == (5, "receive_phones")
     assert emulator.account("demo").balance == Decimal("1.00")
 
@@ -178,70 +176,25 @@ async def test_social_binary_and_whatsapp_channels(smsc: Session, emulator: Emul
     assert bytes(range(100)).hex().upper() in sent
 
 
-SHARED: list[tuple[int, type[Exception]]] = [
-    (1, ParameterError),
-    (2, AuthorizationError),
-    (4, IPBlockedError),
-    (9, TooManyRequestsError),
-]
-ENDPOINTS: list[tuple[str, str, Call]] = [
-    ("op_templates", "/sys/op_templates.php", lambda s: s.operator_templates()),
-    ("op_templates", "/sys/op_templates.php",
-     lambda s: s.add_operator_template("x", service="mts")),
-    ("documents", "/sys/documents.php", lambda s: s.invoices(user="u")),
-    ("documents", "/sys/documents.php", lambda s: s.add_invoice(1, user_id=3)),
-    ("documents", "/sys/documents.php", lambda s: s.acts(user="u")),
-    ("ping", "/sys/ping.php", lambda s: s.notify(1)),
-    ("receive_phones", "/sys/receive_phones.php", lambda s: s.inbound_numbers()),
-    ("receive_phones", "/sys/receive_phones.php", lambda s: s.buy_inbound_number(PHONE)),
-    ("receive_phones", "/sys/receive_phones.php",
-     lambda s: s.set_inbound_number_renewal(PHONE, renew=True)),
-    ("wait_call", "/sys/wait_call.php", lambda s: s.wait_call(PHONE)),
-    ("get_mega_accounts", "/sys/get.php", lambda s: s.megafon_accounts()),
-    ("send", "/sys/send.php", lambda s: s.send_social(PHONE, "x")),
-    ("send", "/sys/send.php", lambda s: s.send_binary(PHONE, b"\x00")),
-    ("send", "/sys/send.php", lambda s: s.send_whatsapp(PHONE, "x", bot_number=PHONE)),
-]  # fmt: skip
-
-
-@pytest.mark.parametrize(("code", "error"), SHARED)
-@pytest.mark.parametrize(
-    ("name", "path", "call"), ENDPOINTS, ids=[f"{e[0]}-{i}" for i, e in enumerate(ENDPOINTS)]
-)
-async def test_shared_error_codes(
-    smsc: Session,
-    emulator: Emulator,
-    name: str,
-    path: str,
-    call: Call,
-    code: int,
-    error: type[Exception],
-) -> None:
-    emulator.inject(Fault(kind="error", error_code=code, path=path, times=None))
-    with pytest.raises(error) as info:
-        await call(smsc)
-    assert (info.value.code, info.value.endpoint) == (code, name)  # type: ignore[attr-defined]
-
-
 BAD_INPUT: list[tuple[Call, type[Exception], str]] = [
-    (lambda s: s.add_operator_template("x"), ValueError, "operator"),
-    (lambda s: s.add_operator_template("x", service="beeline"), ValueError, "service"),  # type: ignore[arg-type]
-    (lambda s: s.add_operator_template("x", transactional=[1]), ValueError, "transactional"),  # type: ignore[list-item]
-    (lambda s: s.add_operator_template(" ", service="mts"), ValueError, "message"),
-    (lambda s: s.add_operator_template("x", service="mts", sender="!" * 20), ValueError, "sender"),
-    (lambda s: s.add_invoice(10), ValueError, "user"),
-    (lambda s: s.add_invoice(10, user="a", user_id=1), ValueError, "user"),
-    (lambda s: s.add_invoice("1.005", user="a"), ValueError, "amount"),
-    (lambda s: s.add_invoice(-1, user="a"), ValueError, "amount"),
-    (lambda s: s.add_invoice(1.5, user="a"), TypeError, "amount"),  # type: ignore[arg-type]
-    (lambda s: s.add_invoice(1, user="a b"), ValueError, "user"),
-    (lambda s: s.invoices(user_id=0), ValueError, "user_id"),
-    (lambda s: s.acts(user="a", id=-1), ValueError, "id"),
-    (lambda s: s.notify(0), ValueError, "group_id"),
-    (lambda s: s.notify(1, ok="yes"), TypeError, "ok"),  # type: ignore[arg-type]
-    (lambda s: s.notify(1, info="x" * 1001), ValueError, "info"),
-    (lambda s: s.buy_inbound_number("12"), ValueError, "phone"),
-    (lambda s: s.set_inbound_number_renewal(PHONE, renew=None), TypeError, "renew"),  # type: ignore[arg-type]
+    (lambda s: s.operator_templates.add("x"), ValueError, "operator"),
+    (lambda s: s.operator_templates.add("x", service="beeline"), ValueError, "service"),  # type: ignore[arg-type]
+    (lambda s: s.operator_templates.add("x", transactional=[1]), ValueError, "transactional"),  # type: ignore[list-item]
+    (lambda s: s.operator_templates.add(" ", service="mts"), ValueError, "message"),
+    (lambda s: s.operator_templates.add("x", service="mts", sender="!" * 20), ValueError, "sender"),
+    (lambda s: s.documents.add_invoice(10), ValueError, "user"),
+    (lambda s: s.documents.add_invoice(10, user="a", user_id=1), ValueError, "user"),
+    (lambda s: s.documents.add_invoice("1.005", user="a"), ValueError, "amount"),
+    (lambda s: s.documents.add_invoice(-1, user="a"), ValueError, "amount"),
+    (lambda s: s.documents.add_invoice(1.5, user="a"), TypeError, "amount"),  # type: ignore[arg-type]
+    (lambda s: s.documents.add_invoice(1, user="a b"), ValueError, "user"),
+    (lambda s: s.documents.invoices(user_id=0), ValueError, "user_id"),
+    (lambda s: s.documents.acts(user="a", id=-1), ValueError, "id"),
+    (lambda s: s.notifications.send(0), ValueError, "group_id"),
+    (lambda s: s.notifications.send(1, ok="yes"), TypeError, "ok"),  # type: ignore[arg-type]
+    (lambda s: s.notifications.send(1, info="x" * 1001), ValueError, "info"),
+    (lambda s: s.inbound_numbers.buy("12"), ValueError, "phone"),
+    (lambda s: s.inbound_numbers.set_renewal(PHONE, renew=None), TypeError, "renew"),  # type: ignore[arg-type]
     (lambda s: s.wait_call("call me"), ValueError, "phone"),
     (lambda s: s.megafon_accounts("50 00"), ValueError, "account"),
     (lambda s: s.send_social([], "x"), ValueError, "phones"),
@@ -254,13 +207,5 @@ BAD_INPUT: list[tuple[Call, type[Exception], str]] = [
 
 
 @pytest.mark.parametrize(("call", "error", "needle"), BAD_INPUT)
-async def test_bad_input_never_leaves(
-    smsc: Session,
-    emulator: Emulator,
-    call: Call,
-    error: type[Exception],
-    needle: str,
-) -> None:
-    with pytest.raises(error, match=needle):
-        await call(smsc)
-    assert sum(emulator.stats.requests.values()) == 0
+def test_bad_input_never_leaves(call: Call, error: type[Exception], needle: str) -> None:
+    assert_refused(call, error, needle)

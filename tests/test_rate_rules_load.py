@@ -63,7 +63,7 @@ async def _mixed_load(smsc: Session, tasks: int, seed: int) -> Counter[str]:
             await sent_ready.wait()
             await smsc.statuses(sent[:3])  # one batch a minute
         elif kind == "senders":
-            await smsc.senders()  # 3 identical a minute
+            await smsc.senders.list()  # 3 identical a minute
         elif kind == "history":
             await smsc.get_messages(cnt=10)  # 3 identical a minute, 30 an hour
         elif kind == "answers":
@@ -73,11 +73,11 @@ async def _mixed_load(smsc: Session, tasks: int, seed: int) -> Counter[str]:
         elif kind == "prices":
             await smsc.prices()  # 3 identical a minute
         elif kind == "templates":
-            await smsc.templates()
+            await smsc.templates.list()
         elif kind == "contacts":
-            await smsc.contacts()
+            await smsc.contacts.list()
         else:
-            await smsc.jobs()  # 1 identical a minute
+            await smsc.jobs.list()  # 1 identical a minute
         done[kind] += 1
 
     async with anyio.create_task_group() as tg:

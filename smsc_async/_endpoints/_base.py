@@ -3,20 +3,30 @@
 from __future__ import annotations
 
 import enum
-import functools
 import json
 import re
-from collections.abc import Callable
-from typing import Any, Generic, TypeVar
+from collections.abc import Callable, Mapping
+from typing import Any, Generic, Protocol, TypeVar
 
 import attrs
 
+from .._clock import Clock
 from .._constants import EXCERPT_LENGTH
 from .._converter import get_converter
-from .._errors import ProtocolError, api_error
-from .._limits import RateLimits
+from .._errors import SHARED_ERRORS, APIError, ProtocolError
+from .._limits import Charge, Charger, RateLimits, uncharged
 
-__all__ = ["Caller", "Endpoint", "Kind", "decode"]
+__all__ = [
+    "Calls",
+    "Dispatch",
+    "Endpoint",
+    "Kind",
+    "Namespace",
+    "as_list",
+    "decode",
+    "id_of",
+    "ok",
+]
 
 T = TypeVar("T")
 
@@ -36,31 +46,94 @@ class Kind(enum.Enum):
     WRITE = "write"
 
 
-@attrs.frozen
-class Endpoint(Generic[T]):
-    """One gateway call: error-table ``name``, ``path``, fixed ``selector`` and answer ``model``.
+def _with_shared_codes(codes: Mapping[int, type[APIError]]) -> Mapping[int, type[APIError]]:
+    return {**SHARED_ERRORS, **codes}
 
-    ``model`` is the type answers are structured into, or its name in :mod:`smsc_async.models`
-    (``"Balance"``, ``"list[OperatorInfo]"``), resolved on first use so that importing the package
-    does not build every model class. ``adapt`` reshapes the decoded JSON before it is structured
-    (e.g. a single object where a list of them is expected).
+
+@attrs.frozen(eq=False)
+class Endpoint(Generic[T]):
+    """One gateway call, declared once: everything the pipeline needs to know about it.
+
+    * ``name`` -- the gateway script as errors report it (``"send"``, ``"senders"`` …);
+    * ``path`` and ``selector`` -- the script and the fixed parameters that pick the command
+      (``(("get", "1"),)``); the session adds the selector to every request;
+    * ``model`` -- a function returning the answer's type (``lambda: models.Balance``), called on
+      first use so that importing the package does not build every model; mypy reads ``T`` from it;
+    * ``errors`` -- the codes this endpoint gives a meaning of its own (code 3 is "insufficient
+      funds" on send but "not found" elsewhere); codes 1, 2, 4 and 9 mean the same everywhere;
+    * ``rules`` -- which rate rules a request counts against, from its parameters (a
+      :data:`~smsc_async._limits.Charger` such as ``identical("price_identical")``);
+    * ``concurrency`` -- a narrower concurrency cap it also falls under (``"status"``);
+    * ``kind`` -- whether it delivers (:attr:`Kind.SEND`), reads or changes account state;
+    * ``adapt`` -- reshapes the decoded JSON before structuring (one object where a list is
+      expected, ``{"id": N}`` where the id is the answer).
+
+    Declarations compare by identity.
     """
 
     name: str
     path: str
-    model: Any
+    model: Callable[[], type[T]]
     selector: tuple[tuple[str, str], ...] = ()
-    adapt: Callable[[Any], Any] | None = None
+    errors: Mapping[int, type[APIError]] = attrs.field(
+        default=SHARED_ERRORS, converter=_with_shared_codes
+    )
+    rules: Charger = uncharged
+    concurrency: str | None = None
     kind: Kind = Kind.READ
+    adapt: Callable[[Any], Any] | None = None
+
+    def charges(self, params: Mapping[str, str]) -> tuple[Charge, ...]:
+        """The rate-rule logs a request with ``params`` (selector included) counts against."""
+        return self.rules(self.path, params)
+
+    def error(self, code: int, message: str, id: str | None = None) -> APIError:
+        """The exception for error ``code`` as this endpoint means it."""
+        return self.errors.get(code, APIError)(code, message, endpoint=self.name, id=id)
 
 
-@functools.cache
-def _resolve(spec: str) -> Any:
-    from .. import models
+class Dispatch(Protocol):
+    """The session's pipeline: run one declared call with its parameters, return its answer."""
 
-    if spec.startswith("list[") and spec.endswith("]"):
-        return list[getattr(models, spec[5:-1])]  # type: ignore[misc]
-    return getattr(models, spec)
+    async def __call__(self, endpoint: Endpoint[T], params: dict[str, str]) -> T: ...
+
+
+class Calls:
+    """Base of the calls a :class:`~smsc_async.Session` offers itself.
+
+    Declares what those calls use of the session; ``Session.__init__`` provides it.
+    """
+
+    _call: Dispatch
+    _limits: RateLimits
+    _clock: Clock
+
+
+class Namespace:
+    """A group of management calls (``smsc.senders``, ``smsc.jobs`` …) on the session's pipeline."""
+
+    __slots__ = ("_call",)
+
+    def __init__(self, call: Dispatch) -> None:
+        self._call = call
+
+    def __repr__(self) -> str:
+        return f"<smsc_async {type(self).__name__}>"
+
+
+def ok(data: Any) -> Any:
+    """``{"result": "OK"}`` → ``"OK"``; anything else is left for structuring to reject."""
+    return data.get("result") if isinstance(data, dict) else data
+
+
+def as_list(data: Any) -> Any:
+    """One object where a list of them is expected → a list of one."""
+    return [data] if isinstance(data, dict) else data
+
+
+def id_of(data: Any) -> Any:
+    """``{"id": N}`` → ``N`` (an ``add`` command's answer)."""
+    return data.get("id") if isinstance(data, dict) else data
 
 
 def _excerpt(text: str) -> str:
@@ -90,19 +163,13 @@ def decode(endpoint: Endpoint[T], status_code: int, content: bytes) -> T:
         if not isinstance(code, int) or isinstance(code, bool):
             raise ProtocolError("error_code is not a number", endpoint=endpoint.name)
         echoed = data.get("id")
-        raise api_error(
-            endpoint.name,
-            code,
-            str(data.get("error", "")),
-            None if echoed is None else str(echoed),
+        raise endpoint.error(
+            code, str(data.get("error", "")), None if echoed is None else str(echoed)
         )
     if endpoint.adapt is not None:
         data = endpoint.adapt(data)
-    model = endpoint.model
-    if isinstance(model, str):
-        model = _resolve(model)
     try:
-        result: T = get_converter().structure(data, model)
+        result: T = get_converter().structure(data, endpoint.model())
     except Exception as exc:  # cattrs raises many kinds; none may escape as such
         raise ProtocolError(
             f"unexpected answer shape ({type(exc).__name__}: {exc})",
@@ -116,7 +183,7 @@ def _raise_unreadable(endpoint: Endpoint[Any], text: str) -> Any:
     match = _PLAIN_ERROR.match(text)
     if match:
         code, message, echoed = match.groups()
-        raise api_error(endpoint.name, int(code), message, echoed)
+        raise endpoint.error(int(code), message, echoed)
     stripped = text.lstrip()
     if not stripped:
         reason = "empty body"
@@ -127,15 +194,3 @@ def _raise_unreadable(endpoint: Endpoint[Any], text: str) -> Any:
     else:
         reason = "not JSON"
     raise ProtocolError(reason, endpoint=endpoint.name, excerpt=_excerpt(text))
-
-
-class Caller:
-    """What endpoint groups need from the session: one pipeline to run a declared call through."""
-
-    @property
-    def limits(self) -> RateLimits:
-        """The rate rules the session keeps."""
-        raise NotImplementedError
-
-    async def _call(self, endpoint: Endpoint[T], params: dict[str, str]) -> T:
-        raise NotImplementedError

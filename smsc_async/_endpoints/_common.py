@@ -4,15 +4,16 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 import httpx
 
 from .._constants import MOSCOW
-from .._errors import ProtocolError
+from .._errors import APIError, ProtocolError
+from .._limits import Charger, uncharged
 from .._validation import check_int, check_phone, check_str, list_items
-from ._base import Endpoint
+from ._base import Endpoint, Kind, ok
 
 __all__ = [
     "check_email",
@@ -23,7 +24,6 @@ __all__ = [
     "expect_ok",
     "format_date",
     "ok_endpoint",
-    "result_of",
 ]
 
 # Deliberately loose: the gateway is the judge of deliverability; this catches typos and lists
@@ -31,14 +31,28 @@ __all__ = [
 _EMAIL = re.compile(r"[^@\s,;]+@[^@\s,;]+\.[^@\s,;]+")
 
 
-def result_of(data: Any) -> Any:
-    """``{"result": "OK"}`` → ``"OK"``; anything else is left for structuring to reject."""
-    return data.get("result") if isinstance(data, dict) else data
-
-
-def ok_endpoint(name: str, path: str, selector: tuple[tuple[str, str], ...]) -> Endpoint[str]:
-    """An endpoint whose success answer is the bare ``OK`` (``{"result": "OK"}`` in JSON)."""
-    return Endpoint(name, path, str, selector, result_of)
+def ok_endpoint(
+    name: str,
+    path: str,
+    selector: tuple[tuple[str, str], ...] = (),
+    *,
+    errors: Mapping[int, type[APIError]],
+    rules: Charger = uncharged,
+    concurrency: str | None = None,
+    kind: Kind = Kind.WRITE,
+) -> Endpoint[str]:
+    """A command whose success answer is the bare ``OK`` (``{"result": "OK"}`` in JSON)."""
+    return Endpoint(
+        name,
+        path,
+        lambda: str,
+        selector,
+        errors=errors,
+        rules=rules,
+        concurrency=concurrency,
+        kind=kind,
+        adapt=ok,
+    )
 
 
 def expect_ok(endpoint: Endpoint[str], result: str) -> None:

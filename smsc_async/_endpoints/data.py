@@ -1,23 +1,32 @@
-"""Getting data: get.php (history, incoming, statistics, tariffs) and tinyurls.php."""
+"""Getting data: get.php (history, incoming, statistics, tariffs, MegaFon), tinyurls.php."""
 
 from __future__ import annotations
 
 import datetime as dt
 from collections import deque
 from collections.abc import AsyncIterator, Iterable
-from typing import TYPE_CHECKING, Any
 
 import anyio
 
+from .. import models
 from .._constants import MOSCOW
-from .._errors import MessageNotFoundError, ProtocolError
-from .._limits import RateLimits
+from .._errors import LinkNotFoundError, MessageNotFoundError, ProtocolError
+from .._limits import identical, per_login
 from .._validation import check_flag, check_int, check_phone, check_phones, check_str
-from ._base import Caller, Endpoint
+from ._base import Calls, Dispatch, Endpoint, as_list
 from ._common import check_emails, format_date
 
-if TYPE_CHECKING:
-    from ..models import IncomingMessage, Prices, SendingStats, SentMessage, ShortLink
+__all__ = [
+    "ANSWERS",
+    "MEGAFON",
+    "MESSAGES",
+    "PRICES",
+    "SHORT_LINK",
+    "STATS",
+    "DataCalls",
+    "answers_params",
+    "history_params",
+]
 
 _GET = "/sys/get.php"
 
@@ -30,23 +39,52 @@ MAX_ANSWERS_HOURS = 168
 INCOMING_PAGE = 100
 
 
-def _as_list(data: Any) -> Any:
-    # A lone object where a list is expected: treat it as a list of one.
-    return [data] if isinstance(data, dict) else data
-
-
-MESSAGES: Endpoint[list[SentMessage]] = Endpoint(
-    "get_messages", _GET, "list[SentMessage]", (("get_messages", "1"),), _as_list
+MESSAGES = Endpoint(
+    "get_messages",
+    _GET,
+    lambda: list[models.SentMessage],
+    (("get_messages", "1"),),
+    errors={3: MessageNotFoundError},
+    rules=identical("messages_identical", "messages_hourly"),
+    adapt=as_list,
 )
-ANSWERS: Endpoint[list[IncomingMessage]] = Endpoint(
-    "get_answers", _GET, "list[IncomingMessage]", (("get_answers", "1"),), _as_list
+ANSWERS = Endpoint(
+    "get_answers",
+    _GET,
+    lambda: list[models.IncomingMessage],
+    (("get_answers", "1"),),
+    rules=identical("answers_identical"),
+    adapt=as_list,
 )
-STATS: Endpoint[list[SendingStats]] = Endpoint(
-    "get_stat", _GET, "list[SendingStats]", (("get_stat", "1"),), _as_list
+STATS = Endpoint(
+    "get_stat",
+    _GET,
+    lambda: list[models.SendingStats],
+    (("get_stat", "1"),),
+    rules=per_login("stat_any"),
+    adapt=as_list,
 )
-PRICES: Endpoint[Prices] = Endpoint("get_price", _GET, "Prices", (("get_price", "1"),))
-SHORT_LINK: Endpoint[ShortLink] = Endpoint(
-    "tinyurls", "/sys/tinyurls.php", "ShortLink", (("get", "1"),)
+PRICES = Endpoint(
+    "get_price",
+    _GET,
+    lambda: models.Prices,
+    (("get_price", "1"),),
+    rules=identical("price_identical"),
+)
+MEGAFON = Endpoint(
+    "get_mega_accounts",
+    _GET,
+    lambda: list[models.MegafonStat],
+    (("get_mega_accounts", "1"),),
+    adapt=as_list,
+)
+SHORT_LINK = Endpoint(
+    "tinyurls",
+    "/sys/tinyurls.php",
+    lambda: models.ShortLink,
+    (("get", "1"),),
+    errors={3: LinkNotFoundError},
+    rules=identical("tinyurl_identical"),
 )
 
 
@@ -105,8 +143,8 @@ def answers_params(
     return params
 
 
-class DataAPI(Caller):
-    """get.php (history, incoming messages, statistics, tariffs) and tinyurls.php."""
+class DataCalls(Calls):
+    """The sending history, incoming messages, statistics, tariffs and short-link clicks."""
 
     async def get_messages(
         self,
@@ -117,7 +155,7 @@ class DataAPI(Caller):
         emails: str | Iterable[str] | None = None,
         cnt: int | None = None,
         prev_id: int | None = None,
-    ) -> list[SentMessage]:
+    ) -> list[models.SentMessage]:
         """One page of the sending history, newest first (get.php ``get_messages``).
 
         ``start``/``end`` bound the period (dates, at most six months back), ``phones`` picks
@@ -145,7 +183,7 @@ class DataAPI(Caller):
         phones: str | Iterable[str] | None = None,
         emails: str | Iterable[str] | None = None,
         page_size: int = MAX_HISTORY_PAGE,
-    ) -> AsyncIterator[SentMessage]:
+    ) -> AsyncIterator[models.SentMessage]:
         """Every message of the sending history, newest first, page after page (``prev_id``).
 
         Takes the filters of :meth:`get_messages`; each page is one request (the gateway allows
@@ -156,7 +194,7 @@ class DataAPI(Caller):
         """
         params = history_params(start=start, end=end, phones=phones, emails=emails)
         size = check_int("page_size", page_size, 1, MAX_HISTORY_PAGE)
-        return _History(self, params, size)
+        return _History(self._call, params, size)
 
     async def answers(
         self,
@@ -165,7 +203,7 @@ class DataAPI(Caller):
         after_id: int | None = None,
         cnt: int | None = None,
         to_phone: str | None = None,
-    ) -> list[IncomingMessage]:
+    ) -> list[models.IncomingMessage]:
         """One page of incoming messages, oldest first (get.php ``get_answers``).
 
         ``hours`` looks back that many hours (at most 168; the gateway's default is the current
@@ -187,7 +225,7 @@ class DataAPI(Caller):
         to_phone: str | None = None,
         poll_interval: float | None = None,
         page_size: int = INCOMING_PAGE,
-    ) -> AsyncIterator[IncomingMessage]:
+    ) -> AsyncIterator[models.IncomingMessage]:
         """Every incoming message, oldest first, then new ones as they arrive -- forever.
 
         Starts after ``after_id`` (resume from the last id you handled) or, without it, with what
@@ -205,7 +243,8 @@ class DataAPI(Caller):
         if after_id is not None:
             check_int("after_id", after_id, 0)
         if poll_interval is None:
-            interval = self._default_poll_interval()
+            rule = self._limits.answers_identical
+            interval = rule.window / rule.limit
         else:
             if isinstance(poll_interval, bool) or not isinstance(poll_interval, (int, float)):
                 raise TypeError(
@@ -214,12 +253,7 @@ class DataAPI(Caller):
             if not poll_interval >= 0:
                 raise ValueError(f"poll_interval must be >= 0, got {poll_interval!r}")
             interval = float(poll_interval)
-        return _Inbox(self, base, after_id, size, interval)
-
-    def _default_poll_interval(self) -> float:
-        limits = getattr(self, "limits", None)
-        rule = (limits if isinstance(limits, RateLimits) else RateLimits()).answers_identical
-        return rule.window / rule.limit
+        return _Inbox(self._call, base, after_id, size, interval)
 
     async def stats(
         self,
@@ -228,7 +262,7 @@ class DataAPI(Caller):
         *,
         mycur: bool = False,
         balance2: bool = False,
-    ) -> list[SendingStats]:
+    ) -> list[models.SendingStats]:
         """Sending statistics for a period, one entry per login (get.php ``get_stat``).
 
         ``end`` defaults to "from ``start`` on"; ``mycur=True`` reports money in the account's
@@ -246,7 +280,7 @@ class DataAPI(Caller):
             params["balance2"] = "1"
         return await self._call(STATS, params)
 
-    async def prices(self) -> Prices:
+    async def prices(self) -> models.Prices:
         """The account's tariffs: zones, individual per-operator prices, e-mail price.
 
         get.php ``get_price``; the gateway allows three identical requests a minute.
@@ -255,7 +289,9 @@ class DataAPI(Caller):
         """
         return await self._call(PRICES, {})
 
-    async def short_link(self, *, id: int | None = None, link: str | None = None) -> ShortLink:
+    async def short_link(
+        self, *, id: int | None = None, link: str | None = None
+    ) -> models.ShortLink:
         """Click counts of a short link, by its ``id`` or by the original full ``link``.
 
         tinyurls.php ``get``; an unknown link raises :class:`~smsc_async.LinkNotFoundError`.
@@ -268,6 +304,19 @@ class DataAPI(Caller):
             return await self._call(SHORT_LINK, {"id": str(check_int("id", id, 1))})
         return await self._call(SHORT_LINK, {"link": check_str("link", link).strip()})
 
+    async def megafon_accounts(self, account: str | None = None) -> list[models.MegafonStat]:
+        """MegaFon statistics per personal account number (only ``account`` when given).
+
+        >>> await smsc.megafon_accounts("5000123456")  # doctest: +SKIP
+        """
+        params: dict[str, str] = {}
+        if account is not None:
+            text = check_str("account", account).strip()
+            if not text.isascii() or not text.isalnum():
+                raise ValueError(f"account: {account!r} is not an account number")
+            params["account"] = text
+        return await self._call(MEGAFON, params)
+
 
 # Iterators as classes, not async generators: a caller breaking out of ``async for`` leaves
 # nothing to finalize, under asyncio and trio alike.
@@ -276,18 +325,18 @@ class DataAPI(Caller):
 class _History:
     """The pages of get_messages, walked backwards by ``prev_id``, one message at a time."""
 
-    def __init__(self, caller: Caller, params: dict[str, str], size: int) -> None:
-        self._caller = caller
+    def __init__(self, call: Dispatch, params: dict[str, str], size: int) -> None:
+        self._call = call
         self._params = params
         self._size = size
         self._prev_id: int | None = None
-        self._buffer: deque[SentMessage] = deque()
+        self._buffer: deque[models.SentMessage] = deque()
         self._done = False
 
     def __aiter__(self) -> _History:
         return self
 
-    async def __anext__(self) -> SentMessage:
+    async def __anext__(self) -> models.SentMessage:
         while not self._buffer:
             if self._done:
                 raise StopAsyncIteration
@@ -299,7 +348,7 @@ class _History:
         if self._prev_id is not None:
             params["prev_id"] = str(self._prev_id)
         try:
-            page = await self._caller._call(MESSAGES, params)
+            page = await self._call(MESSAGES, params)
         except MessageNotFoundError:
             self._done = True  # error 3 is how the gateway says nothing is left
             return
@@ -322,24 +371,24 @@ class _Inbox:
 
     def __init__(
         self,
-        caller: Caller,
+        call: Dispatch,
         params: dict[str, str],
         after_id: int | None,
         size: int,
         interval: float,
     ) -> None:
-        self._caller = caller
+        self._call = call
         self._params = params
         self._last = after_id
         self._size = size
         self._interval = interval
-        self._buffer: deque[IncomingMessage] = deque()
+        self._buffer: deque[models.IncomingMessage] = deque()
         self._idle = False
 
     def __aiter__(self) -> _Inbox:
         return self
 
-    async def __anext__(self) -> IncomingMessage:
+    async def __anext__(self) -> models.IncomingMessage:
         while not self._buffer:
             if self._idle:
                 await anyio.sleep(self._interval)
@@ -351,7 +400,7 @@ class _Inbox:
         last = self._last
         if last is not None:
             params["after_id"] = str(last)
-        page = await self._caller._call(ANSWERS, params)
+        page = await self._call(ANSWERS, params)
         # Sorted and filtered by id, so an answer in another order or one repeating a message
         # still yields each message once, oldest first.
         fresh = sorted((m for m in page if last is None or m.id > last), key=lambda m: m.id)

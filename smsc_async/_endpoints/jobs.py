@@ -10,10 +10,14 @@ holds a repeat until then.
 
 from __future__ import annotations
 
+import builtins
 import datetime as dt
 from collections.abc import Iterable
-from typing import TYPE_CHECKING, Any, Literal
+from typing import Literal
 
+from .. import models
+from .._errors import DateFormatError, PersistError
+from .._limits import identical
 from .._validation import (
     check_choice,
     check_flag,
@@ -25,35 +29,46 @@ from .._validation import (
     format_send_time,
     list_items,
 )
-from ._base import Caller, Endpoint
+from ._base import Endpoint, Kind, Namespace, as_list
 from ._common import check_record_id, expect_ok, format_date, ok_endpoint
 
-if TYPE_CHECKING:
-    from ..models import Job, JobCreated
-
-__all__ = ["JobsAPI", "Repeat"]
+__all__ = ["Jobs", "Repeat"]
 
 _PATH = "/sys/jobs.php"
+_ERRORS = {3: PersistError, 5: DateFormatError}
+# Every jobs.php command: one identical request a minute.
+_RULES = identical("jobs_identical")
 
 #: 0 none, 1 hourly, 2 daily, 3 working days, 4 weekends, 5 weekly, 6 monthly, 7 yearly.
 Repeat = Literal[0, 1, 2, 3, 4, 5, 6, 7]
 
+ADD = Endpoint(
+    "jobs",
+    _PATH,
+    lambda: models.JobCreated,
+    (("add", "1"),),
+    errors=_ERRORS,
+    rules=_RULES,
+    kind=Kind.WRITE,
+)
+DELETE = ok_endpoint("jobs", _PATH, (("del", "1"),), errors=_ERRORS, rules=_RULES)
+CANCEL = ok_endpoint("jobs", _PATH, (("cancel", "1"),), errors=_ERRORS, rules=_RULES)
+GET = Endpoint("jobs", _PATH, lambda: models.Job, (("get", "1"),), errors=_ERRORS, rules=_RULES)
+LIST = Endpoint(
+    "jobs",
+    _PATH,
+    lambda: list[models.Job],
+    (("get_all", "1"),),
+    errors=_ERRORS,
+    rules=_RULES,
+    adapt=as_list,
+)
 
-def _as_list(data: Any) -> Any:
-    return [data] if isinstance(data, dict) else data
 
+class Jobs(Namespace):
+    """Mailing lists (jobs.php), as ``smsc.jobs``: list, get, add, cancel, delete."""
 
-ADD: Endpoint[JobCreated] = Endpoint("jobs", _PATH, "JobCreated", (("add", "1"),))
-DELETE = ok_endpoint("jobs", _PATH, (("del", "1"),))
-CANCEL = ok_endpoint("jobs", _PATH, (("cancel", "1"),))
-GET: Endpoint[Job] = Endpoint("jobs", _PATH, "Job", (("get", "1"),))
-GET_ALL: Endpoint[list[Job]] = Endpoint("jobs", _PATH, "list[Job]", (("get_all", "1"),), _as_list)
-
-
-class JobsAPI(Caller):
-    """jobs.php."""
-
-    async def add_job(
+    async def add(
         self,
         name: str,
         phones: str | Iterable[str],
@@ -65,15 +80,15 @@ class JobsAPI(Caller):
         repeats: int | None = None,
         template: int | None = None,
         cost: bool = False,
-    ) -> JobCreated:
+    ) -> models.JobCreated:
         """Create a mailing list: ``message`` to ``phones`` (numbers or ``"G<num>"`` groups).
 
         It starts at ``time`` (default: now); ``repeat`` repeats it (1 hourly … 7 yearly) at most
         ``repeats`` times; ``template`` names a template id to take the text from; ``cost=True``
         also returns the mailing's cost.
 
-        >>> job = await smsc.add_job("promo", ["79161234567"], "Sale!",
-        ...                          time=dt.timedelta(hours=2))  # doctest: +SKIP
+        >>> job = await smsc.jobs.add("promo", ["79161234567"], "Sale!",
+        ...                           time=dt.timedelta(hours=2))  # doctest: +SKIP
         """
         params = {
             "name": check_str("name", name).strip(),
@@ -96,39 +111,41 @@ class JobsAPI(Caller):
             params["cost"] = "1"
         return await self._call(ADD, params)
 
-    async def delete_job(self, id: int) -> None:
+    async def delete(self, id: int) -> None:
         """Delete mailing ``id``.
 
-        >>> await smsc.delete_job(job.id)  # doctest: +SKIP
+        >>> await smsc.jobs.delete(job.id)  # doctest: +SKIP
         """
         expect_ok(DELETE, await self._call(DELETE, {"id": check_record_id(id)}))
 
-    async def cancel_job(self, id: int) -> None:
+    async def cancel(self, id: int) -> None:
         """Stop mailing ``id`` before it goes out (it stays listed as cancelled).
 
-        >>> await smsc.cancel_job(job.id)  # doctest: +SKIP
+        >>> await smsc.jobs.cancel(job.id)  # doctest: +SKIP
         """
         expect_ok(CANCEL, await self._call(CANCEL, {"id": check_record_id(id)}))
 
-    async def job(self, id: int) -> Job:
+    async def get(self, id: int) -> models.Job:
         """Mailing ``id``.
 
-        >>> (await smsc.job(job.id)).status  # doctest: +SKIP
+        >>> (await smsc.jobs.get(job.id)).status  # doctest: +SKIP
         <JobStatus.SCHEDULED: 0>
         """
         return await self._call(GET, {"id": check_record_id(id)})
 
-    async def jobs(self, *, start: dt.date | None = None, end: dt.date | None = None) -> list[Job]:
+    async def list(
+        self, *, start: dt.date | None = None, end: dt.date | None = None
+    ) -> builtins.list[models.Job]:
         """Every mailing, or those starting between the dates ``start`` and ``end``.
 
-        >>> await smsc.jobs(start=dt.date(2025, 1, 1))  # doctest: +SKIP
+        >>> await smsc.jobs.list(start=dt.date(2025, 1, 1))  # doctest: +SKIP
         """
         params: dict[str, str] = {}
         if start is not None:
             params["start"] = format_date(start, "start")
         if end is not None:
             params["end"] = format_date(end, "end")
-        return await self._call(GET_ALL, params)
+        return await self._call(LIST, params)
 
 
 def _recipients(value: object) -> list[str]:

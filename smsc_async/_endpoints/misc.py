@@ -1,8 +1,8 @@
-"""The remaining scripts: operator templates, documents, notifications, inbound numbers, calls.
+"""The remaining management scripts: operator templates, documents, notifications, inbound numbers.
 
-Covers ``op_templates.php``, ``documents.php``, ``ping.php``, ``receive_phones.php``,
-``wait_call.php`` and get.php ``get_mega_accounts``. Their commands and parameters are known from
-client libraries, their answers are not documented; we read (and the emulator writes), in JSON:
+Covers ``op_templates.php``, ``documents.php``, ``ping.php`` and ``receive_phones.php``. Their
+commands and parameters are known from client libraries, their answers are not documented; we read
+(and the emulator writes), in JSON:
 
 * op_templates.php ``add`` → ``{"id": N}``; ``get`` → a list of ``{"id", "sender", "msg",
   "mts_srv", "mts_trn", "mega_srv", "mega_trn", "bee_srv", "bee_trn", "tele2_srv",
@@ -15,24 +15,32 @@ client libraries, their answers are not documented; we read (and the emulator wr
   ``{"phone", "cost"}`` (``cost`` what was charged for the rest of the month); ``chg`` →
   ``{"result": "OK"}``; error 3: the number is not for sale (``buy``) or not the account's
   (``chg``), error 5: not enough money;
-* wait_call.php → ``{"id", "phone"}`` (``phone``: the number the subscriber is to call);
-* get.php ``get_mega_accounts`` → a list of ``{"account", "sms", "cost"}``.
+
+``wait_call.php`` (``{"id", "phone"}``) and get.php ``get_mega_accounts`` (a list of
+``{"account", "sms", "cost"}``) are calls of the session itself, in ``info`` and ``data``.
 """
 
 from __future__ import annotations
 
+import builtins
 from collections.abc import Iterable
 from decimal import Decimal, InvalidOperation
-from typing import TYPE_CHECKING, Any, Literal
+from typing import Any, Literal
 
+from .. import models
+from .._errors import InsufficientFundsError, NotFoundError
 from .._validation import check_flag, check_phone, check_sender, check_str
-from ._base import Caller, Endpoint
+from ._base import Endpoint, Kind, Namespace, as_list, id_of
 from ._common import check_record_id, expect_ok, ok_endpoint
 
-if TYPE_CHECKING:
-    from ..models import Act, InboundNumber, Invoice, MegafonStat, OperatorTemplate, WaitCall
-
-__all__ = ["OPERATORS", "MiscAPI", "Operator"]
+__all__ = [
+    "OPERATORS",
+    "Documents",
+    "InboundNumbers",
+    "Notifications",
+    "Operator",
+    "OperatorTemplates",
+]
 
 #: Operators an operator template is registered with: MTS, MegaFon, Beeline, Tele2.
 OPERATORS = ("mts", "mega", "bee", "tele2")
@@ -41,49 +49,68 @@ Operator = Literal["mts", "mega", "bee", "tele2"]
 _OP_TEMPLATES = "/sys/op_templates.php"
 _DOCUMENTS = "/sys/documents.php"
 _RECEIVE_PHONES = "/sys/receive_phones.php"
-
-
-def _id_of(data: Any) -> Any:
-    return data.get("id") if isinstance(data, dict) else data
-
-
-def _as_list(data: Any) -> Any:
-    return [data] if isinstance(data, dict) else data
+_NOT_FOUND = {3: NotFoundError}
 
 
 def _cost_of(data: Any) -> Any:
     return data.get("cost") if isinstance(data, dict) else data
 
 
-ADD_OP_TEMPLATE: Endpoint[int] = Endpoint(
-    "op_templates", _OP_TEMPLATES, int, (("add", "1"),), _id_of
+ADD_OP_TEMPLATE = Endpoint(
+    "op_templates", _OP_TEMPLATES, lambda: int, (("add", "1"),), kind=Kind.WRITE, adapt=id_of
 )
-OP_TEMPLATES: Endpoint[list[OperatorTemplate]] = Endpoint(
-    "op_templates", _OP_TEMPLATES, "list[OperatorTemplate]", (("get", "1"),), _as_list
+OP_TEMPLATES = Endpoint(
+    "op_templates",
+    _OP_TEMPLATES,
+    lambda: list[models.OperatorTemplate],
+    (("get", "1"),),
+    adapt=as_list,
 )
-ADD_INVOICE: Endpoint[int] = Endpoint("documents", _DOCUMENTS, int, (("add_account", "1"),), _id_of)
-INVOICES: Endpoint[list[Invoice]] = Endpoint(
-    "documents", _DOCUMENTS, "list[Invoice]", (("get_account", "1"),), _as_list
+ADD_INVOICE = Endpoint(
+    "documents",
+    _DOCUMENTS,
+    lambda: int,
+    (("add_account", "1"),),
+    errors=_NOT_FOUND,
+    kind=Kind.WRITE,
+    adapt=id_of,
 )
-ACTS: Endpoint[list[Act]] = Endpoint(
-    "documents", _DOCUMENTS, "list[Act]", (("get_act", "1"),), _as_list
+INVOICES = Endpoint(
+    "documents",
+    _DOCUMENTS,
+    lambda: list[models.Invoice],
+    (("get_account", "1"),),
+    errors=_NOT_FOUND,
+    adapt=as_list,
 )
-NOTIFY = ok_endpoint("ping", "/sys/ping.php", ())
-INBOUND_NUMBERS: Endpoint[list[InboundNumber]] = Endpoint(
-    "receive_phones", _RECEIVE_PHONES, "list[InboundNumber]", (("gets", "1"),), _as_list
+ACTS = Endpoint(
+    "documents",
+    _DOCUMENTS,
+    lambda: list[models.Act],
+    (("get_act", "1"),),
+    errors=_NOT_FOUND,
+    adapt=as_list,
 )
-BUY_INBOUND: Endpoint[Decimal] = Endpoint(
-    "receive_phones", _RECEIVE_PHONES, Decimal, (("buy", "1"),), _cost_of
+NOTIFY = ok_endpoint("ping", "/sys/ping.php", errors=_NOT_FOUND)
+_RECEIVE_ERRORS = {3: NotFoundError, 5: InsufficientFundsError}
+INBOUND_NUMBERS = Endpoint(
+    "receive_phones",
+    _RECEIVE_PHONES,
+    lambda: list[models.InboundNumber],
+    (("gets", "1"),),
+    errors=_RECEIVE_ERRORS,
+    adapt=as_list,
 )
-RENEWAL = ok_endpoint("receive_phones", _RECEIVE_PHONES, (("chg", "1"),))
-WAIT_CALL: Endpoint[WaitCall] = Endpoint("wait_call", "/sys/wait_call.php", "WaitCall")
-MEGAFON: Endpoint[list[MegafonStat]] = Endpoint(
-    "get_mega_accounts",
-    "/sys/get.php",
-    "list[MegafonStat]",
-    (("get_mega_accounts", "1"),),
-    _as_list,
+BUY_INBOUND = Endpoint(
+    "receive_phones",
+    _RECEIVE_PHONES,
+    lambda: Decimal,
+    (("buy", "1"),),
+    errors=_RECEIVE_ERRORS,
+    kind=Kind.WRITE,
+    adapt=_cost_of,
 )
+RENEWAL = ok_endpoint("receive_phones", _RECEIVE_PHONES, (("chg", "1"),), errors=_RECEIVE_ERRORS)
 
 
 def _operators(value: object, name: str) -> list[str]:
@@ -129,10 +156,18 @@ def _macro(params: dict[str, str], name: str, value: str | None) -> None:
         params[name] = text
 
 
-class MiscAPI(Caller):
-    """op_templates, documents, ping, receive_phones and wait_call.php; MegaFon statistics."""
+class OperatorTemplates(Namespace):
+    """Templates registered with operators (op_templates.php), as ``smsc.operator_templates``."""
 
-    async def add_operator_template(
+    async def list(self) -> builtins.list[models.OperatorTemplate]:
+        """Every operator template of the account.
+
+        >>> [t.transactional for t in await smsc.operator_templates.list()]  # doctest: +SKIP
+        [('mts', 'mega')]
+        """
+        return await self._call(OP_TEMPLATES, {})
+
+    async def add(
         self,
         message: str,
         *,
@@ -146,8 +181,8 @@ class MiscAPI(Caller):
         ``"tele2"``) to register it with as a service or a transactional template; at least one
         must be given.
 
-        >>> await smsc.add_operator_template("Code: %d%", sender="Shop",
-        ...                                  transactional=["mts", "mega"])  # doctest: +SKIP
+        >>> await smsc.operator_templates.add("Code: %d%", sender="Shop",
+        ...                                   transactional=["mts", "mega"])  # doctest: +SKIP
         7
         """
         params = {"msg": check_str("message", message)}
@@ -163,13 +198,9 @@ class MiscAPI(Caller):
             params[f"{op}_{kind}"] = "1"
         return await self._call(ADD_OP_TEMPLATE, params)
 
-    async def operator_templates(self) -> list[OperatorTemplate]:
-        """Every operator template of the account.
 
-        >>> [t.transactional for t in await smsc.operator_templates()]  # doctest: +SKIP
-        [('mts', 'mega')]
-        """
-        return await self._call(OP_TEMPLATES, {})
+class Documents(Namespace):
+    """Invoices and acts of sub-clients (documents.php), as ``smsc.documents``."""
 
     async def add_invoice(
         self,
@@ -184,7 +215,8 @@ class MiscAPI(Caller):
         Name the sub-client by login (``user``) or by id (``user_id``); ``service`` is what the
         invoice is for. Raises :class:`~smsc_async.NotFoundError` for an unknown sub-client.
 
-        >>> await smsc.add_invoice("1500.00", user="shop-2", service="SMS")  # doctest: +SKIP
+        >>> await smsc.documents.add_invoice("1500.00", user="shop-2",
+        ...                                  service="SMS")  # doctest: +SKIP
         12
         """
         params = _sub_client(user, user_id)
@@ -195,10 +227,10 @@ class MiscAPI(Caller):
 
     async def invoices(
         self, *, user: str | None = None, user_id: int | None = None, id: int | None = None
-    ) -> list[Invoice]:
+    ) -> list[models.Invoice]:
         """A sub-client's invoices (only invoice ``id`` when given).
 
-        >>> [i.num for i in await smsc.invoices(user="shop-2")]  # doctest: +SKIP
+        >>> [i.num for i in await smsc.documents.invoices(user="shop-2")]  # doctest: +SKIP
         ['12']
         """
         params = _sub_client(user, user_id)
@@ -213,10 +245,10 @@ class MiscAPI(Caller):
         user_id: int | None = None,
         id: int | None = None,
         num: str | None = None,
-    ) -> list[Act]:
+    ) -> list[models.Act]:
         """A sub-client's acts (only act ``id``, or the one numbered ``num``, when given).
 
-        >>> await smsc.acts(user="shop-2", num="12")  # doctest: +SKIP
+        >>> await smsc.documents.acts(user="shop-2", num="12")  # doctest: +SKIP
         """
         params = _sub_client(user, user_id)
         if id is not None:
@@ -225,7 +257,11 @@ class MiscAPI(Caller):
             params["num"] = check_str("num", num).strip()
         return await self._call(ACTS, params)
 
-    async def notify(
+
+class Notifications(Namespace):
+    """Event notification groups (ping.php), as ``smsc.notifications``: trigger one."""
+
+    async def send(
         self,
         group_id: int,
         *,
@@ -240,7 +276,8 @@ class MiscAPI(Caller):
         ``name``, ``host`` and ``info`` fill the template's macros of those names. Raises
         :class:`~smsc_async.NotFoundError` for an unknown group.
 
-        >>> await smsc.notify(3, name="db", host="db1.example", info="disk full")  # doctest: +SKIP
+        >>> await smsc.notifications.send(3, name="db", host="db1.example",
+        ...                               info="disk full")  # doctest: +SKIP
         """
         params = {"id": check_record_id(group_id, "group_id")}
         if check_flag("ok", ok) == "1":
@@ -250,54 +287,34 @@ class MiscAPI(Caller):
         _macro(params, "info", info)
         expect_ok(NOTIFY, await self._call(NOTIFY, params))
 
-    async def inbound_numbers(self) -> list[InboundNumber]:
+
+class InboundNumbers(Namespace):
+    """Dedicated inbound numbers (receive_phones.php), as ``smsc.inbound_numbers``."""
+
+    async def list(self) -> builtins.list[models.InboundNumber]:
         """Dedicated inbound numbers: those for sale and those the account has.
 
-        >>> [n.phone for n in await smsc.inbound_numbers() if n.bought]  # doctest: +SKIP
+        >>> [n.phone for n in await smsc.inbound_numbers.list() if n.bought]  # doctest: +SKIP
         ['79587654321']
         """
         return await self._call(INBOUND_NUMBERS, {})
 
-    async def buy_inbound_number(self, phone: str) -> Decimal:
+    async def buy(self, phone: str) -> Decimal:
         """Connect inbound number ``phone`` and return what was charged (the rest of the month).
 
         Raises :class:`~smsc_async.NotFoundError` when the number is not for sale and
         :class:`~smsc_async.InsufficientFundsError` when the balance does not cover it.
 
-        >>> await smsc.buy_inbound_number("79587654321")  # doctest: +SKIP
+        >>> await smsc.inbound_numbers.buy("79587654321")  # doctest: +SKIP
         Decimal('193.55')
         """
         return await self._call(BUY_INBOUND, {"phone": check_phone(phone)})
 
-    async def set_inbound_number_renewal(self, phone: str, *, renew: bool) -> None:
+    async def set_renewal(self, phone: str, *, renew: bool) -> None:
         """Switch the monthly renewal of the account's inbound number ``phone`` on or off.
 
-        >>> await smsc.set_inbound_number_renewal("79587654321", renew=False)  # doctest: +SKIP
+        >>> await smsc.inbound_numbers.set_renewal("79587654321", renew=False)  # doctest: +SKIP
         """
         noprolong = "0" if check_flag("renew", renew) == "1" else "1"
         params = {"phone": check_phone(phone), "noprolong": noprolong}
         expect_ok(RENEWAL, await self._call(RENEWAL, params))
-
-    async def wait_call(self, phone: str) -> WaitCall:
-        """Start confirming ``phone`` by an incoming call: the subscriber is to call ``.phone``.
-
-        The gateway reports the call to the account's callback URL.
-
-        >>> check = await smsc.wait_call("79161234567")  # doctest: +SKIP
-        >>> check.phone  # doctest: +SKIP
-        '78005553535'
-        """
-        return await self._call(WAIT_CALL, {"phone": check_phone(phone)})
-
-    async def megafon_accounts(self, account: str | None = None) -> list[MegafonStat]:
-        """MegaFon statistics per personal account number (only ``account`` when given).
-
-        >>> await smsc.megafon_accounts("5000123456")  # doctest: +SKIP
-        """
-        params: dict[str, str] = {}
-        if account is not None:
-            text = check_str("account", account).strip()
-            if not text.isascii() or not text.isalnum():
-                raise ValueError(f"account: {account!r} is not an account number")
-            params["account"] = text
-        return await self._call(MEGAFON, params)

@@ -10,33 +10,30 @@ by their id, and a send reaches a group's members with ``phones="G<num>"``.
 
 from __future__ import annotations
 
+import builtins
 from collections.abc import Iterable
-from typing import TYPE_CHECKING, Any, Literal
+from typing import Any, Literal
 
+from .. import models
+from .._errors import InvalidPhoneError, NotFoundError
 from .._validation import check_choice, check_int, check_phone, check_phones, check_str
-from ._base import Caller, Endpoint
+from ._base import Endpoint, Kind, Namespace, as_list, id_of
 from ._common import check_email, check_record_id, expect_ok, ok_endpoint
 
-if TYPE_CHECKING:
-    from ..models import Contact, ContactGroup
-
-__all__ = ["BlacklistScope", "GroupMove", "PhonesAPI"]
+__all__ = ["Blacklist", "BlacklistScope", "Contacts", "GroupMove", "Groups"]
 
 _PATH = "/sys/phones.php"
+_ERRORS = {3: NotFoundError, 7: InvalidPhoneError}
 
 #: What a blacklisted number is spared: 0 every message, 1 mass mailings, 2 single messages.
 BlacklistScope = Literal[0, 1, 2]
-#: ``move_contacts``: move into the group, add it as another group, or remove from it.
+#: ``Contacts.move``: move into the group, add it as another group, or remove from it.
 GroupMove = Literal["move", "add", "remove"]
 _MOVES = {"move": "1", "add": "2", "remove": "3"}
 
 
-def _id_of(data: Any) -> Any:
-    return data.get("id") if isinstance(data, dict) else data
-
-
 def _contacts(data: Any) -> Any:
-    items = [data] if isinstance(data, dict) else data
+    items = as_list(data)
     if not isinstance(items, list):
         return items
     out = []
@@ -48,29 +45,45 @@ def _contacts(data: Any) -> Any:
     return out
 
 
-def _as_list(data: Any) -> Any:
-    return [data] if isinstance(data, dict) else data
+def _command(command: str) -> Endpoint[str]:
+    return ok_endpoint("phones", _PATH, ((command, "1"),), errors=_ERRORS)
 
 
-def _endpoint(command: str) -> Endpoint[str]:
-    return ok_endpoint("phones", _PATH, ((command, "1"),))
-
-
-ADD: Endpoint[int] = Endpoint("phones", _PATH, int, (("add", "1"),), _id_of)
-ADD_GROUP: Endpoint[int] = Endpoint("phones", _PATH, int, (("add_group", "1"),), _id_of)
-CHANGE = _endpoint("chg")
-CHANGE_GROUP = _endpoint("chg_group")
-DELETE = _endpoint("del")
-DELETE_GROUP = _endpoint("del_group")
-ADD_BLACK = _endpoint("add_black")
-DELETE_BLACK = _endpoint("del_black")
-# ``move_group`` carries the kind of move (1, 2, 3), so it is a parameter, not a fixed selector.
-MOVE = ok_endpoint("phones", _PATH, ())
-CONTACTS: Endpoint[list[Contact]] = Endpoint(
-    "phones", _PATH, "list[Contact]", (("get", "1"),), _contacts
+ADD = Endpoint(
+    "phones", _PATH, lambda: int, (("add", "1"),), errors=_ERRORS, kind=Kind.WRITE, adapt=id_of
 )
-GROUPS: Endpoint[list[ContactGroup]] = Endpoint(
-    "phones", _PATH, "list[ContactGroup]", (("get_group", "1"),), _as_list
+ADD_GROUP = Endpoint(
+    "phones",
+    _PATH,
+    lambda: int,
+    (("add_group", "1"),),
+    errors=_ERRORS,
+    kind=Kind.WRITE,
+    adapt=id_of,
+)
+CHANGE = _command("chg")
+CHANGE_GROUP = _command("chg_group")
+DELETE = _command("del")
+DELETE_GROUP = _command("del_group")
+ADD_BLACK = _command("add_black")
+DELETE_BLACK = _command("del_black")
+# ``move_group`` carries the kind of move (1, 2, 3), so it is a parameter, not a fixed selector.
+MOVE = ok_endpoint("phones", _PATH, errors=_ERRORS)
+CONTACTS = Endpoint(
+    "phones",
+    _PATH,
+    lambda: list[models.Contact],
+    (("get", "1"),),
+    errors=_ERRORS,
+    adapt=_contacts,
+)
+GROUPS = Endpoint(
+    "phones",
+    _PATH,
+    lambda: list[models.ContactGroup],
+    (("get_group", "1"),),
+    errors=_ERRORS,
+    adapt=as_list,
 )
 
 
@@ -109,10 +122,25 @@ def _contact_fields(
     return params
 
 
-class PhonesAPI(Caller):
-    """phones.php: contacts, groups and the blacklist."""
+class Contacts(Namespace):
+    """The phone book (phones.php), as ``smsc.contacts``: list, add, change, move, delete."""
 
-    async def add_contact(
+    async def list(
+        self, *, group: int | None = None, search: str | None = None
+    ) -> builtins.list[models.Contact]:
+        """The contacts, or those of group id ``group`` / matching ``search`` (number or name).
+
+        >>> [c.phone for c in await smsc.contacts.list(group=gid)]  # doctest: +SKIP
+        ['79161234567']
+        """
+        params: dict[str, str] = {}
+        if group is not None:
+            params["grp"] = check_record_id(group, "group")
+        if search is not None:
+            params["search"] = check_str("search", search)
+        return await self._call(CONTACTS, params)
+
+    async def add(
         self,
         phone: str,
         *,
@@ -126,7 +154,7 @@ class PhonesAPI(Caller):
     ) -> int:
         """Add a contact and return its id; ``groups`` are group ids it belongs to.
 
-        >>> await smsc.add_contact("79161234567", name="Ann", groups=[gid])  # doctest: +SKIP
+        >>> await smsc.contacts.add("79161234567", name="Ann", groups=[gid])  # doctest: +SKIP
         """
         params = {"phone": check_phone(phone)}
         params.update(
@@ -142,7 +170,7 @@ class PhonesAPI(Caller):
         )
         return await self._call(ADD, params)
 
-    async def change_contact(
+    async def change(
         self,
         phone: str,
         *,
@@ -157,7 +185,7 @@ class PhonesAPI(Caller):
     ) -> None:
         """Change the fields given of the contact with number ``phone`` (``new_phone`` renumbers).
 
-        >>> await smsc.change_contact("79161234567", name="Anna")  # doctest: +SKIP
+        >>> await smsc.contacts.change("79161234567", name="Anna")  # doctest: +SKIP
         """
         params = {"phone": check_phone(phone)}
         if new_phone is not None:
@@ -177,29 +205,7 @@ class PhonesAPI(Caller):
             raise ValueError("pass at least one field to change")
         expect_ok(CHANGE, await self._call(CHANGE, params))
 
-    async def delete_contact(self, phone: str) -> None:
-        """Delete the contact with number ``phone``.
-
-        >>> await smsc.delete_contact("79161234567")  # doctest: +SKIP
-        """
-        expect_ok(DELETE, await self._call(DELETE, {"phone": check_phone(phone)}))
-
-    async def contacts(
-        self, *, group: int | None = None, search: str | None = None
-    ) -> list[Contact]:
-        """The contacts, or those of group id ``group`` / matching ``search`` (number or name).
-
-        >>> [c.phone for c in await smsc.contacts(group=gid)]  # doctest: +SKIP
-        ['79161234567']
-        """
-        params: dict[str, str] = {}
-        if group is not None:
-            params["grp"] = check_record_id(group, "group")
-        if search is not None:
-            params["search"] = check_str("search", search)
-        return await self._call(CONTACTS, params)
-
-    async def move_contacts(
+    async def move(
         self, phones: str | Iterable[str], group: int, *, action: GroupMove = "move"
     ) -> None:
         """Move contacts into group ``group``, add them to it, or remove them from it.
@@ -207,7 +213,7 @@ class PhonesAPI(Caller):
         ``action="move"`` makes it their only group, ``"add"`` keeps their other groups,
         ``"remove"`` takes them out of it.
 
-        >>> await smsc.move_contacts(["79161234567"], gid, action="add")  # doctest: +SKIP
+        >>> await smsc.contacts.move(["79161234567"], gid, action="add")  # doctest: +SKIP
         """
         params = {
             "move_group": _MOVES[check_choice("action", action, tuple(_MOVES))],
@@ -216,13 +222,35 @@ class PhonesAPI(Caller):
         }
         expect_ok(MOVE, await self._call(MOVE, params))
 
-    async def add_group(self, name: str, *, num: int | None = None, type: Literal[0, 1] = 0) -> int:
+    async def delete(self, phone: str) -> None:
+        """Delete the contact with number ``phone``.
+
+        >>> await smsc.contacts.delete("79161234567")  # doctest: +SKIP
+        """
+        expect_ok(DELETE, await self._call(DELETE, {"phone": check_phone(phone)}))
+
+
+class Groups(Namespace):
+    """Contact groups (phones.php), as ``smsc.groups``: list, add, change, delete.
+
+    A send reaches a group's members with ``phones="G<num>"``.
+    """
+
+    async def list(self) -> builtins.list[models.ContactGroup]:
+        """Every contact group.
+
+        >>> [(g.id, g.name, g.cnt) for g in await smsc.groups.list()]  # doctest: +SKIP
+        [(1, 'clients', 1)]
+        """
+        return await self._call(GROUPS, {})
+
+    async def add(self, name: str, *, num: int | None = None, type: Literal[0, 1] = 0) -> int:
         """Create a contact group and return its id.
 
         ``num`` is its number for sending to ``"G<num>"`` (the gateway picks one when omitted);
         ``type=1`` makes it a group of e-mail addresses.
 
-        >>> gid = await smsc.add_group("clients")  # doctest: +SKIP
+        >>> gid = await smsc.groups.add("clients")  # doctest: +SKIP
         """
         params = {"name": check_str("name", name).strip()}
         if num is not None:
@@ -231,12 +259,10 @@ class PhonesAPI(Caller):
             params["type"] = "1"
         return await self._call(ADD_GROUP, params)
 
-    async def change_group(
-        self, id: int, *, name: str | None = None, num: int | None = None
-    ) -> None:
+    async def change(self, id: int, *, name: str | None = None, num: int | None = None) -> None:
         """Rename or renumber group ``id``.
 
-        >>> await smsc.change_group(gid, name="VIP")  # doctest: +SKIP
+        >>> await smsc.groups.change(gid, name="VIP")  # doctest: +SKIP
         """
         params = {"id": check_record_id(id)}
         if name is not None:
@@ -247,36 +273,32 @@ class PhonesAPI(Caller):
             raise ValueError("pass name or num")
         expect_ok(CHANGE_GROUP, await self._call(CHANGE_GROUP, params))
 
-    async def delete_group(self, id: int) -> None:
+    async def delete(self, id: int) -> None:
         """Delete group ``id`` (its contacts stay, outside it).
 
-        >>> await smsc.delete_group(gid)  # doctest: +SKIP
+        >>> await smsc.groups.delete(gid)  # doctest: +SKIP
         """
         expect_ok(DELETE_GROUP, await self._call(DELETE_GROUP, {"id": check_record_id(id)}))
 
-    async def groups(self) -> list[ContactGroup]:
-        """Every contact group.
 
-        >>> [(g.id, g.name, g.cnt) for g in await smsc.groups()]  # doctest: +SKIP
-        [(1, 'clients', 1)]
-        """
-        return await self._call(GROUPS, {})
+class Blacklist(Namespace):
+    """The account's blacklist (phones.php), as ``smsc.blacklist``: add, remove."""
 
-    async def blacklist_add(self, phone: str, *, scope: BlacklistScope = 0) -> None:
+    async def add(self, phone: str, *, scope: BlacklistScope = 0) -> None:
         """Put ``phone`` on the account's blacklist.
 
         ``scope`` 0 spares it every message, 1 mass mailings only, 2 single messages only.
 
-        >>> await smsc.blacklist_add("79161234567")  # doctest: +SKIP
+        >>> await smsc.blacklist.add("79161234567")  # doctest: +SKIP
         """
         params = {"phone": check_phone(phone)}
         if check_choice("scope", scope, (0, 1, 2)):
             params["type"] = str(scope)
         expect_ok(ADD_BLACK, await self._call(ADD_BLACK, params))
 
-    async def blacklist_remove(self, phone: str) -> None:
+    async def remove(self, phone: str) -> None:
         """Take ``phone`` off the blacklist.
 
-        >>> await smsc.blacklist_remove("79161234567")  # doctest: +SKIP
+        >>> await smsc.blacklist.remove("79161234567")  # doctest: +SKIP
         """
         expect_ok(DELETE_BLACK, await self._call(DELETE_BLACK, {"phone": check_phone(phone)}))

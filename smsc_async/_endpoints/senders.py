@@ -2,16 +2,34 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+import builtins
+from typing import Any
 
+from .. import models
+from .._errors import (
+    CodeAlreadySentError,
+    InvalidPhoneError,
+    PersistError,
+    SenderNotFoundError,
+    UndeliverableError,
+    WrongCodeError,
+)
+from .._limits import identical, per_login
 from .._validation import check_flag, check_int, check_phone, check_sender, check_str
-from ._base import Caller, Endpoint
+from ._base import Endpoint, Kind, Namespace
 from ._common import expect_ok, ok_endpoint
 
-if TYPE_CHECKING:
-    from ..models import SenderName
+__all__ = ["Senders"]
 
 _PATH = "/sys/senders.php"
+_ERRORS = {
+    3: SenderNotFoundError,
+    5: PersistError,
+    7: InvalidPhoneError,
+    8: UndeliverableError,
+    10: CodeAlreadySentError,
+    11: WrongCodeError,
+}
 
 
 def _added_id(data: Any) -> Any:
@@ -19,14 +37,28 @@ def _added_id(data: Any) -> Any:
     return data["sender"] if isinstance(data, dict) and "sender" in data else data
 
 
-SENDERS: Endpoint[list[SenderName]] = Endpoint(
-    "senders", _PATH, "list[SenderName]", (("get", "1"),)
+LIST = Endpoint(
+    "senders",
+    _PATH,
+    lambda: list[models.SenderName],
+    (("get", "1"),),
+    errors=_ERRORS,
+    rules=identical("senders_list_identical"),
 )
-ADD_SENDER: Endpoint[int] = Endpoint("senders", _PATH, int, (("add", "1"),), _added_id)
-CHANGE_SENDER = ok_endpoint("senders", _PATH, (("chg", "1"),))
-SEND_CODE = ok_endpoint("senders", _PATH, (("send_code", "1"),))
-CHECK_CODE = ok_endpoint("senders", _PATH, (("check_code", "1"),))
-DELETE_SENDER = ok_endpoint("senders", _PATH, (("del", "1"),))
+ADD = Endpoint(
+    "senders",
+    _PATH,
+    lambda: int,
+    (("add", "1"),),
+    errors=_ERRORS,
+    rules=per_login("senders_add"),
+    kind=Kind.WRITE,
+    adapt=_added_id,
+)
+CHANGE = ok_endpoint("senders", _PATH, (("chg", "1"),), errors=_ERRORS)
+SEND_CODE = ok_endpoint("senders", _PATH, (("send_code", "1"),), errors=_ERRORS)
+CHECK_CODE = ok_endpoint("senders", _PATH, (("check_code", "1"),), errors=_ERRORS)
+DELETE = ok_endpoint("senders", _PATH, (("del", "1"),), errors=_ERRORS)
 
 
 def _name(value: object, name: str = "sender") -> str:
@@ -49,10 +81,12 @@ def _comment(comment: object) -> str:
     return check_str("comment", comment, allow_empty=True)
 
 
-class SendersAPI(Caller):
-    """senders.php: list, add, change, confirm and delete sender names."""
+class Senders(Namespace):
+    """Sender names (senders.php), as ``smsc.senders``: list, add, change, confirm, delete."""
 
-    async def senders(self, *, all: bool = False, operators: bool = False) -> list[SenderName]:
+    async def list(
+        self, *, all: bool = False, operators: bool = False
+    ) -> builtins.list[models.SenderName]:
         """The account's sender names (senders.php ``get``).
 
         By default only names allowed for use; ``all=True`` lists every name with its moderation
@@ -60,7 +94,7 @@ class SendersAPI(Caller):
         (``mega_step``, ``mts_int`` …, gathered in :attr:`SenderName.operators`). The gateway
         allows three identical list requests a minute.
 
-        >>> [s.sender for s in await smsc.senders()]  # doctest: +SKIP
+        >>> [s.sender for s in await smsc.senders.list()]  # doctest: +SKIP
         ['Shop']
         """
         params: dict[str, str] = {}
@@ -68,58 +102,58 @@ class SendersAPI(Caller):
             params["all"] = "1"
         if check_flag("operators", operators) == "1":
             params["operators"] = "1"
-        return await self._call(SENDERS, params)
+        return await self._call(LIST, params)
 
-    async def add_sender(self, sender: str, *, comment: str | None = None) -> int:
+    async def add(self, sender: str, *, comment: str | None = None) -> int:
         """Register a new sender name for moderation; returns its id (senders.php ``add``).
 
-        A digit-only name (a phone number) is confirmed with :meth:`send_sender_code` and
-        :meth:`confirm_sender`. The gateway allows five new names a minute.
+        A digit-only name (a phone number) is confirmed with :meth:`send_code` and
+        :meth:`confirm`. The gateway allows five new names a minute.
 
-        >>> sender_id = await smsc.add_sender("Shop", comment="our shop")  # doctest: +SKIP
+        >>> sender_id = await smsc.senders.add("Shop", comment="our shop")  # doctest: +SKIP
         """
         params = {"sender": _name(sender)}
         if comment is not None:
             params["cmt"] = _comment(comment)
-        return await self._call(ADD_SENDER, params)
+        return await self._call(ADD, params)
 
-    async def change_sender(
+    async def change(
         self, id: int, *, sender: str | None = None, comment: str | None = None
     ) -> None:
         """Rename sender name ``id`` and/or change its comment (senders.php ``chg``).
 
         A renamed sender goes through moderation again.
 
-        >>> await smsc.change_sender(sender_id, sender="ShopNew")  # doctest: +SKIP
+        >>> await smsc.senders.change(sender_id, sender="ShopNew")  # doctest: +SKIP
         """
         params = {"id": str(check_int("id", id, 1))}
         if sender is None and comment is None:
-            raise ValueError("change_sender needs a new sender, a comment, or both")
+            raise ValueError("change needs a new sender, a comment, or both")
         if sender is not None:
             params["sender"] = _name(sender)
         if comment is not None:
             params["cmt"] = _comment(comment)
-        expect_ok(CHANGE_SENDER, await self._call(CHANGE_SENDER, params))
+        expect_ok(CHANGE, await self._call(CHANGE, params))
 
-    async def send_sender_code(self, sender: str) -> None:
+    async def send_code(self, sender: str) -> None:
         """Send a confirmation code to a digit-only sender name, a phone number you own.
 
         senders.php ``send_code``. The code goes out at most once in 8 hours
-        (:class:`~smsc_async.CodeAlreadySentError` otherwise); pass it to :meth:`confirm_sender`.
+        (:class:`~smsc_async.CodeAlreadySentError` otherwise); pass it to :meth:`confirm`.
 
-        >>> await smsc.send_sender_code("79161234567")  # doctest: +SKIP
+        >>> await smsc.senders.send_code("79161234567")  # doctest: +SKIP
         """
         expect_ok(
             SEND_CODE,
             await self._call(SEND_CODE, {"sender": check_phone(sender, "sender").lstrip("+")}),
         )
 
-    async def confirm_sender(self, sender: str, code: str) -> None:
+    async def confirm(self, sender: str, code: str) -> None:
         """Confirm a digit-only sender name with the code it received (senders.php ``check_code``).
 
         A wrong code raises :class:`~smsc_async.WrongCodeError`.
 
-        >>> await smsc.confirm_sender("79161234567", "123456")  # doctest: +SKIP
+        >>> await smsc.senders.confirm("79161234567", "123456")  # doctest: +SKIP
         """
         number = check_phone(sender, "sender").lstrip("+")
         text = check_str("code", code).strip()
@@ -127,9 +161,9 @@ class SendersAPI(Caller):
             raise ValueError(f"code must be the digits the number received, got {code!r}")
         expect_ok(CHECK_CODE, await self._call(CHECK_CODE, {"sender": number, "code": text}))
 
-    async def delete_sender(self, sender: str | int) -> None:
+    async def delete(self, sender: str | int) -> None:
         """Delete a sender name, by its name (str) or its id (int) (senders.php ``del``).
 
-        >>> await smsc.delete_sender("Shop")  # doctest: +SKIP
+        >>> await smsc.senders.delete("Shop")  # doctest: +SKIP
         """
-        expect_ok(DELETE_SENDER, await self._call(DELETE_SENDER, _target(sender)))
+        expect_ok(DELETE, await self._call(DELETE, _target(sender)))

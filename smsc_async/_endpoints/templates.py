@@ -9,37 +9,36 @@ when JSON was asked for; the decoder reads both.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, Literal
+import builtins
+from typing import Literal
 
+from .. import models
+from .._errors import NotFoundError
 from .._validation import check_choice, check_flag, check_message, check_sender, check_str
-from ._base import Caller, Endpoint
+from ._base import Endpoint, Kind, Namespace, as_list, id_of
 from ._common import check_record_id, expect_ok, ok_endpoint
 
-if TYPE_CHECKING:
-    from ..models import Template
-
-__all__ = ["TEMPLATE_FORMATS", "TemplateFormat", "TemplatesAPI"]
+__all__ = ["TEMPLATE_FORMATS", "TemplateFormat", "Templates"]
 
 _PATH = "/sys/templates.php"
+_ERRORS = {3: NotFoundError}
 
 #: Kinds of message a template may be bound to (``None``: any).
 TEMPLATE_FORMATS = ("sms", "flash", "bin", "push", "mms", "call", "mail", "viber")
 TemplateFormat = Literal["sms", "flash", "bin", "push", "mms", "call", "mail", "viber"]
 
-
-def _id_of(data: Any) -> Any:
-    return data.get("id") if isinstance(data, dict) else data
-
-
-def _templates(data: Any) -> Any:
-    return [data] if isinstance(data, dict) else data
-
-
-ADD: Endpoint[int] = Endpoint("templates", _PATH, int, (("add", "1"),), _id_of)
-CHANGE = ok_endpoint("templates", _PATH, (("chg", "1"),))
-DELETE = ok_endpoint("templates", _PATH, (("del", "1"),))
-LIST: Endpoint[list[Template]] = Endpoint(
-    "templates", _PATH, "list[Template]", (("get", "1"),), _templates
+ADD = Endpoint(
+    "templates", _PATH, lambda: int, (("add", "1"),), errors=_ERRORS, kind=Kind.WRITE, adapt=id_of
+)
+CHANGE = ok_endpoint("templates", _PATH, (("chg", "1"),), errors=_ERRORS)
+DELETE = ok_endpoint("templates", _PATH, (("del", "1"),), errors=_ERRORS)
+LIST = Endpoint(
+    "templates",
+    _PATH,
+    lambda: list[models.Template],
+    (("get", "1"),),
+    errors=_ERRORS,
+    adapt=as_list,
 )
 
 
@@ -64,10 +63,10 @@ def _fields(
     return params
 
 
-class TemplatesAPI(Caller):
-    """templates.php."""
+class Templates(Namespace):
+    """Message templates (templates.php), as ``smsc.templates``: list, add, change, delete."""
 
-    async def add_template(
+    async def add(
         self,
         name: str,
         message: str,
@@ -78,12 +77,12 @@ class TemplatesAPI(Caller):
     ) -> int:
         """Save a message template and return its id.
 
-        >>> tid = await smsc.add_template("code", "Code: {code}", format="sms")  # doctest: +SKIP
+        >>> tid = await smsc.templates.add("code", "Code: {code}", format="sms")  # doctest: +SKIP
         """
         params = _fields(name, message, format, sender, autosign)
         return await self._call(ADD, params)
 
-    async def change_template(
+    async def change(
         self,
         id: int,
         *,
@@ -95,7 +94,7 @@ class TemplatesAPI(Caller):
     ) -> None:
         """Change the fields given of template ``id``; raises NotFoundError for an unknown id.
 
-        >>> await smsc.change_template(tid, message="Code: {code}")  # doctest: +SKIP
+        >>> await smsc.templates.change(tid, message="Code: {code}")  # doctest: +SKIP
         """
         params = {"id": check_record_id(id)}
         changes = _fields(name, message, format, sender, autosign)
@@ -104,17 +103,17 @@ class TemplatesAPI(Caller):
         params.update(changes)
         expect_ok(CHANGE, await self._call(CHANGE, params))
 
-    async def delete_template(self, id: int) -> None:
+    async def delete(self, id: int) -> None:
         """Delete template ``id``; raises NotFoundError for an unknown id.
 
-        >>> await smsc.delete_template(tid)  # doctest: +SKIP
+        >>> await smsc.templates.delete(tid)  # doctest: +SKIP
         """
         expect_ok(DELETE, await self._call(DELETE, {"id": check_record_id(id)}))
 
-    async def templates(self) -> list[Template]:
+    async def list(self) -> builtins.list[models.Template]:
         """Every template of the account.
 
-        >>> [t.name for t in await smsc.templates()]  # doctest: +SKIP
+        >>> [t.name for t in await smsc.templates.list()]  # doctest: +SKIP
         ['code']
         """
         return await self._call(LIST, {})

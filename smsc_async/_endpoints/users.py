@@ -12,38 +12,36 @@ from __future__ import annotations
 
 import datetime as dt
 from decimal import Decimal, InvalidOperation
-from typing import TYPE_CHECKING, Any, Literal
+from typing import Literal
 
+from .. import models
+from .._errors import NotFoundError
 from .._validation import check_choice, check_flag, check_int, check_sender, check_str
-from ._base import Caller, Endpoint
+from ._base import Endpoint, Kind, Namespace, as_list, id_of
 from ._common import expect_ok, format_date, ok_endpoint
 
-if TYPE_CHECKING:
-    from ..models import UserStat
-
-__all__ = ["CURRENCIES", "Currency", "UsersAPI"]
+__all__ = ["CURRENCIES", "Currency", "Users"]
 
 _PATH = "/sys/users.php"
+_ERRORS = {3: NotFoundError}
 
 #: The gateway's currency codes (``curr``).
 CURRENCIES = {"RUB": "1", "USD": "2", "EUR": "3", "UAH": "4", "KZT": "5"}
 Currency = Literal["RUB", "USD", "EUR", "UAH", "KZT"]
 
-
-def _id_of(data: Any) -> Any:
-    return data.get("id") if isinstance(data, dict) else data
-
-
-def _as_list(data: Any) -> Any:
-    return [data] if isinstance(data, dict) else data
-
-
-ADD: Endpoint[int] = Endpoint("users", _PATH, int, (("add", "1"),), _id_of)
-CHANGE = ok_endpoint("users", _PATH, (("chg", "1"),))
-PAY = ok_endpoint("users", _PATH, (("pay", "1"),))
-STAT: Endpoint[UserStat] = Endpoint("users", _PATH, "UserStat", (("get_stat", "1"),))
-STAT_ALL: Endpoint[list[UserStat]] = Endpoint(
-    "users", _PATH, "list[UserStat]", (("get_stat_all", "1"),), _as_list
+ADD = Endpoint(
+    "users", _PATH, lambda: int, (("add", "1"),), errors=_ERRORS, kind=Kind.WRITE, adapt=id_of
+)
+CHANGE = ok_endpoint("users", _PATH, (("chg", "1"),), errors=_ERRORS)
+PAY = ok_endpoint("users", _PATH, (("pay", "1"),), errors=_ERRORS)
+STAT = Endpoint("users", _PATH, lambda: models.UserStat, (("get_stat", "1"),), errors=_ERRORS)
+STATS = Endpoint(
+    "users",
+    _PATH,
+    lambda: list[models.UserStat],
+    (("get_stat_all", "1"),),
+    errors=_ERRORS,
+    adapt=as_list,
 )
 
 
@@ -85,10 +83,10 @@ def _period(start: dt.date | None, end: dt.date | None) -> dict[str, str]:
     return params
 
 
-class UsersAPI(Caller):
-    """users.php: sub-clients of a reseller account."""
+class Users(Namespace):
+    """Sub-clients of a reseller account (users.php), as ``smsc.users``."""
 
-    async def add_user(
+    async def add(
         self,
         login: str,
         password: str,
@@ -104,7 +102,7 @@ class UsersAPI(Caller):
         ``reseller=True`` gives it a balance of its own (else it spends the main balance);
         ``daily_limit`` caps its SMS a day and ``number_limit`` its SMS a day to one number.
 
-        >>> uid = await smsc.add_user("shop-2", "s3cret!", daily_limit=500)  # doctest: +SKIP
+        >>> uid = await smsc.users.add("shop-2", "s3cret!", daily_limit=500)  # doctest: +SKIP
         """
         params = {"user": _login(login, "login"), "password": check_str("password", password)}
         params.update(
@@ -118,7 +116,7 @@ class UsersAPI(Caller):
         )
         return await self._call(ADD, params)
 
-    async def change_user(
+    async def change(
         self,
         login: str,
         *,
@@ -132,7 +130,7 @@ class UsersAPI(Caller):
     ) -> None:
         """Change the settings given of sub-client ``login``.
 
-        >>> await smsc.change_user("shop-2", daily_limit=1000)  # doctest: +SKIP
+        >>> await smsc.users.change("shop-2", daily_limit=1000)  # doctest: +SKIP
         """
         params = {"user": _login(login, "login")}
         if new_login is not None:
@@ -152,10 +150,10 @@ class UsersAPI(Caller):
             raise ValueError("pass at least one setting to change")
         expect_ok(CHANGE, await self._call(CHANGE, params))
 
-    async def pay_user(self, login: str, amount: Decimal | int | str) -> None:
+    async def pay(self, login: str, amount: Decimal | int | str) -> None:
         """Move ``amount`` from the main balance to sub-client ``login``'s balance.
 
-        >>> await smsc.pay_user("shop-2", Decimal("100.00"))  # doctest: +SKIP
+        >>> await smsc.users.pay("shop-2", Decimal("100.00"))  # doctest: +SKIP
         """
         if isinstance(amount, (bool, float)) or not isinstance(amount, (Decimal, int, str)):
             raise TypeError(f"amount must be a Decimal, int or str, not {type(amount).__name__}")
@@ -168,23 +166,23 @@ class UsersAPI(Caller):
         params = {"user": _login(login, "login"), "sum": f"{value:.2f}"}
         expect_ok(PAY, await self._call(PAY, params))
 
-    async def user_stat(
+    async def stat(
         self, login: str, *, start: dt.date | None = None, end: dt.date | None = None
-    ) -> UserStat:
+    ) -> models.UserStat:
         """Sending statistics and balance of sub-client ``login`` over ``start``..``end``.
 
-        >>> (await smsc.user_stat("shop-2")).sms  # doctest: +SKIP
+        >>> (await smsc.users.stat("shop-2")).sms  # doctest: +SKIP
         12
         """
         params = {"user": _login(login, "login"), **_period(start, end)}
         return await self._call(STAT, params)
 
-    async def users_stat(
+    async def stats(
         self, *, start: dt.date | None = None, end: dt.date | None = None
-    ) -> list[UserStat]:
+    ) -> list[models.UserStat]:
         """Sending statistics of every sub-client over ``start``..``end``.
 
-        >>> [s.login for s in await smsc.users_stat()]  # doctest: +SKIP
+        >>> [s.login for s in await smsc.users.stats()]  # doctest: +SKIP
         ['shop-2']
         """
-        return await self._call(STAT_ALL, _period(start, end))
+        return await self._call(STATS, _period(start, end))

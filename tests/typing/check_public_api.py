@@ -34,7 +34,7 @@ async def _usage() -> None:
         assert_type(infos, list[smsc_async.OperatorInfo])
         async for message in smsc.history(start=dt.date(2026, 1, 1)):
             assert_type(message, smsc_async.SentMessage)
-        names = await smsc.senders(all=True)
+        names = await smsc.senders.list(all=True)
         assert_type(names, list[smsc_async.SenderName])
         async with smsc.lookup_operators(["79161234567"]) as results:
             async for item in results:

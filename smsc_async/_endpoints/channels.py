@@ -1,4 +1,4 @@
-"""Message extras: the other channels of send.php, HLR and ping, deleting, waiting for a status.
+"""The other channels of send.php: HLR and ping requests, voice calls, Viber, Telegram, MMS, e-mail.
 
 Every channel is its own keyword-only method, so each takes only the options that mean something
 for it and is checked before anything is sent; all of them run through the same send pipeline and
@@ -11,36 +11,22 @@ from __future__ import annotations
 import datetime as dt
 import re
 from collections.abc import Iterable
-from typing import TYPE_CHECKING, Literal
+from typing import Literal
 
-import anyio
-
+from .. import models
 from .._validation import (
     check_choice,
     check_int,
     check_message,
-    check_message_id,
     check_phone,
     check_phones,
     check_str,
 )
-from ._base import Caller
-from ._common import (
-    check_email,
-    check_emails,
-    check_recipient,
-    check_urls,
-    expect_ok,
-    ok_endpoint,
-)
-from .messages import SEND, STATUS, send_options
+from ._base import Calls
+from ._common import check_email, check_emails, check_urls
+from .messages import SEND, send_options
 
-if TYPE_CHECKING:
-    from ..models import MessageStatus, SendResult
-
-__all__ = ["VOICES", "ExtrasAPI", "Voice"]
-
-DELETE = ok_endpoint("status", "/sys/status.php", (("del", "1"),))
+__all__ = ["VOICES", "ChannelCalls", "Voice"]
 
 #: Text-to-speech voices of voice calls: male, second male, female, second female.
 VOICES = ("m", "m2", "w", "w2")
@@ -107,68 +93,12 @@ def _call_param(
     return f"{wait},{interval},{tries}"
 
 
-class ExtrasAPI(Caller):
-    """The other send.php channels, HLR, ping, status.php ``del=1`` and :meth:`wait_for_status`."""
+class ChannelCalls(Calls):
+    """The other send.php channels, HLR and ping: each a :data:`~._base.Kind.SEND` like ``send``."""
 
-    async def delete(self, id: int | str, phone: str) -> None:
-        """Delete a sent message from the account (status.php ``del=1``).
-
-        ``phone`` is the recipient's number (or address, for an e-mail).
-
-        Raises :class:`~smsc_async.PersistError` (status error 5) when the gateway cannot.
-
-        >>> await smsc.delete(sent.id, "79161234567")  # doctest: +SKIP
-        """
-        params = {"id": check_message_id(id), "phone": check_recipient(phone)}
-        expect_ok(DELETE, await self._call(DELETE, params))
-
-    async def wait_for_status(
-        self,
-        id: int | str,
-        phone: str,
-        *,
-        # A deadline argument, as the issue asks; anyio.fail_after around the call works too.
-        timeout: float | None = 600.0,  # noqa: ASYNC109
-        interval: float | None = None,
-        all: Literal[0, 1, 2] = 0,
-    ) -> MessageStatus:
-        """Poll status.php until the message's status is final, and return it.
-
-        ``phone`` is the recipient's number (or address, for an e-mail).
-
-        By default polls as fast as the gateway's rule allows (five status requests per message a
-        minute: every 12 s, scaled with ``limits``); a shorter ``interval`` is still held to the
-        rule by the limiter. Raises ``TimeoutError`` when no final status came within
-        ``timeout`` seconds (``None``: wait for ever).
-
-        >>> st = await smsc.wait_for_status(sent.id, "79161234567", timeout=300)  # doctest: +SKIP
-        >>> st.status  # doctest: +SKIP
-        <Status.DELIVERED: 1>
-        """
-        params = {"id": check_message_id(id), "phone": check_recipient(phone)}
-        if check_choice("all", all, (0, 1, 2)):
-            params["all"] = str(all)
-        rule = self.limits.status_message
-        pace = rule.window / rule.limit
-        if interval is None:
-            interval = pace
-        elif isinstance(interval, bool) or not isinstance(interval, (int, float)):
-            raise TypeError(f"interval must be a number, not {type(interval).__name__}")
-        elif not interval > 0:
-            raise ValueError(f"interval must be > 0, got {interval!r}")
-        if timeout is not None and (isinstance(timeout, bool) or not timeout > 0):
-            raise ValueError(f"timeout must be > 0 or None, got {timeout!r}")
-        last: MessageStatus | None = None
-        with anyio.move_on_after(timeout):
-            while True:
-                last = await self._call(STATUS, dict(params))
-                if last.final:
-                    return last
-                await anyio.sleep(interval)
-        seen = "no answer" if last is None else f"last status {last.status.name}"
-        raise TimeoutError(f"message {params['id']} to {params['phone']}: {seen} after {timeout} s")
-
-    async def hlr(self, phones: str | Iterable[str], *, id: int | str | None = None) -> SendResult:
+    async def hlr(
+        self, phones: str | Iterable[str], *, id: int | str | None = None
+    ) -> models.SendResult:
         """Ask the operators' HLR about numbers (send.php ``hlr=1``); no SMS is delivered.
 
         The result arrives as the message's status: :meth:`status` (or :meth:`wait_for_status`)
@@ -182,7 +112,9 @@ class ExtrasAPI(Caller):
         params = {"phones": ",".join(check_phones(phones)), "hlr": "1"}
         return await self._call(SEND, _common(params, id=id, time=None, cost=0, details=False))
 
-    async def ping(self, phones: str | Iterable[str], *, id: int | str | None = None) -> SendResult:
+    async def ping(
+        self, phones: str | Iterable[str], *, id: int | str | None = None
+    ) -> models.SendResult:
         """Send an invisible ping-SMS (send.php ``ping=1``): its status says if the phone is on.
 
         >>> sent = await smsc.ping("79161234567")  # doctest: +SKIP
@@ -201,7 +133,7 @@ class ExtrasAPI(Caller):
         time: dt.datetime | dt.timedelta | None = None,
         cost: Cost = 0,
         details: bool = False,
-    ) -> SendResult:
+    ) -> models.SendResult:
         """Send a WAP-push: a link ``url`` with the caption ``title`` (send.php ``push=1``).
 
         >>> await smsc.send_push("79161234567", "https://shop.example/s", "Sale")  # doctest: +SKIP
@@ -229,7 +161,7 @@ class ExtrasAPI(Caller):
         time: dt.datetime | dt.timedelta | None = None,
         cost: Cost = 0,
         details: bool = False,
-    ) -> SendResult:
+    ) -> models.SendResult:
         """Send a Viber message (send.php ``viber=1``).
 
         >>> await smsc.send_viber("79161234567", "Shipped!", sender="Shop")  # doctest: +SKIP
@@ -249,7 +181,7 @@ class ExtrasAPI(Caller):
         time: dt.datetime | dt.timedelta | None = None,
         cost: Cost = 0,
         details: bool = False,
-    ) -> SendResult:
+    ) -> models.SendResult:
         """Send a Telegram message (send.php ``tg=1``) to phone numbers, ``@nickname``s or ``#id``s.
 
         ``bot`` (``"@shop_bot"``) sends through the account's chat bot instead of the gateway's.
@@ -282,7 +214,7 @@ class ExtrasAPI(Caller):
         time: dt.datetime | dt.timedelta | None = None,
         cost: Cost = 0,
         details: bool = False,
-    ) -> SendResult:
+    ) -> models.SendResult:
         """Phone the numbers and speak ``message`` (send.php ``call=1``); ``cnt`` is billed blocks.
 
         ``voice`` is one of ``"m"``, ``"m2"``, ``"w"``, ``"w2"``. ``answer_wait`` (seconds to
@@ -314,7 +246,7 @@ class ExtrasAPI(Caller):
         time: dt.datetime | dt.timedelta | None = None,
         cost: Cost = 0,
         details: bool = False,
-    ) -> SendResult:
+    ) -> models.SendResult:
         """Send an MMS (send.php ``mms=1``) with the files at ``fileurls`` attached.
 
         The gateway fetches the files itself, so the URLs must be reachable from the internet.
@@ -343,7 +275,7 @@ class ExtrasAPI(Caller):
         time: dt.datetime | dt.timedelta | None = None,
         cost: Cost = 0,
         details: bool = False,
-    ) -> SendResult:
+    ) -> models.SendResult:
         """Send an e-mail (send.php ``mail=1``) to ``addresses`` from ``sender`` (an address).
 
         >>> await smsc.send_email("ann@example.com", "<b>Hi</b>", subject="News",
@@ -371,7 +303,7 @@ class ExtrasAPI(Caller):
         time: dt.datetime | dt.timedelta | None = None,
         cost: Cost = 0,
         details: bool = False,
-    ) -> SendResult:
+    ) -> models.SendResult:
         """Message the users of Odnoklassniki, VKontakte or Mail.ru Agent with these numbers.
 
         Sent as send.php ``soc=1``: the gateway delivers through whichever of the networks the
@@ -394,7 +326,7 @@ class ExtrasAPI(Caller):
         time: dt.datetime | dt.timedelta | None = None,
         cost: Cost = 0,
         details: bool = False,
-    ) -> SendResult:
+    ) -> models.SendResult:
         """Send ``data`` as a binary SMS (send.php ``bin=2``: the bytes go as a hex string).
 
         At most 500 bytes (the gateway's 1000-character text limit); long data is split into
@@ -424,7 +356,7 @@ class ExtrasAPI(Caller):
         time: dt.datetime | dt.timedelta | None = None,
         cost: Cost = 0,
         details: bool = False,
-    ) -> SendResult:
+    ) -> models.SendResult:
         """Send a WhatsApp message from the account's WhatsApp number ``bot_number``.
 
         Sent as send.php with ``bot=wa:<bot_number>``. Files go in the text as the gateway's
