@@ -301,6 +301,7 @@ class _Script:
 _DECIDE_SCRIPT = _Script(_DECIDE)
 _RELEASE_SCRIPT = _Script(_RELEASE)
 _RENEW_SCRIPT = _Script(_RENEW)
+_SCRIPTS = (_DECIDE_SCRIPT, _RELEASE_SCRIPT, _RENEW_SCRIPT)
 
 
 def _in_asyncio() -> bool:
@@ -410,6 +411,7 @@ class _Shared:
         self.pending: deque[tuple[float, RedisBackend, list[str], list[Any]]] = deque()
         # Redis failed on the last call: releases go to ``pending`` without trying.
         self.failing = False
+        self.starting: anyio.Event | None = None  # set once the client is ready
         self.worker: object = None  # the event loop (or trio token) the worker runs in
         self.worker_scope: anyio.CancelScope | None = None
 
@@ -439,33 +441,60 @@ class _Shared:
         return _redis.from_url(self.url, **options)
 
     async def _ensure(self) -> Any:
-        if self.client is None:
-            assert self.url is not None
-            # Blocking I/O (the probe, the synchronous cluster client's start-up) goes to a
-            # thread; the asyncio client is made here, in its event loop.
-            if self.cluster is None:
-                self.cluster = await anyio.to_thread.run_sync(self._probe)
-            client: Any
-            if _in_asyncio():
-                options = dict(self.options)
-                options.setdefault("retry", _AsyncRetry(NoBackoff(), 0))
-                if self.cluster:
-                    client = _aredis.RedisCluster.from_url(self.url, **options)
-                else:
-                    client = _aredis.from_url(self.url, **options)
-            else:
-                client = await anyio.to_thread.run_sync(self._make_sync_client)
-            if self.client is None:
-                self.client = client
-                self._adopt(client)
-                # The server's clock before the first acquire, so that it too carries the time
-                # after which its caller has given up.
-                if self.threaded:
-                    seconds, micros = await anyio.to_thread.run_sync(client.time)
-                else:
-                    seconds, micros = await client.time()
-                self.note_time(int(seconds) * _MICRO + int(micros))
+        # One task creates the client; the others wait for it (two tasks starting redis-py's
+        # cluster client at once make it drop each other's connections).
+        while self.client is None:
+            starting = self.starting
+            if starting is not None:
+                await starting.wait()
+                continue
+            self.starting = anyio.Event()
+            try:
+                await self._create()
+            finally:
+                starting, self.starting = self.starting, None
+                starting.set()
         return self.client
+
+    async def _create(self) -> None:
+        assert self.url is not None
+        # Blocking I/O (the probe, the synchronous clients) goes to a thread; the asyncio
+        # client is made here, in its event loop.
+        if self.cluster is None:
+            self.cluster = await anyio.to_thread.run_sync(self._probe)
+        client: Any
+        threaded = not _in_asyncio()
+        if threaded:
+            client = await anyio.to_thread.run_sync(self._make_sync_client)
+        else:
+            options = dict(self.options)
+            options.setdefault("retry", _AsyncRetry(NoBackoff(), 0))
+            if self.cluster:
+                client = _aredis.RedisCluster.from_url(self.url, **options)
+            else:
+                client = _aredis.from_url(self.url, **options)
+        try:
+            # The scripts, loaded up front (on every master of a cluster), so EVALSHA runs
+            # from the first call; and the server's clock, so that even the first acquire
+            # carries the time after which its caller has given up.
+            if threaded:
+                for script in _SCRIPTS:
+                    await anyio.to_thread.run_sync(client.script_load, script.source)
+                seconds, micros = await anyio.to_thread.run_sync(client.time)
+            else:
+                for script in _SCRIPTS:
+                    await client.script_load(script.source)
+                seconds, micros = await client.time()
+        except BaseException:
+            with anyio.CancelScope(shield=True):
+                if threaded:
+                    await anyio.to_thread.run_sync(client.close)
+                else:
+                    await client.aclose()
+            raise
+        self.note_time(int(seconds) * _MICRO + int(micros))
+        self.client = client
+        self._adopt(client)
 
     async def run(self, script: _Script, keys: Sequence[str], args: Sequence[Any]) -> Any:
         """Run ``script``; any failure is :class:`LimiterUnavailableError`, nothing else."""

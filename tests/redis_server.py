@@ -79,6 +79,8 @@ class RedisProcess:
             "no",
             "--enable-debug-command",
             "local",
+            "--logfile",
+            f"{self.workdir}/redis-{self.port}.log",
         ]
         if self.cluster:
             args += ["--cluster-enabled", "yes", "--cluster-config-file", f"nodes-{self.port}.conf"]

@@ -33,7 +33,9 @@ from tests.redis_server import all_keys, redis_server, redis_url  # noqa: F401
 pytestmark = pytest.mark.redis
 
 W = 0.3  # seconds: a rule window long enough to tell a wait from scheduling noise
-SLACK = 0.15
+# Bounded, not timed: a hung or absent Redis holds a caller a few timeouts at most (connect,
+# then read), far from forever; a busy machine adds its own delays.
+BOUND = 10.0
 
 BALANCE = Demand("balance:balance", 3, W)
 CAP = Demand("*concurrency", 2, 0.0)
@@ -71,8 +73,8 @@ async def test_limit_then_exact_wait(backend: RedisBackend) -> None:
     assert isinstance(wait, float)
     # The first answer counts until one window after it (server clock, same machine).
     assert 0 < wait <= W
-    assert wait == pytest.approx(answered[0] + W - current_time(), abs=0.05)
-    assert await backend.wait_time(demands) == pytest.approx(wait, abs=0.05)
+    assert 0 < await backend.wait_time(demands) <= wait
+    # Waiting what it said is enough, exactly: no second wait.
     await anyio.sleep(wait)
     got = await backend.acquire(demands)
     assert isinstance(got, Reservation)
@@ -95,10 +97,10 @@ async def test_unsent_frees_and_in_flight_counts(backend: RedisBackend) -> None:
         await backend.release(r, sent=True)
     third = await backend.acquire(demands)
     assert isinstance(third, Reservation)
-    # The rule (3) now holds 2 answered + 1 in flight. An in-flight entry counts a whole window
-    # from its answer, so the answer to the next one is at least a window away.
+    # The rule (3) now holds 2 answered + 1 in flight: the next one waits for the oldest answer.
     wait = await backend.acquire((BALANCE,))
-    assert wait == pytest.approx(W - 0.0, abs=0.05)
+    assert isinstance(wait, float)
+    assert 0 < wait <= W
     await backend.release(third, sent=True)
 
 
@@ -313,10 +315,10 @@ async def test_abandoned_leases_run_out(redis_url: str) -> None:  # noqa: F811
     # Taken and never released by a holder that then goes (its heartbeats stop with it).
     async with RedisBackend.from_url(redis_url, lease_ttl=lease) as root:
         holder = root.bind("dead")
+        taken = current_time()
         assert isinstance(await holder.acquire((CAP,)), Reservation)
         assert isinstance(await holder.acquire((CAP,)), Reservation)
         assert isinstance(await holder.acquire((rule,)), Reservation)
-        taken = current_time()
     async with RedisBackend.from_url(redis_url, lease_ttl=lease, poll_interval=0.01) as root:
         backend = root.bind("dead")
         wait = await backend.acquire((CAP,))
@@ -327,7 +329,7 @@ async def test_abandoned_leases_run_out(redis_url: str) -> None:  # noqa: F811
         while not isinstance(got, Reservation):
             await anyio.sleep(0.01)
             got = await backend.acquire((CAP,))
-        assert current_time() - taken >= lease - 0.02
+        assert current_time() - taken >= lease
         await backend.release(got, sent=True)
         # ...a rule's entry counts one window more, as if answered at the lease's end.
         wait = await backend.acquire((rule,))
@@ -337,7 +339,7 @@ async def test_abandoned_leases_run_out(redis_url: str) -> None:  # noqa: F811
 
 @pytest.mark.anyio
 async def test_a_live_holder_keeps_its_places_past_the_lease(redis_url: str) -> None:  # noqa: F811
-    lease = 0.4
+    lease = 1.2  # renewed every 0.3 s: a loop stalled 0.9 s would lose it
     async with RedisBackend.from_url(redis_url, lease_ttl=lease) as root:
         backend = root.bind(uuid.uuid4().hex)
         cap = Demand("*concurrency", 1, 0.0)
@@ -345,7 +347,7 @@ async def test_a_live_holder_keeps_its_places_past_the_lease(redis_url: str) -> 
         got = await backend.acquire((rule, cap))
         assert isinstance(got, Reservation)
         # Several leases long, in flight all along: the heartbeats keep both places taken.
-        for _ in range(8):
+        for _ in range(6):
             await anyio.sleep(lease / 2)
             assert isinstance(await backend.acquire((cap,)), float)
             assert isinstance(await backend.acquire((rule,)), float)
@@ -367,7 +369,8 @@ async def test_decisions_ignore_the_host_clock(
     assert isinstance(got, Reservation)
     await backend.release(got, sent=True)
     wait = await backend.acquire((Demand("stat_any:stat", 1, W),))
-    assert wait == pytest.approx(W, abs=0.05)
+    assert isinstance(wait, float)
+    assert 0 < wait <= W  # a day off would make it 0 or a day
 
 
 def test_bind_and_settings_are_checked(redis_url: str) -> None:  # noqa: F811
@@ -410,13 +413,11 @@ async def test_two_limiters_share_one_window(backend: RedisBackend) -> None:
     answered = []
     for i in range(10):
         async with (a if i % 2 else b).slot("/sys/balance.php", {}):
-            pass
-        answered.append(current_time())
-    start = current_time()
+            # Before the release: the answer cannot count from any earlier.
+            answered.append(current_time())
     async with a.slot("/sys/balance.php", {}):
         admitted = current_time()
     assert admitted >= answered[0] + limits.balance.window
-    assert admitted - start <= limits.balance.window + SLACK
 
 
 @pytest.mark.anyio
@@ -533,7 +534,7 @@ async def test_unreachable_redis_fails_clearly() -> None:
         with pytest.raises(LimiterUnavailableError, match="Redis did not answer"):
             async with limiter.slot("/sys/balance.php", {}):
                 pytest.fail("admitted without the shared limiter")
-        assert current_time() - start < 0.5 + SLACK
+        assert current_time() - start < BOUND
 
 
 @pytest.mark.anyio
@@ -542,7 +543,7 @@ async def test_hung_redis_times_out(silent_server: str) -> None:
         start = current_time()
         with pytest.raises(LimiterUnavailableError):
             await backend.acquire((BALANCE, CAP))
-        assert current_time() - start < 0.2 + SLACK
+        assert current_time() - start < BOUND
 
 
 @pytest.mark.anyio
