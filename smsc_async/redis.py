@@ -412,6 +412,8 @@ class _Shared:
         # Redis failed on the last call: releases go to ``pending`` without trying.
         self.failing = False
         self.starting: anyio.Event | None = None  # set once the client is ready
+        # The client exists, the scripts are loaded, the server's clock is known.
+        self.ready = False
         self.worker: object = None  # the event loop (or trio token) the worker runs in
         self.worker_scope: anyio.CancelScope | None = None
 
@@ -443,7 +445,7 @@ class _Shared:
     async def _ensure(self) -> Any:
         # One task creates the client; the others wait for it (two tasks starting redis-py's
         # cluster client at once make it drop each other's connections).
-        while self.client is None:
+        while not self.ready:
             starting = self.starting
             if starting is not None:
                 await starting.wait()
@@ -457,22 +459,24 @@ class _Shared:
         return self.client
 
     async def _create(self) -> None:
-        assert self.url is not None
-        # Blocking I/O (the probe, the synchronous clients) goes to a thread; the asyncio
-        # client is made here, in its event loop.
-        if self.cluster is None:
-            self.cluster = await anyio.to_thread.run_sync(self._probe)
-        client: Any
-        threaded = not _in_asyncio()
-        if threaded:
-            client = await anyio.to_thread.run_sync(self._make_sync_client)
-        else:
-            options = dict(self.options)
-            options.setdefault("retry", _AsyncRetry(NoBackoff(), 0))
-            if self.cluster:
-                client = _aredis.RedisCluster.from_url(self.url, **options)
+        client: Any = self.client
+        threaded = self.threaded
+        if client is None:
+            assert self.url is not None
+            # Blocking I/O (the probe, the synchronous clients) goes to a thread; the asyncio
+            # client is made here, in its event loop.
+            if self.cluster is None:
+                self.cluster = await anyio.to_thread.run_sync(self._probe)
+            threaded = not _in_asyncio()
+            if threaded:
+                client = await anyio.to_thread.run_sync(self._make_sync_client)
             else:
-                client = _aredis.from_url(self.url, **options)
+                options = dict(self.options)
+                options.setdefault("retry", _AsyncRetry(NoBackoff(), 0))
+                if self.cluster:
+                    client = _aredis.RedisCluster.from_url(self.url, **options)
+                else:
+                    client = _aredis.from_url(self.url, **options)
         try:
             # The scripts, loaded up front (on every master of a cluster), so EVALSHA runs
             # from the first call; and the server's clock, so that even the first acquire
@@ -486,20 +490,23 @@ class _Shared:
                     await client.script_load(script.source)
                 seconds, micros = await client.time()
         except BaseException:
-            with anyio.CancelScope(shield=True):
-                if threaded:
-                    await anyio.to_thread.run_sync(client.close)
-                else:
-                    await client.aclose()
+            if self.client is None:  # ours: close it (a client passed in stays as it is)
+                with anyio.CancelScope(shield=True):
+                    if threaded:
+                        await anyio.to_thread.run_sync(client.close)
+                    else:
+                        await client.aclose()
             raise
         self.note_time(int(seconds) * _MICRO + int(micros))
-        self.client = client
-        self._adopt(client)
+        if self.client is None:
+            self.client = client
+            self._adopt(client)
+        self.ready = True
 
     async def run(self, script: _Script, keys: Sequence[str], args: Sequence[Any]) -> Any:
         """Run ``script``; any failure is :class:`LimiterUnavailableError`, nothing else."""
         try:
-            if self.client is None:
+            if not self.ready:
                 with anyio.fail_after(self.timeout * 2):
                     await self._ensure()
             client = self.client
@@ -634,6 +641,7 @@ class _Shared:
         if client is None or not self.owned:
             return
         self.client = None
+        self.ready = False
         if self.threaded:
             await anyio.to_thread.run_sync(client.close)
         else:
