@@ -12,16 +12,32 @@ from typing import Any, Union
 
 import cattrs
 
-from ._constants import MOSCOW
+from ._constants import MOSCOW as _MOSCOW_NOW
 
-__all__ = ["get_converter", "parse_gateway_date"]
+__all__ = ["get_converter", "moscow_time", "parse_gateway_date"]
 
 _DATE_FORMAT = "%d.%m.%Y %H:%M:%S"
 
 
+@functools.cache
+def moscow_time() -> dt.tzinfo:
+    """The zone of the gateway's dates: ``zoneinfo.ZoneInfo("Europe/Moscow")``.
+
+    A fixed UTC+3 is right only since 26.10.2014 (Moscow was UTC+4 from 2011 and kept summer
+    time before), so history and statistics dates need the tz database. Where none is installed
+    (Windows without the ``tzdata`` package) the fixed UTC+3 is used.
+    """
+    from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+    try:
+        return ZoneInfo("Europe/Moscow")
+    except (ZoneInfoNotFoundError, ValueError, OSError):
+        return _MOSCOW_NOW
+
+
 def parse_gateway_date(value: str) -> dt.datetime:
     """``DD.MM.YYYY hh:mm:ss`` in Moscow time → an aware datetime."""
-    return dt.datetime.strptime(value, _DATE_FORMAT).replace(tzinfo=MOSCOW)
+    return dt.datetime.strptime(value, _DATE_FORMAT).replace(tzinfo=moscow_time())
 
 
 def _decimal(value: Any, _: type) -> Decimal:

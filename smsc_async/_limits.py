@@ -17,12 +17,9 @@ import enum
 import functools
 import re
 from collections.abc import Callable, Iterator, Mapping
-from typing import TYPE_CHECKING, Any, NamedTuple
+from typing import Any, NamedTuple
 
 import attrs
-
-if TYPE_CHECKING:
-    from ._endpoints._base import Endpoint
 
 __all__ = [
     "Block",
@@ -198,9 +195,19 @@ def uncharged(path: str, params: Mapping[str, str]) -> tuple[Charge, ...]:
     return ()
 
 
+# The key of each per-login log. Shared backends (Redis) name their logs by these keys, so they
+# stay as the first release wrote them: processes of both versions keep counting one log.
+_LOGIN_KEYS = {"stat_any": "stat", "operator_any": "operator", "messages_hourly": "messages"}
+_LOGIN_KEYS |= {"status_batch": "batch"}
+
+
+def _per_login(rule: str) -> Charge:
+    return Charge(rule, _LOGIN_KEYS.get(rule, rule))
+
+
 def per_login(*rules: str) -> Charger:
     """Charged against ``rules``, each one log per login (e.g. 10 balance requests a minute)."""
-    charges = tuple(Charge(rule, rule) for rule in rules)
+    charges = tuple(_per_login(rule) for rule in rules)
 
     def charge(path: str, params: Mapping[str, str]) -> tuple[Charge, ...]:
         return charges
@@ -210,7 +217,7 @@ def per_login(*rules: str) -> Charger:
 
 def identical(rule: str, *also: str) -> Charger:
     """Charged against ``rule`` per identical request (:func:`identity_key`), plus ``also``."""
-    shared = tuple(Charge(name, name) for name in also)
+    shared = tuple(_per_login(name) for name in also)
 
     def charge(path: str, params: Mapping[str, str]) -> tuple[Charge, ...]:
         return (Charge(rule, identity_key(path, params)), *shared)
@@ -231,11 +238,13 @@ def per_message(rule: str, *, batch: str | None = None) -> Charger:
 
     A request naming several messages also counts once against ``batch``, when given.
     """
+    batch_charge = None if batch is None else _per_login(batch)
 
     def charge(path: str, params: Mapping[str, str]) -> tuple[Charge, ...]:
         charges = [Charge(rule, f"{i}|{p}") for i, p in _message_pairs(params)]
-        if batch is not None and ("," in params.get("id", "") or "," in params.get("phone", "")):
-            charges.append(Charge(batch, batch))
+        several = "," in params.get("id", "") or "," in params.get("phone", "")
+        if batch_charge is not None and several:
+            charges.append(batch_charge)
         return tuple(charges)
 
     return charge
@@ -249,12 +258,12 @@ def charges_for(path: str, params: Mapping[str, str]) -> tuple[Charge, ...]:
     """
     # On the hot path: one dict look-up and a selector or two, no function-call layers.
     index = _index if _index is not None else _load_index()
-    for selector, endpoint in index.get(path, ()):
+    for selector, rules in index.get(path, ()):
         for key, value in selector:
             if params.get(key) != value:
                 break
         else:
-            return endpoint.charges(params)
+            return rules(path, params)
     return ()
 
 
@@ -263,9 +272,9 @@ def concurrency_group(path: str) -> str | None:
     return _groups().get(path)
 
 
-# path -> (selector, declaration), most specific selector first; built on first use because the
-# declarations import this module.
-_Index = dict[str, tuple[tuple[tuple[tuple[str, str], ...], "Endpoint[Any]"], ...]]
+# path -> (selector, the declaration's charger), most specific selector first; built on first use
+# because the declarations import this module.
+_Index = dict[str, tuple[tuple[tuple[tuple[str, str], ...], Charger], ...]]
 _index: _Index | None = None
 
 
@@ -273,7 +282,9 @@ def _load_index() -> _Index:
     global _index
     from ._endpoints import by_path
 
-    _index = {path: tuple((e.selector, e) for e in group) for path, group in by_path().items()}
+    _index = {
+        path: tuple((e.selector, e.rules) for e in group) for path, group in by_path().items()
+    }
     return _index
 
 

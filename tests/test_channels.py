@@ -129,7 +129,7 @@ async def test_hlr_status_carries_hlr_fields(smsc: Session) -> None:
     assert status.imsi.startswith("25001")
     assert status.msc
     assert status.msc.isdigit()
-    assert (status.mcc, status.mnc) == (250, 1)
+    assert (status.mcc, status.mnc) == ("250", "01")
     assert status.cn
     assert status.net
     assert not status.rcn
@@ -265,7 +265,8 @@ async def test_wait_for_status_times_out_at_the_rule_pace(
     started = anyio.current_time()
     with pytest.raises(TimeoutError, match="WAITING"):
         await smsc.wait_for_status(sent.id, PHONE, timeout=rule.window)
-    assert anyio.current_time() - started == pytest.approx(rule.window, abs=0.3)
+    # Never before the timeout (how much later depends on the machine's load: not asserted).
+    assert anyio.current_time() - started >= rule.window
     # The default interval is window / limit: at most `limit` polls in one window.
     assert 2 <= emulator.stats.requests[STATUS] <= rule.limit + 1
     assert emulator.stats.errors[9] == 0

@@ -72,7 +72,7 @@ def test_lookup_writes_json_lines(tmp_path: Path) -> None:
     assert_complete([{k: str(v) for k, v in row.items()} for row in rows])
     missing = next(row for row in rows if row["result"] == "not_found")
     assert missing["operator"] is None
-    assert "operator not found" in missing["error"]
+    assert "Operator not found." in missing["error"]
 
 
 def test_lookup_resumes_where_it_stopped(tmp_path: Path) -> None:
@@ -151,9 +151,9 @@ def test_lookup_missing_input() -> None:
 def test_balance(account_env: dict[str, str]) -> None:
     result = invoke("balance", env=account_env)
     assert result.exit_code == 0, result.output
-    assert result.stdout.strip() == "1000.00 RUB"
+    assert result.stdout.strip() == "1000.00 RUR"
     as_json = json.loads(invoke("balance", "--json", env=account_env).stdout)
-    assert as_json == {"balance": "1000.00", "currency": "RUB", "credit": None}
+    assert as_json == {"balance": "1000.00", "currency": "RUR", "credit": None}
 
 
 def test_send_status_and_history(account_env: dict[str, str], emulator: Emulator) -> None:

@@ -107,7 +107,7 @@ def test_operator_info_single_object_becomes_list() -> None:
         b'"mnc": "01", "tz": "3"}'
     )
     (info,) = _decode(OPERATOR_INFO, body)
-    assert (info.mcc, info.mnc, info.tz, info.found) == (250, 1, 3, True)
+    assert (info.mcc, info.mnc, info.tz, info.found) == ("250", "01", 3, True)
 
 
 def test_operator_info_entry_with_error() -> None:

@@ -12,9 +12,8 @@ from decimal import Decimal
 import httpx
 import pytest
 
-from smsc_async import RateLimits
 from smsc_async._constants import MOSCOW
-from smsc_async.testing import Emulator
+from smsc_async.testing import Emulator, GatewayLimits
 from smsc_async.testing._records import (
     OPERATOR_FIELDS,
     add_sender,
@@ -35,7 +34,7 @@ PHONE = "79161234567"
 
 def _emulator(*, strict: bool = False) -> Emulator:
     return Emulator(
-        limits=RateLimits().scaled(0.01),
+        limits=GatewayLimits().scaled(0.01),
         strict=strict,
         clock=lambda: 0.0,
         start_time=START.timestamp(),
@@ -125,7 +124,7 @@ async def test_sender_commands_in_every_format(http: httpx.AsyncClient) -> None:
     assert await ask(http, SENDERS, 0, chg=1, id=1, cmt="x") == "OK"
     assert await ask(http, SENDERS, 1, chg=1, sender="B", cmt="y") == "OK"
     assert await ask(http, SENDERS, 2, chg=1) == (  # neither id nor sender
-        "<result>\n<error>parameters error</error>\n<error_code>1</error_code>\n</result>"
+        "<result>\n<error>Error in parameters.</error>\n<error_code>1</error_code>\n</result>"
     )
     assert await ask(http, SENDERS, 2, **{"del": 1, "id": 3}) == "<result>OK</result>"
     assert await ask(http, SENDERS, 3, **{"del": 1, "sender": "d"}) == '{"result": "OK"}'
@@ -136,14 +135,14 @@ async def test_sender_commands_in_every_format(http: httpx.AsyncClient) -> None:
 
 async def test_sender_errors_in_every_format(http: httpx.AsyncClient, emu: Emulator) -> None:
     assert await ask(http, SENDERS, 0, **{"del": 1, "id": 9}) == (
-        "ERROR = 3 (sender name not found)"
+        "ERROR = 3 (Sender name not found.)"
     )
     assert await ask(http, SENDERS, 1, **{"del": 1, "id": 9}) == "0,-3"
     assert await ask(http, SENDERS, 2, **{"del": 1, "id": 9}) == (
-        "<result>\n<error>sender name not found</error>\n<error_code>3</error_code>\n</result>"
+        "<result>\n<error>Sender name not found.</error>\n<error_code>3</error_code>\n</result>"
     )
     assert json.loads(await ask(http, SENDERS, 3, **{"del": 1, "id": 9})) == {
-        "error": "sender name not found",
+        "error": "Sender name not found.",
         "error_code": 3,
     }
     await ask(http, SENDERS, 0, add=1, sender="Shop")
@@ -240,7 +239,7 @@ async def test_history_selection(http: httpx.AsyncClient) -> None:
     assert mail.endswith(f",8,{zlib.crc32(b'mail')}")
     assert await ask(http, GET, 1, get_messages=1, email="bob@example.com", format=8) == "0,-3"
     assert await ask(http, GET, 0, get_messages=1, start="16.03.2024") == (
-        "ERROR = 3 (messages not found)"
+        "ERROR = 3 (Message not found.)"
     )
     assert await ask(http, GET, 1, get_messages=1, start="15.03.2024", end="14.03.2024") == "0,-1"
     assert await ask(http, GET, 1, get_messages=1, start="2024-03-15") == "0,-1"
@@ -292,19 +291,19 @@ async def test_stat_in_every_format(http: httpx.AsyncClient) -> None:
     await ask(http, "/sys/send.php", 0, phones="79261234567", mes="y")  # 1 part at 4.10
     period = {"get_stat": 1, "start": "15.03.2024", "end": "15.03.2024"}
     assert await ask(http, GET, 0, **period) == (
-        "login = demo, sms = 3, credit = 12.70, debit = 0.00, currency = RUB"
+        "login = demo, sms = 3, credit = 12.70, debit = 0.00, currency = RUR"
     )
-    assert await ask(http, GET, 1, **period) == "demo,3,12.70,0.00,RUB"
+    assert await ask(http, GET, 1, **period) == "demo,3,12.70,0.00,RUR"
     assert await ask(http, GET, 2, **period) == (
         "<list>\n<stat>\n<login>demo</login>\n<sms>3</sms>\n<credit>12.70</credit>\n"
-        "<debit>0.00</debit>\n<currency>RUB</currency>\n</stat>\n</list>"
+        "<debit>0.00</debit>\n<currency>RUR</currency>\n</stat>\n</list>"
     )
     assert json.loads(await ask(http, GET, 3, **period, mycur=1)) == [
-        {"login": "demo", "sms": "3", "credit": "12.70", "debit": "0.00", "currency": "RUB"}
+        {"login": "demo", "sms": "3", "credit": "12.70", "debit": "0.00", "currency": "RUR"}
     ]
-    assert await ask(http, GET, 1, get_stat=1, start="16.03.2024") == "demo,0,0.00,0.00,RUB"
+    assert await ask(http, GET, 1, get_stat=1, start="16.03.2024") == "demo,0,0.00,0.00,RUR"
     assert await ask(http, GET, 1, get_stat=1, start="15.03.2024", balance2=1) == (
-        "demo,0,0.00,0.00,RUB"
+        "demo,0,0.00,0.00,RUR"
     )
     assert await ask(http, GET, 1, get_stat=1) == "0,-1"  # start is required
 
@@ -315,20 +314,21 @@ async def test_stat_in_every_format(http: httpx.AsyncClient) -> None:
 async def test_prices_in_every_format(http: httpx.AsyncClient, emu: Emulator) -> None:
     fmt0 = (await ask(http, GET, 0, get_price=1)).splitlines()
     assert fmt0[0] == (
-        "zone = 1, name = Россия, МТС, api = 4.30, mass = 4.30, mms = 9.00, hlr = 0.30, call = 0.90"
+        "zone = 1, name = Россия - МТС, api = 4.30, mass = 4.30, mms = 9.00, hlr = 0.30, "
+        "call = 0.90"
     )
     assert fmt0[-1] == "mail = 0.10"
     assert not any(line.startswith("mccmnc") for line in fmt0)
     set_individual_price(emu, "demo", "25001", Decimal("3.5"))
     fmt1 = (await ask(http, GET, 1, get_price=1)).splitlines()
-    assert fmt1[0] == "1,Россия, МТС,4.30,4.30,9.00,0.30,0.90"
+    assert fmt1[0] == "1,Россия - МТС,4.30,4.30,9.00,0.30,0.90"
     assert fmt1[-2:] == ["25001,3.50", "0.10"]
     assert len(fmt1) == len(fmt0) + 1
     root = ET.fromstring(await ask(http, GET, 2, get_price=1))
     assert [child.tag for child in root] == ["zones", "codes", "mail"]
     first = root.find("zones/zone")
     assert first is not None
-    assert (first.text, first.attrib["name"], first.attrib["api"]) == ("1", "Россия, МТС", "4.30")
+    assert (first.text, first.attrib["name"], first.attrib["api"]) == ("1", "Россия - МТС", "4.30")
     code = root.find("codes/mccmnc")
     assert code is not None
     assert (code.text, code.attrib) == ("25001", {"cost": "3.50"})
@@ -337,7 +337,7 @@ async def test_prices_in_every_format(http: httpx.AsyncClient, emu: Emulator) ->
     assert list(obj) == ["zones", "codes", "mail"]
     assert obj["zones"][0] == {
         "zone": "1",
-        "name": "Россия, МТС",
+        "name": "Россия - МТС",
         "api": "4.30",
         "mass": "4.30",
         "mms": "9.00",
@@ -374,7 +374,7 @@ async def test_short_link_in_every_format(http: httpx.AsyncClient, emu: Emulator
         '{"id": "1", "cnt": "2", "cnt_mon": "2", "cnt_day": "1", "cnt_yes": "1", '
         '"cnt_pmon": "0", "link": "https://smsc.ru/~1"}'
     )
-    assert await ask(http, TINY, 0, get=1, id=2) == "ERROR = 3 (link not found)"
+    assert await ask(http, TINY, 0, get=1, id=2) == "ERROR = 3 (Link not found.)"
     assert await ask(http, TINY, 1, get=1, link="other.ru") == "0,-3"
     assert await ask(http, TINY, 1, get=1) == "0,-1"
     assert await ask(http, TINY, 1, id=1) == "0,-1"

@@ -16,8 +16,7 @@ import anyio
 import httpx
 import pytest
 
-from smsc_async._limits import RateLimits
-from smsc_async.testing import Emulator, Fault, serve
+from smsc_async.testing import Emulator, Fault, GatewayLimits, serve
 
 pytestmark = pytest.mark.anyio
 
@@ -68,7 +67,7 @@ async def test_plain_error_fault_ignores_fmt() -> None:
         response = await http.get(
             "/sys/info.php", params={**AUTH, "get_operator": 1, "phone": "79161234567", "fmt": 3}
         )
-    assert response.text == "ERROR = 3 (operator not found)"
+    assert response.text == "ERROR = 3 (Operator not found.)"
 
 
 async def test_http_status_html_and_malformed_faults() -> None:
@@ -172,7 +171,7 @@ def test_fault_validation() -> None:
 
 
 async def test_serve_over_loopback() -> None:
-    emu = Emulator(limits=RateLimits().scaled(0.01))
+    emu = Emulator(limits=GatewayLimits().scaled(0.01))
     emu.add_account(login="alex", password="secret", api_key="k-123", balance=Decimal("250.80"))
     with serve(emu, host="127.0.0.1", port=0) as base_url:
         assert base_url.startswith("http://127.0.0.1:")
@@ -180,7 +179,7 @@ async def test_serve_over_loopback() -> None:
             response = await http.get(
                 "/sys/balance.php", params={"apikey": "k-123", "fmt": 0, "cur": 1}
             )
-            assert response.text == "250.80 RUB"
+            assert response.text == "250.80 RUR"
             sent = await http.post(
                 "/sys/send.php",
                 data={"login": "alex", "psw": "secret", "phones": "79161234567", "mes": "Привет"},
@@ -198,7 +197,7 @@ async def test_serve_over_loopback() -> None:
 
 
 async def test_serve_enforces_concurrency_over_sockets() -> None:
-    emu = Emulator(limits=RateLimits(), latency=0.3)
+    emu = Emulator(limits=GatewayLimits(), latency=0.3)
     answers: list[str] = []
 
     async def one(http: httpx.AsyncClient, n: int) -> None:
@@ -247,3 +246,25 @@ def test_command_line_serves_the_demo_account() -> None:
         process.wait(timeout=10)
         if process.stdout is not None:
             process.stdout.close()
+
+
+def test_serving_uses_only_uvicorns_public_api() -> None:
+    source = (ROOT / "smsc_async" / "testing" / "_server.py").read_text(encoding="utf-8")
+    assert "uvicorn.protocols" not in source
+    assert "H11Protocol" not in source
+
+
+async def test_a_served_send_whose_answer_is_lost_is_stored() -> None:
+    emu = Emulator()
+    emu.inject(Fault(kind="drop", path="/sys/send.php", after=True))
+    params: dict[str, Any] = {**AUTH, "fmt": 3, "id": "lost-1", "phones": "79161234567"}
+    with serve(emu) as base_url:
+        async with httpx.AsyncClient(base_url=base_url) as http:
+            with pytest.raises(httpx.RemoteProtocolError):
+                await http.get("/sys/send.php", params={**params, "mes": "hi"})
+            status = await http.get(
+                "/sys/status.php",
+                params={**AUTH, "fmt": 3, "id": "lost-1", "phone": "79161234567", "all": 1},
+            )
+    assert status.json()["message"] == "hi"
+    assert emu.stats.faults["drop"] == 1

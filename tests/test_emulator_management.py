@@ -9,8 +9,7 @@ from typing import Any
 import httpx
 import pytest
 
-from smsc_async._limits import RateLimits
-from smsc_async.testing import Emulator
+from smsc_async.testing import Emulator, GatewayLimits
 
 pytestmark = pytest.mark.anyio
 
@@ -101,7 +100,7 @@ async def test_templates_in_every_format(gw: Gateway, fmt: int) -> None:
     assert await gw.json(TEMPLATES, get=1) == [
         {"id": 1, "name": "code", "msg": "New", "format": "sms", "sender": "", "autosign": 1}
     ]
-    assert await gw.ask(TEMPLATES, fmt, del_=1) == error(fmt, 1, "parameters error")
+    assert await gw.ask(TEMPLATES, fmt, del_=1) == error(fmt, 1, "Error in parameters.")
     assert await gw.ask(TEMPLATES, fmt, **{"del": 1, "id": 1}) == OK[fmt]
     assert await gw.ask(TEMPLATES, fmt, **{"del": 1, "id": 1}) == error(
         fmt, 3, "template not found"
@@ -123,7 +122,7 @@ async def test_templates_in_every_format(gw: Gateway, fmt: int) -> None:
     ],
 )
 async def test_template_parameter_errors(gw: Gateway, params: dict[str, Any]) -> None:
-    assert await gw.json(TEMPLATES, **params) == {"error": "parameters error", "error_code": 1}
+    assert await gw.json(TEMPLATES, **params) == {"error": "Error in parameters.", "error_code": 1}
 
 
 # -- jobs ---------------------------------------------------------------------------------------
@@ -222,7 +221,7 @@ async def test_job_errors(gw: Gateway, params: dict[str, Any], code: int) -> Non
 
 
 async def test_identical_jobs_requests_are_refused_in_strict_mode() -> None:
-    gw = Gateway(strict=True, limits=RateLimits())
+    gw = Gateway(strict=True, limits=GatewayLimits())
     assert await gw.json(JOBS, get_all=1) == []
     assert (await gw.json(JOBS, get_all=1))["error_code"] == 9
     assert await gw.json(JOBS, get_all=1, start="01.01.2023") == []  # not identical

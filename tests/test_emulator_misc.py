@@ -71,9 +71,12 @@ async def test_op_templates_bodies(gw: Gateway, fmt: int, created: str, listed: 
 
 
 async def test_op_templates_refuse_a_template_without_operators(gw: Gateway) -> None:
-    assert await gw.json(OP, add=1, msg="Code") == {"error": "parameters error", "error_code": 1}
+    assert await gw.json(OP, add=1, msg="Code") == {
+        "error": "Error in parameters.",
+        "error_code": 1,
+    }
     assert await gw.json(OP, add=1, msg=" ", mts_srv=1) == {
-        "error": "parameters error",
+        "error": "Error in parameters.",
         "error_code": 1,
     }
     assert await gw.json(OP, get=1) == []
@@ -251,7 +254,7 @@ async def test_wait_call_bodies(gw: Gateway, fmt: int, body: str) -> None:
     assert await gw.ask(WAIT, fmt, phone="+7 916 123-45-67") == body
     assert await gw.json(WAIT, phone="89161234567") == {"id": 2, "phone": "74951234567"}
     assert await gw.json(WAIT, phone="+7916123456") == {"error": "invalid number", "error_code": 7}
-    assert await gw.json(WAIT) == {"error": "parameters error", "error_code": 1}
+    assert await gw.json(WAIT) == {"error": "Error in parameters.", "error_code": 1}
 
 
 @pytest.mark.parametrize(
@@ -290,8 +293,8 @@ async def test_whatsapp_and_binary_sends(gw: Gateway) -> None:
     status = await gw.json("/sys/status.php", id=1, phone="79161234567", all=1)
     assert status["type"] == 14
     bad = await gw.json(SEND, phones="79161234567", mes="Hi", bot="wa:@shop")
-    assert bad == {"error": "parameters error", "error_code": 1}
+    assert bad == {"error": "Error in parameters.", "error_code": 1}
     binary = await gw.json(SEND, phones="79161234567", mes="0B05", bin=2)
     assert binary["cnt"] == 1
     odd = await gw.json(SEND, phones="79161234567", mes="0B0", bin=2)
-    assert odd == {"error": "parameters error", "error_code": 1}
+    assert odd == {"error": "Error in parameters.", "error_code": 1}

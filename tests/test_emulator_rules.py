@@ -13,8 +13,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from smsc_async._limits import Block, RateLimits, Rule
-from smsc_async.testing import Emulator
+from smsc_async.testing import Emulator, GatewayLimits
+from smsc_async.testing import GatewayBlock as Block
+from smsc_async.testing import GatewayRule as Rule
 from smsc_async.testing._rules import IPGuard, Windows
 
 pytestmark = pytest.mark.anyio
@@ -31,9 +32,9 @@ class FakeClock:
         return self.now
 
 
-def make(limits: RateLimits | None = None, **kwargs: Any) -> tuple[Emulator, FakeClock]:
+def make(limits: GatewayLimits | None = None, **kwargs: Any) -> tuple[Emulator, FakeClock]:
     clock = FakeClock()
-    emu = Emulator(limits=limits or RateLimits().scaled(0.01), clock=clock, **kwargs)
+    emu = Emulator(limits=limits or GatewayLimits().scaled(0.01), clock=clock, **kwargs)
     emu.add_account(login="alex", password="secret", balance=Decimal(1000))
     return emu, clock
 
@@ -114,7 +115,7 @@ async def test_status_rules_per_message_and_per_batch() -> None:
 
 
 async def test_operator_rules_identical_and_any() -> None:
-    limits = attrs.evolve(RateLimits().scaled(0.01), operator_any=Rule(limit=5, window=WINDOW))
+    limits = attrs.evolve(GatewayLimits().scaled(0.01), operator_any=Rule(limit=5, window=WINDOW))
     emu, _ = make(limits)
     async with client(emu) as http:
         same = [
@@ -129,7 +130,7 @@ async def test_operator_rules_identical_and_any() -> None:
 
 
 async def test_concurrency_cap() -> None:
-    limits = attrs.evolve(RateLimits(), balance=Rule(limit=1000, window=60))
+    limits = attrs.evolve(GatewayLimits(), balance=Rule(limit=1000, window=60))
     emu = Emulator(limits=limits, latency=0.3)
     answers: list[int] = []
 
@@ -145,7 +146,7 @@ async def test_concurrency_cap() -> None:
 
 
 async def test_status_concurrency_cap() -> None:
-    emu = Emulator(limits=RateLimits(), latency=0.3)
+    emu = Emulator(limits=GatewayLimits(), latency=0.3)
     answers: list[int] = []
 
     async def one(http: httpx.AsyncClient, n: int) -> None:
@@ -175,7 +176,7 @@ async def test_auth_failures_block_the_ip() -> None:
         failures = [await code(http, "/sys/balance.php", psw="wrong") for _ in range(5)]
         assert failures == [2] * 5
         response = await http.get("/sys/balance.php", params={**AUTH, "fmt": "0"})
-        assert response.text == "ERROR = 4 (ip is blocked)"
+        assert response.text == "ERROR = 4 (The IP address is temporarily blocked.)"
         assert await code(neighbour, "/sys/balance.php") == 0
         clock.now += 18.0
         assert await code(http, "/sys/balance.php") == 0
@@ -194,7 +195,7 @@ async def test_auth_failures_outside_the_window_do_not_block() -> None:
 
 async def test_failed_sends_in_a_row_block_the_ip() -> None:
     limits = attrs.evolve(
-        RateLimits().scaled(0.01), failed_sends=Block(count=3, window=6.0, duration=6.0)
+        GatewayLimits().scaled(0.01), failed_sends=Block(count=3, window=6.0, duration=6.0)
     )
     emu, clock = make(limits)
     async with client(emu) as http:

@@ -13,7 +13,7 @@ import pytest
 import smsc_async
 from smsc_async import Session
 from smsc_async._endpoints import by_path, declarations, endpoint_for
-from smsc_async._endpoints._base import Kind, Namespace
+from smsc_async._endpoints._base import Endpoint, Kind, Namespace
 from smsc_async._errors import ERROR_TABLES, SHARED_ERRORS, api_error
 from smsc_async._limits import RateLimits, charges_for, concurrency_group
 
@@ -135,6 +135,21 @@ def test_error_tables_are_read_from_the_declarations() -> None:
     assert ERROR_TABLES["info"][3] is smsc_async.OperatorNotFoundError
 
 
+def test_every_declared_endpoint_is_found() -> None:
+    # An endpoint in a module the registry does not read would escape its rate rules silently.
+    import importlib
+    import pkgutil
+
+    import smsc_async._endpoints as package
+
+    found = set()
+    for info in pkgutil.iter_modules(package.__path__):
+        module = importlib.import_module(f"{package.__name__}.{info.name}")
+        found |= {id(v) for v in vars(module).values() if isinstance(v, Endpoint)}
+    assert found == {id(e) for e in declarations()}
+    assert len(found) > 40
+
+
 def test_a_requests_declaration_follows_from_its_parameters() -> None:
     # The limiter and the emulator see only a path and parameters: each declaration must be the
     # one found for them, or one charged exactly alike.
@@ -238,3 +253,25 @@ def test_readme_lists_every_call() -> None:
     expected |= {(ns, m) for ns, methods in NAMESPACES.items() for m in methods}
     assert listed == expected
     assert len(rows) == len(listed)
+
+
+def test_log_keys_are_those_shared_backends_already_hold() -> None:
+    # A Redis backend names its logs by rule and key: a rolling upgrade keeps one log per rule.
+    keys = {
+        c.rule: c.key
+        for path, params, _ in CHARGES
+        for c in charges_for(path, params)
+        if c.rule not in ("status_message",) and "identical" not in c.rule
+    }
+    assert keys == {
+        "balance": "balance",
+        "operator_any": "operator",
+        "messages_hourly": "messages",
+        "stat_any": "stat",
+        "senders_add": "senders_add",
+        "status_batch": "batch",
+    }
+    assert charges_for("/sys/status.php", {"id": "7", "phone": "+79161234567"})[0].key == (
+        "7|79161234567"
+    )
+    assert charges_for("/sys/balance.php", {})[0].key == "balance"

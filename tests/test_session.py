@@ -38,7 +38,7 @@ PHONE = "79161234567"
 
 
 async def test_balance(smsc: Session) -> None:
-    assert await smsc.balance() == Balance(balance=Decimal("1000.00"), currency="RUB")
+    assert await smsc.balance() == Balance(balance=Decimal("1000.00"), currency="RUR")
 
 
 async def test_send_status_and_operator_info(smsc: Session, emulator: Emulator) -> None:
@@ -55,7 +55,7 @@ async def test_send_status_and_operator_info(smsc: Session, emulator: Emulator) 
     assert full.send_date is not None and full.send_date.tzinfo is not None
     infos = await smsc.operator_info([PHONE, "79031234567"])
     assert [i.phone for i in infos] == [PHONE, "79031234567"]
-    assert all(i.found and i.mcc == 250 for i in infos)
+    assert all(i.found and i.mcc == "250" for i in infos)
 
 
 async def test_statuses_batch(smsc: Session) -> None:
@@ -77,7 +77,7 @@ async def test_send_list_and_cost(smsc: Session) -> None:
 
 async def test_api_key_auth(live_url: str, limits: RateLimits) -> None:
     async with Session(api_key="demo-key", base_url=live_url, limits=limits) as smsc:
-        assert (await smsc.balance()).currency == "RUB"
+        assert (await smsc.balance()).currency == "RUR"
 
 
 async def test_credentials_only_in_post_body(live_url: str, limits: RateLimits) -> None:
@@ -132,7 +132,7 @@ async def test_error_4_opens_a_circuit(
 
 async def test_error_9_is_retried_through_the_limiter(smsc: Session, emulator: Emulator) -> None:
     emulator.inject(Fault(kind="error", error_code=9, path="/sys/balance.php", times=2))
-    assert (await smsc.balance()).currency == "RUB"
+    assert (await smsc.balance()).currency == "RUR"
     assert emulator.stats.requests["/sys/balance.php"] == 3
 
 
@@ -248,7 +248,7 @@ async def test_in_process_transport(
     async with Session(
         "demo", "demo", base_url="http://127.0.0.1", transport=asgi_transport, limits=limits
     ) as smsc:
-        assert (await smsc.balance()).currency == "RUB"
+        assert (await smsc.balance()).currency == "RUR"
 
 
 def test_constructor_checks() -> None:

@@ -54,11 +54,13 @@ def _with_shared_codes(codes: Mapping[int, type[APIError]]) -> Mapping[int, type
 class Endpoint(Generic[T]):
     """One gateway call, declared once: everything the pipeline needs to know about it.
 
-    * ``name`` -- the gateway script as errors report it (``"send"``, ``"senders"`` …);
+    * ``name`` -- what errors report as ``.endpoint``: the script (``"send"``, ``"senders"``), or
+      get.php's command (``"get_messages"``);
     * ``path`` and ``selector`` -- the script and the fixed parameters that pick the command
       (``(("get", "1"),)``); the session adds the selector to every request;
-    * ``model`` -- a function returning the answer's type (``lambda: models.Balance``), called on
-      first use so that importing the package does not build every model; mypy reads ``T`` from it;
+    * ``model`` -- a function returning the answer's type (``lambda: models.Balance``), called when
+      an answer is decoded so that importing the package builds no model; mypy reads ``T`` from
+      it;
     * ``errors`` -- the codes this endpoint gives a meaning of its own (code 3 is "insufficient
       funds" on send but "not found" elsewhere); codes 1, 2, 4 and 9 mean the same everywhere;
     * ``rules`` -- which rate rules a request counts against, from its parameters (a
@@ -68,7 +70,7 @@ class Endpoint(Generic[T]):
     * ``adapt`` -- reshapes the decoded JSON before structuring (one object where a list is
       expected, ``{"id": N}`` where the id is the answer).
 
-    Declarations compare by identity.
+    Declarations compare by identity; all but the first four fields are keyword-only.
     """
 
     name: str
@@ -76,12 +78,12 @@ class Endpoint(Generic[T]):
     model: Callable[[], type[T]]
     selector: tuple[tuple[str, str], ...] = ()
     errors: Mapping[int, type[APIError]] = attrs.field(
-        default=SHARED_ERRORS, converter=_with_shared_codes
+        default=SHARED_ERRORS, converter=_with_shared_codes, kw_only=True
     )
-    rules: Charger = uncharged
-    concurrency: str | None = None
-    kind: Kind = Kind.READ
-    adapt: Callable[[Any], Any] | None = None
+    rules: Charger = attrs.field(default=uncharged, kw_only=True)
+    concurrency: str | None = attrs.field(default=None, kw_only=True)
+    kind: Kind = attrs.field(default=Kind.READ, kw_only=True)
+    adapt: Callable[[Any], Any] | None = attrs.field(default=None, kw_only=True)
 
     def charges(self, params: Mapping[str, str]) -> tuple[Charge, ...]:
         """The rate-rule logs a request with ``params`` (selector included) counts against."""

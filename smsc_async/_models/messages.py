@@ -183,8 +183,9 @@ class MessageStatus:
     # ``rcn``/``rnet`` the roaming ones (empty at home).
     imsi: str | None = None
     msc: str | None = None
-    mcc: int | None = None
-    mnc: int | None = None
+    # Codes, not numbers: MTS's MNC is "01" (the docs and the gateway write them as strings).
+    mcc: str | None = None
+    mnc: str | None = None
     cn: str | None = None
     net: str | None = None
     rcn: str | None = None
@@ -208,8 +209,10 @@ class OperatorInfo:
     country: str | None = None
     operator: str | None = None
     region: str | None = None
-    mcc: int | None = None
-    mnc: int | None = None
+    #: Mobile country and network codes as the gateway writes them ("250", "01"): codes, not
+    #: numbers, so a leading zero is kept.
+    mcc: str | None = None
+    mnc: str | None = None
     tz: int | None = None
     error: str | None = None
     error_code: int | None = None

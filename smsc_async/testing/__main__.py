@@ -6,9 +6,15 @@ import argparse
 import sys
 from collections.abc import Sequence
 
-from smsc_async._limits import RateLimits
 from smsc_async.testing._app import DEMO_API_KEY, DEMO_LOGIN, DEMO_PASSWORD, Emulator
 from smsc_async.testing._server import make_config
+
+#: What to tell a user whose environment lacks the server (uvicorn comes with the extra).
+MISSING_SERVER = (
+    "python -m smsc_async.testing serves the emulator with uvicorn, which is not installed.\n"
+    "Install the emulator extra:  pip install 'smsc-async[emulator]'\n"
+    "(In-process use needs no extra: httpx.ASGITransport(app=smsc_async.testing.Emulator()).)"
+)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -34,10 +40,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.scale <= 0:
         parser.error("--scale must be > 0")
 
-    import uvicorn
+    try:
+        import uvicorn
+    except ImportError:
+        print(MISSING_SERVER, file=sys.stderr)
+        return 2
 
     emulator = Emulator(
-        limits=RateLimits().scaled(args.scale),
+        scale=args.scale,
         strict=not args.lenient,
         delivery_delay=args.delivery_delay,
     )

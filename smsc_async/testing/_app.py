@@ -13,9 +13,9 @@ import anyio
 import attrs
 import httpx
 
-from smsc_async._limits import RateLimits, charges_for, concurrency_group
 from smsc_async.testing._endpoints import CONCURRENCY_TEXT, HANDLERS, Context, error_text
 from smsc_async.testing._faults import Fault
+from smsc_async.testing._limits import REFUSALS, GatewayLimits, charges, concurrency_group
 from smsc_async.testing._rules import IPGuard, Windows
 from smsc_async.testing._state import Account, Incoming, Message, Stats
 from smsc_async.testing._wire import (
@@ -55,10 +55,12 @@ _MALFORMED = {
 
 
 class ConnectionDropped(httpx.RemoteProtocolError):
-    """Raised by the app to drop the connection without an answer.
+    """Raised by the app to lose an answer: the connection ends before the answer's body.
 
     In-process (``httpx.ASGITransport``) it reaches the caller as the ``httpx.RemoteProtocolError``
-    a dropped socket gives; ``serve()`` turns it into a real closed connection.
+    a dropped connection gives. Served over a socket (:func:`serve`), the app first sends the
+    status line and headers and then raises; the server closes the connection, and the client
+    sees the stream end before the body (``httpx.RemoteProtocolError`` as well).
     """
 
     def __init__(self) -> None:
@@ -74,12 +76,16 @@ class _Armed:
 
 
 class _Reply:
-    __slots__ = ("body", "headers", "status")
+    __slots__ = ("body", "drop", "headers", "status")
 
-    def __init__(self, body: bytes, *, status: int = 200, ctype: bytes = b"text/plain") -> None:
+    def __init__(
+        self, body: bytes, *, status: int = 200, ctype: bytes = b"text/plain", drop: bool = False
+    ) -> None:
         self.body = body
         self.status = status
         self.headers = [(b"content-type", ctype), (b"content-length", str(len(body)).encode())]
+        #: Lose this answer: headers go out, then the connection ends before the body.
+        self.drop = drop
 
 
 class Emulator:
@@ -88,17 +94,22 @@ class Emulator:
     Use it in-process with ``httpx.AsyncClient(transport=httpx.ASGITransport(app=emu))`` (asyncio or
     trio) or on a loopback port with :func:`serve`::
 
-        emu = Emulator(limits=RateLimits().scaled(0.01))
+        emu = Emulator(scale=0.01)  # every rule window x 0.01: a minute in 0.6 s
         emu.add_account(login="alex", password="secret", balance=Decimal("250.80"))
         with serve(emu) as base_url:
             ...
 
-    ``strict=True`` enforces every rule of ``limits`` the way the gateway does: sliding windows
-    "at most N in any span of W seconds" keyed by :func:`smsc_async._limits.charges_for`, per
-    login, counted by arrival time; only *admitted* requests are counted (a request refused with
-    error 9 is not charged). It also enforces the concurrency caps (``limits.concurrency + 1``
-    simultaneous requests of a login, or ``limits.status_concurrency + 1`` to status.php, get
-    error 9) and the IP blocks (error 4). ``strict=False`` enforces none of them.
+    ``strict=True`` enforces every rule of :class:`GatewayLimits` the way the documentation
+    states it: sliding windows "at most N in any span of W seconds" per login, counted by
+    arrival time; only *admitted* requests are counted (a request refused with error 9 is not
+    charged). It also enforces the concurrency caps (``concurrency + 1`` simultaneous requests
+    of a login, or ``status_concurrency + 1`` to status.php, get error 9) and the IP blocks
+    (error 4). ``strict=False`` enforces none of them.
+
+    ``limits`` is a :class:`GatewayLimits` (default: the documented numbers), or any object with
+    its field names -- such as a client ``RateLimits`` -- whose numbers are then used; which
+    requests a rule counts and which requests are identical stay the emulator's own. ``scale``
+    multiplies every window and block duration. ``emu.limits`` is ``limits`` as given.
 
     ``clock`` is a monotonic clock in seconds (default ``time.monotonic``); emulator time, used for
     dates and message statuses, advances with it from ``start_time`` (unix seconds; default: the
@@ -107,14 +118,15 @@ class Emulator:
     final after ``delivery_delay``. ``latency`` is added to every admitted request, so that
     requests overlap. ``max_lookup_batch`` caps the numbers of one info.php request.
 
-    A demo account (login ``demo``, password ``demo``, API key ``demo-key``, 1000.00 RUB) exists
+    A demo account (login ``demo``, password ``demo``, API key ``demo-key``, 1000.00 RUR) exists
     unless ``demo=False``.
     """
 
     def __init__(
         self,
         *,
-        limits: RateLimits | None = None,
+        limits: Any = None,
+        scale: float = 1.0,
         strict: bool = True,
         clock: Callable[[], float] | None = None,
         start_time: float | None = None,
@@ -129,7 +141,12 @@ class Emulator:
             raise ValueError("delivery_delay and latency must be >= 0")
         if max_lookup_batch < 1 or max_messages < 1:
             raise ValueError("max_lookup_batch and max_messages must be >= 1")
-        self.limits = limits if limits is not None else RateLimits()
+        if not scale > 0:
+            raise ValueError(f"scale must be > 0, got {scale!r}")
+        self.limits: Any = limits if limits is not None else GatewayLimits()
+        table = GatewayLimits.from_numbers(self.limits)
+        #: The rules enforced: the emulator's table with ``limits``' numbers, scaled.
+        self.gateway_limits = table if scale == 1 else table.scaled(scale)
         self.strict = strict
         self.delivery_delay = delivery_delay
         self.latency = latency
@@ -140,9 +157,11 @@ class Emulator:
         self.stats = Stats()
         self._clock = clock or time.monotonic
         self._epoch = (time.time() if start_time is None else start_time) - self._clock()
-        self._rules = self.limits.rules()
+        self._rules = self.gateway_limits.rules()
         self._windows = Windows()
-        self._guard = IPGuard(auth=self.limits.auth_failures, sends=self.limits.failed_sends)
+        self._guard = IPGuard(
+            auth=self.gateway_limits.auth_failures, sends=self.gateway_limits.failed_sends
+        )
         self._accounts: dict[str, Account] = {}
         self._faults: list[_Armed] = []
         self._in_flight: dict[tuple[str, str | None], int] = {}
@@ -168,7 +187,7 @@ class Emulator:
         password: str,
         api_key: str | None = None,
         balance: Decimal = Decimal("0"),
-        currency: str = "RUB",
+        currency: str = "RUR",
         credit: Decimal | None = None,
     ) -> Account:
         """Create (or replace) the account ``login`` and return it."""
@@ -283,6 +302,10 @@ class Emulator:
         await send(
             {"type": "http.response.start", "status": reply.status, "headers": reply.headers}
         )
+        if reply.drop:
+            # ASGI has no way to close a connection before the status line; raising after it
+            # makes any ASGI server close the connection with the body unsent.
+            raise ConnectionDropped()
         await send({"type": "http.response.body", "body": reply.body})
 
     async def _respond(self, path: str, request: Request, ip: str) -> _Reply:
@@ -302,6 +325,9 @@ class Emulator:
                 return self._fault_reply(fault, path, request)
         reply = await self._handle(path, request, ip, delay)
         if fault is not None and fault.after and fault.kind != "delay":
+            if fault.kind == "drop":
+                reply.drop = True  # the request was handled; only its answer is lost
+                return reply
             return self._fault_reply(fault, path, request)
         return reply
 
@@ -318,7 +344,10 @@ class Emulator:
     def _fault_reply(self, fault: Fault, path: str, request: Request) -> _Reply:
         kind = fault.kind
         if kind == "drop":
-            raise ConnectionDropped()
+            # The body is never sent; its length only makes the headers announce one.
+            return _Reply(
+                _MALFORMED[request.fmt], ctype=content_type(request.fmt, request.charset), drop=True
+            )
         if kind == "http_status":
             status = fault.status or 503
             return _Reply(
@@ -443,20 +472,21 @@ class Emulator:
         group = concurrency_group(path)
         if strict:
             total = self._in_flight.get((login, None), 0)
-            if total + 1 > self.limits.concurrency:
+            if total + 1 > self.gateway_limits.concurrency:
                 self._after_send(path, ip, ok=False)
                 return self._error(path, request, 9, CONCURRENCY_TEXT)
             if group is not None:
                 in_group = self._in_flight.get((login, group), 0)
-                if in_group + 1 > self.limits.status_concurrency:
+                if in_group + 1 > self.gateway_limits.status_concurrency:
                     self._after_send(path, ip, ok=False)
                     return self._error(path, request, 9, CONCURRENCY_TEXT)
-            charges = [
-                (c.rule, c.key, self._rules[c.rule]) for c in charges_for(path, request.params)
+            counted = [
+                (rule, key, self._rules[rule]) for rule, key in charges(path, request.params)
             ]
-            if charges and self._windows.admit(login, charges, now) is not None:
+            refused = self._windows.admit(login, counted, now) if counted else None
+            if refused is not None:
                 self._after_send(path, ip, ok=False)
-                return self._error(path, request, 9)
+                return self._error(path, request, 9, REFUSALS.get(refused))
         slots.append((login, None))
         if group is not None:
             slots.append((login, group))

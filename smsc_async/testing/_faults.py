@@ -27,8 +27,10 @@ class Fault:
     ``kind`` is one of:
 
     * ``"delay"`` -- answer normally, ``seconds`` later (the request counts as in flight meanwhile);
-    * ``"drop"`` -- close the connection without any answer (in-process, the ASGI transport raises
-      ``httpx.RemoteProtocolError`` exactly like a dropped socket);
+    * ``"drop"`` -- lose the answer: the connection ends before its body. In-process the ASGI
+      transport raises ``httpx.RemoteProtocolError``; served (:func:`serve`) the status line and
+      headers go out, then the server closes the connection, and httpx raises
+      ``httpx.RemoteProtocolError`` too (ASGI offers no way to close before the status line);
     * ``"http_status"`` -- an HTTP error (``status``, default 503) with a short text body;
     * ``"malformed"`` -- HTTP 200 with a truncated answer in the requested format;
     * ``"html"`` -- an HTML error page (``status``, default 200, as a misconfigured proxy sends);
@@ -39,6 +41,9 @@ class Fault:
     By default a fault replaces the request's handling (nothing is charged or changed); with
     ``after=True`` the request is handled first -- a send is made, money is debited -- and only its
     answer is replaced (``drop``, ``http_status``, ``malformed``, ``html``): the lost-answer case.
+    A send dropped that way is stored, so status.php finds it by its ``id`` and phone::
+
+        emu.inject(Fault(kind="drop", path="/sys/send.php", after=True))
     ``body`` overrides the body of ``http_status``, ``malformed`` and ``html``.
 
     Example::

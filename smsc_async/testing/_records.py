@@ -16,7 +16,6 @@ from typing import TYPE_CHECKING
 
 import attrs
 
-from smsc_async._models.senders import SENDER_OPERATOR_FIELDS
 from smsc_async.testing._state import Account, Message
 
 if TYPE_CHECKING:
@@ -35,8 +34,29 @@ __all__ = [
     "set_individual_price",
 ]
 
-#: The per-operator fields of a sender name, in the gateway's fmt=0 order.
-OPERATOR_FIELDS = SENDER_OPERATOR_FIELDS
+#: The per-operator fields of a sender name, in the order of seed 000's "with fmt = 0 and
+#: operators = 1" line: "name = <sender>, mega_step = ..., ..., sber_int = ..., id = <id>".
+OPERATOR_FIELDS = (
+    "mega_step",
+    "bee_step",
+    "motiv_step",
+    "sber_step",
+    "winmob_step",
+    "volnamob_step",
+    "mts_step",
+    "tele2_step",
+    "tele2",
+    "ua_reg",
+    "ua_int",
+    "mega_int",
+    "motiv_int",
+    "mts_int",
+    "motiv",
+    "by_reg",
+    "by_int",
+    "tele2_int",
+    "sber_int",
+)
 #: Short links the emulator hands out look like ``https://smsc.ru/~<id in base 36>``.
 SHORT_LINK_BASE = "https://smsc.ru/~"
 

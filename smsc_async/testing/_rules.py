@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections import deque
 from collections.abc import Sequence
 
-from smsc_async._limits import Block, Rule
+from smsc_async.testing._limits import GatewayBlock, GatewayRule
 
 # A full sweep of aged-out logs runs after this many admissions, keeping memory bounded even for
 # keys that are never touched again (every distinct send text makes its own identical-request log).
@@ -33,13 +33,15 @@ class Windows:
     def __len__(self) -> int:
         return len(self._logs)
 
-    def admit(self, owner: str, charges: Sequence[tuple[str, str, Rule]], now: float) -> str | None:
+    def admit(
+        self, owner: str, charges: Sequence[tuple[str, str, GatewayRule]], now: float
+    ) -> str | None:
         """Record one request of ``owner`` against ``(rule name, key, rule)`` charges at ``now``.
 
         Returns ``None`` when admitted (and recorded in every log), else the name of the first rule
         that refuses (nothing is recorded).
         """
-        wanted: dict[tuple[str, str, str], tuple[Rule, int]] = {}
+        wanted: dict[tuple[str, str, str], tuple[GatewayRule, int]] = {}
         for name, key, rule in charges:
             log_key = (owner, name, key)
             previous = wanted.get(log_key)
@@ -80,7 +82,7 @@ def _expire(log: deque[float], horizon: float) -> None:
 class IPGuard:
     """The two IP blocks: too many authorization failures, and too many failed sends in a row."""
 
-    def __init__(self, *, auth: Block, sends: Block) -> None:
+    def __init__(self, *, auth: GatewayBlock, sends: GatewayBlock) -> None:
         self._auth = auth
         self._sends = sends
         self._auth_failures: dict[str, deque[float]] = {}
@@ -113,7 +115,9 @@ class IPGuard:
         """A successful send breaks the row of failed sends."""
         self._send_failures.pop(ip, None)
 
-    def _count(self, logs: dict[str, deque[float]], rule: Block, ip: str, now: float) -> None:
+    def _count(
+        self, logs: dict[str, deque[float]], rule: GatewayBlock, ip: str, now: float
+    ) -> None:
         log = logs.setdefault(ip, deque())
         _expire(log, now - rule.window)
         log.append(now)

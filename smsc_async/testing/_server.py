@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import asyncio
+import logging
 import socket
 import threading
 import time
@@ -18,42 +18,36 @@ if TYPE_CHECKING:
 _START_TIMEOUT = 10.0
 
 
-def _protocol_class() -> type[asyncio.Protocol]:
-    """The h11 protocol of uvicorn, taught to drop a connection without any answer.
+class _QuietDrops(logging.Filter):
+    """Keeps uvicorn from logging a deliberate drop (``ConnectionDropped``) as a server error."""
 
-    A plain ASGI server answers 500 when the app raises before responding; the gateway emulator's
-    ``drop`` fault must instead look like a vanished server, so the connection is aborted here.
+    def filter(self, record: logging.LogRecord) -> bool:
+        exc = record.exc_info[1] if record.exc_info else None
+        return not isinstance(exc, ConnectionDropped)
+
+
+def _quiet_drops() -> None:
+    logger = logging.getLogger("uvicorn.error")
+    if not any(isinstance(f, _QuietDrops) for f in logger.filters):
+        logger.addFilter(_QuietDrops())
+
+
+def make_config(emulator: Any, **kwargs: Any) -> uvicorn.Config:
+    """A uvicorn configuration serving ``emulator``: quiet, no lifespan, h11.
+
+    Only uvicorn's public configuration is used. A ``drop`` fault reaches uvicorn as an
+    exception raised after the answer's status line (:class:`ConnectionDropped`); the ASGI
+    specification leaves a server no other choice than to close the connection then, so the
+    client reads a status line and headers and then the end of the stream: the answer is lost
+    before its body (``httpx.RemoteProtocolError``). ASGI has no event that closes a connection
+    before the status line, so a drop cannot be made earlier without reaching into uvicorn's
+    protocol classes.
     """
-    from uvicorn.protocols.http.h11_impl import H11Protocol
-
-    class DroppingH11Protocol(H11Protocol):
-        def __init__(self, *args: Any, **kwargs: Any) -> None:
-            super().__init__(*args, **kwargs)
-            app = self.app
-
-            async def dropping_app(scope: Any, receive: Any, send: Any) -> None:
-                try:
-                    await app(scope, receive, send)
-                except ConnectionDropped:
-                    self.transport.abort()
-                    # Let ``connection_lost`` mark the cycle disconnected so uvicorn sends nothing.
-                    for _ in range(10):
-                        cycle = self.cycle
-                        if cycle is None or cycle.disconnected:
-                            break
-                        await asyncio.sleep(0)
-
-            self.app = dropping_app
-
-    return DroppingH11Protocol
-
-
-def make_config(emulator: Emulator, **kwargs: Any) -> uvicorn.Config:
-    """A uvicorn configuration serving ``emulator`` (quiet, no lifespan, drop-capable)."""
     import uvicorn
 
+    _quiet_drops()
     options: dict[str, Any] = {
-        "http": _protocol_class(),
+        "http": "h11",
         "lifespan": "off",
         "log_level": "warning",
         "access_log": False,
@@ -66,13 +60,14 @@ def make_config(emulator: Emulator, **kwargs: Any) -> uvicorn.Config:
 
 
 @contextmanager
-def serve(
-    emulator: Emulator | None = None, *, host: str = "127.0.0.1", port: int = 0
-) -> Iterator[str]:
+def serve(emulator: Any = None, *, host: str = "127.0.0.1", port: int = 0) -> Iterator[str]:
     """Serve ``emulator`` (a fresh one when ``None``) on ``host:port``; yield its base URL.
 
-    uvicorn runs in a background thread with its own event loop, so the caller may use asyncio,
-    trio or plain threads. ``port=0`` picks a free port. The server stops on exit::
+    ``emulator`` is an :class:`Emulator` or any ASGI 3 application wrapping one. uvicorn runs in
+    a background thread with its own event loop, so the caller may use asyncio, trio or plain
+    threads. ``port=0`` picks a free port. The listening socket is made here (with
+    ``TCP_NODELAY``, which accepted connections inherit) and handed to uvicorn's public
+    ``Server.run(sockets=...)``. The server stops on exit::
 
         with serve(Emulator(), port=0) as base_url:  # "http://127.0.0.1:PORT"
             httpx.get(base_url + "/sys/balance.php", params={"login": "demo", "psw": "demo"})

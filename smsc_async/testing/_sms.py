@@ -2,13 +2,38 @@
 
 from __future__ import annotations
 
-_GSM_BASIC = frozenset(
-    "@£$¥èéùìòÇ\nØø\rÅåΔ_ΦΓΛΩΠΨΣΘΞÆæßÉ !\"#¤%&'()*+,-./0123456789:;<=>?"
-    "¡ABCDEFGHIJKLMNOPQRSTUVWXYZÄÖÑÜ§¿abcdefghijklmnopqrstuvwxyzäöñüà"
+# 3GPP TS 23.038 §6.2.1, the GSM 7-bit default alphabet in code order 0x00-0x7F, 16 per row;
+# 0x1B is the escape to the extension table, not a character of its own (written "\x1b" here
+# and left out below).
+_GSM_TABLE = (
+    "@£$¥èéùìòÇ\nØø\rÅå"
+    "Δ_ΦΓΛΩΠΨΣΘΞ\x1bÆæßÉ"
+    " !\"#¤%&'()*+,-./"
+    "0123456789:;<=>?"
+    "¡ABCDEFGHIJKLMNO"
+    "PQRSTUVWXYZÄÖÑÜ§"
+    "¿abcdefghijklmno"
+    "pqrstuvwxyzäöñüà"
 )
-# The extension table: each of these costs two septets (an escape plus the character).
-_GSM_EXTENSION = frozenset("^{}\\[~]|€\f")
+_GSM_BASIC = frozenset(_GSM_TABLE) - {"\x1b"}
+# TS 23.038 §6.2.1.1, the extension table: code after the escape -> character. Each costs two
+# septets (the escape plus the code).
+_GSM_EXTENSION_TABLE = {
+    0x0A: "\f",
+    0x14: "^",
+    0x28: "{",
+    0x29: "}",
+    0x2F: "\\",
+    0x3C: "[",
+    0x3D: "~",
+    0x3E: "]",
+    0x40: "|",
+    0x65: "€",
+}
+_GSM_EXTENSION = frozenset(_GSM_EXTENSION_TABLE.values())
 
+# smsc-api.md §3.1: "160 Latin / 70 Cyrillic chars per single SMS; 153 / 67 per part when split
+# (UDH header)"; binary payloads: 140 bytes, 134 per part (the same 6-byte header).
 GSM_SINGLE, GSM_PART = 160, 153
 UCS2_SINGLE, UCS2_PART = 70, 67
 BINARY_SINGLE, BINARY_PART = 140, 134

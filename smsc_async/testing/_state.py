@@ -85,7 +85,7 @@ class Account:
     password: str
     api_key: str | None = None
     balance: Decimal = Decimal("0")
-    currency: str = "RUB"
+    currency: str = "RUR"
     credit: Decimal | None = None
     messages: dict[tuple[str, str], Message] = attrs.Factory(dict)
     incoming: list[Incoming] = attrs.Factory(list)

@@ -16,6 +16,7 @@ from decimal import Decimal
 
 import attrs
 
+from smsc_async.testing._endpoints._context import PARAMETERS_ERROR
 from smsc_async.testing._state import Account
 from smsc_async.testing._wire import GatewayError, csv, key_values, to_json, xml
 
@@ -90,7 +91,7 @@ class UserRecord:
     id: int
     login: str
     reseller: bool = False
-    currency: str = "RUB"
+    currency: str = "RUR"
     sender: str = ""
     dlim: int = 0
     plim: int = 0
@@ -135,14 +136,14 @@ def command(params: Mapping[str, str], names: Iterable[str]) -> str:
     for name in names:
         if params.get(name, "0").strip() not in ("", "0"):
             return name
-    raise GatewayError(1, "parameters error")
+    raise GatewayError(1, PARAMETERS_ERROR)
 
 
 def record_id(params: Mapping[str, str], name: str = "id") -> int:
     """A positive integer record id from ``params``; error 1 when missing or malformed."""
     value = params.get(name, "").strip()
     if not value.isdigit() or not value.isascii() or int(value) < 1:
-        raise GatewayError(1, "parameters error")
+        raise GatewayError(1, PARAMETERS_ERROR)
     return int(value)
 
 

@@ -21,7 +21,7 @@ from smsc_async.testing._endpoints._book import (
     render_created,
     render_many,
 )
-from smsc_async.testing._endpoints._context import Context
+from smsc_async.testing._endpoints._context import PARAMETERS_ERROR, Context
 from smsc_async.testing._endpoints._misc import ActRecord, InvoiceRecord, misc_of
 from smsc_async.testing._endpoints.status import moscow_date
 from smsc_async.testing._wire import GatewayError, money
@@ -75,7 +75,7 @@ def handle(ctx: Context) -> str:
     if what == "add_account":
         total = params.get("sum", "").strip()
         if not _SUM.fullmatch(total) or Decimal(total) <= 0:
-            raise GatewayError(1, "parameters error")
+            raise GatewayError(1, PARAMETERS_ERROR)
         iid = book_of(ctx.account).next_id()
         rec.invoices[iid] = InvoiceRecord(
             id=iid,

@@ -25,7 +25,7 @@ from xml.sax.saxutils import escape, quoteattr
 
 from smsc_async.testing._endpoints import mega_accounts
 from smsc_async.testing._endpoints import send as _send
-from smsc_async.testing._endpoints._context import Context
+from smsc_async.testing._endpoints._context import PARAMETERS_ERROR, Context
 from smsc_async.testing._endpoints.status import moscow_date
 from smsc_async.testing._numbers import (
     _BY_CODE,
@@ -37,6 +37,7 @@ from smsc_async.testing._numbers import (
 )
 from smsc_async.testing._records import int_ids, records
 from smsc_async.testing._state import STATUS_NAMES, Account, Message
+from smsc_async.testing._time import MOSCOW
 from smsc_async.testing._wire import (
     GatewayError,
     csv,
@@ -49,9 +50,8 @@ from smsc_async.testing._wire import (
 )
 
 PATH = "/sys/get.php"
-ERRORS: Mapping[int, str] = {3: "messages not found"}
+ERRORS: Mapping[int, str] = {3: "Message not found."}  # seed 003
 
-_MOSCOW = dt.timezone(dt.timedelta(hours=3))
 MAX_HISTORY = 1000
 MAX_ANSWERS = 10_000
 MAX_HOURS = 168
@@ -60,7 +60,7 @@ _FIXED = {c.flag: c.fixed_price for c in _send._CHANNELS}
 
 
 def _fail(code: int = 1) -> GatewayError:
-    return GatewayError(code, ERRORS.get(code, "parameters error"))
+    return GatewayError(code, ERRORS.get(code, PARAMETERS_ERROR))
 
 
 def handle(ctx: Context) -> str:
@@ -109,7 +109,7 @@ def _int(params: Mapping[str, str], name: str, default: int | None = None) -> in
 
 
 def _day(timestamp: float) -> dt.date:
-    return dt.datetime.fromtimestamp(timestamp, _MOSCOW).date()
+    return dt.datetime.fromtimestamp(timestamp, MOSCOW).date()
 
 
 def _within(timestamp: float, start: dt.date | None, end: dt.date | None) -> bool:
@@ -304,7 +304,7 @@ def _answers(ctx: Context) -> str:
     elif after_id is not None:
         since = now - MAX_HOURS * 3600
     else:
-        midnight = dt.datetime.combine(_day(now), dt.time(), _MOSCOW)
+        midnight = dt.datetime.combine(_day(now), dt.time(), MOSCOW)
         since = midnight.timestamp()
     picked = sorted(
         (
@@ -379,7 +379,8 @@ def zones() -> list[dict[str, str]]:
             if (country.name, net.name) in seen:
                 continue
             seen.add((country.name, net.name))
-            out.append(_zone(len(out) + 1, f"{country.name}, {net.name}", net.price))
+            # No comma in a zone name: fmt=1 lines are split on commas.
+            out.append(_zone(len(out) + 1, f"{country.name} - {net.name}", net.price))
     out.append(_zone(len(out) + 1, "Другие страны", INTERNATIONAL_PRICE))
     return out
 
@@ -406,11 +407,8 @@ def _price(ctx: Context) -> str:
     ]
     mail = money(_FIXED["mail"] or Decimal("0"))
     if ctx.fmt == 3:
-        obj: dict[str, object] = {"zones": _ZONES}
-        if codes:
-            obj["codes"] = codes
-        obj["mail"] = mail
-        return to_json(obj)
+        # "codes" is always there, empty when the account has no individual tariffs.
+        return to_json({"zones": _ZONES, "codes": codes, "mail": mail})
     if ctx.fmt == 2:
         zone_lines = "".join(
             "<zone "
@@ -420,13 +418,10 @@ def _price(ctx: Context) -> str:
             + f">{escape(z['zone'])}</zone>\n"
             for z in _ZONES
         )
-        body = f"<price>\n<zones>\n{zone_lines}</zones>\n"
-        if codes:
-            code_lines = "".join(
-                f"<mccmnc cost={quoteattr(c['cost'])}>{escape(c['mccmnc'])}</mccmnc>\n"
-                for c in codes
-            )
-            body += f"<codes>\n{code_lines}</codes>\n"
+        code_lines = "".join(
+            f"<mccmnc cost={quoteattr(c['cost'])}>{escape(c['mccmnc'])}</mccmnc>\n" for c in codes
+        )
+        body = f"<price>\n<zones>\n{zone_lines}</zones>\n<codes>\n{code_lines}</codes>\n"
         return body + f"<mail>{mail}</mail>\n</price>"
     entries = [*_ZONES, *codes]
     if ctx.fmt == 1:

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from smsc_async.testing._endpoints._context import Context
+from smsc_async.testing._endpoints._context import PARAMETERS_ERROR, Context
 from smsc_async.testing._numbers import Operator, lookup, normalize
 from smsc_async.testing._wire import GatewayError, csv, flag, key_values, to_json, xml
 
 PATH = "/sys/info.php"
-ERRORS: Mapping[int, str] = {3: "operator not found"}
+ERRORS: Mapping[int, str] = {3: "Operator not found."}  # seed 003
 
 
 def _fields(op: Operator) -> list[tuple[str, object]]:
@@ -46,16 +46,16 @@ def _missing(fmt: int, number: str) -> str:
 def handle(ctx: Context) -> str:
     params = ctx.params
     if not flag(params, "get_operator"):
-        raise GatewayError(1, "parameters error")
+        raise GatewayError(1, PARAMETERS_ERROR)
     raw = params.get("phone", "")
     is_list = "," in raw
     items = [item for item in raw.split(",") if item.strip()]
     if not items or len(items) > ctx.emulator.max_lookup_batch:
-        raise GatewayError(1, "parameters error")
+        raise GatewayError(1, PARAMETERS_ERROR)
     numbers = [normalize(item) for item in items]
     if any(number is None for number in numbers):
         # One malformed number spoils the whole list: clients must split the batch to find it.
-        raise GatewayError(1, "parameters error")
+        raise GatewayError(1, PARAMETERS_ERROR)
     if not is_list:
         found = lookup(numbers[0] or "")
         if found is None:

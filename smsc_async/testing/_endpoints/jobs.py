@@ -26,11 +26,12 @@ from smsc_async.testing._endpoints._book import (
     render_many,
     render_one,
 )
-from smsc_async.testing._endpoints._context import Context
+from smsc_async.testing._endpoints._context import PARAMETERS_ERROR, Context
 from smsc_async.testing._endpoints.send import schedule
 from smsc_async.testing._endpoints.status import moscow_date
 from smsc_async.testing._numbers import normalize, price
 from smsc_async.testing._sms import count_parts
+from smsc_async.testing._time import MOSCOW
 from smsc_async.testing._wire import GatewayError, flag, money, render_ok
 
 PATH = "/sys/jobs.php"
@@ -38,12 +39,11 @@ ERRORS: Mapping[int, str] = {3: "error saving record", 5: "wrong date format"}
 
 MAX_JOBS = 200
 MAX_TEXT = 1000
-_MOSCOW = dt.timezone(dt.timedelta(hours=3))
 _GROUP = re.compile(r"[Gg]([0-9]{1,5})")
 
 
 def _fail(code: int) -> GatewayError:
-    return GatewayError(code, ERRORS.get(code, "parameters error"))
+    return GatewayError(code, ERRORS.get(code, PARAMETERS_ERROR))
 
 
 def _recipients(book: Book, raw: str) -> list[str]:
@@ -124,7 +124,7 @@ def _add(ctx: Context, book: Book) -> str:
 
 
 def _in_period(job: JobRecord, start: dt.date | None, end: dt.date | None) -> bool:
-    day = dt.datetime.fromtimestamp(job.start_at, _MOSCOW).date()
+    day = dt.datetime.fromtimestamp(job.start_at, MOSCOW).date()
     return (start is None or day >= start) and (end is None or day <= end)
 
 

@@ -16,7 +16,7 @@ from smsc_async.testing._endpoints._book import (
     render_created,
     render_many,
 )
-from smsc_async.testing._endpoints._context import Context
+from smsc_async.testing._endpoints._context import PARAMETERS_ERROR, Context
 from smsc_async.testing._endpoints._misc import OP_TEMPLATE_FLAGS, OpTemplateRecord, misc_of
 from smsc_async.testing._wire import GatewayError, flag
 
@@ -40,7 +40,7 @@ def handle(ctx: Context) -> str:
     msg = params.get("msg", "")
     flags = frozenset(name for name in OP_TEMPLATE_FLAGS if flag(params, name))
     if not msg.strip() or len(msg) > MAX_TEXT or not flags:
-        raise GatewayError(1, "parameters error")
+        raise GatewayError(1, PARAMETERS_ERROR)
     record = OpTemplateRecord(
         id=book_of(ctx.account).next_id(),
         sender=params.get("sender", "").strip(),

@@ -22,7 +22,7 @@ from smsc_async.testing._endpoints._book import (
     render_created,
     render_many,
 )
-from smsc_async.testing._endpoints._context import Context
+from smsc_async.testing._endpoints._context import PARAMETERS_ERROR, Context
 from smsc_async.testing._numbers import normalize
 from smsc_async.testing._wire import GatewayError, render_ok
 
@@ -48,7 +48,7 @@ _MAX_GROUP_NUM = 99_999
 
 
 def _fail(code: int, text: str | None = None) -> GatewayError:
-    return GatewayError(code, text or ERRORS.get(code, "parameters error"))
+    return GatewayError(code, text or ERRORS.get(code, PARAMETERS_ERROR))
 
 
 def _number(params: Mapping[str, str], name: str = "phone") -> str:

@@ -15,20 +15,19 @@ from collections.abc import Mapping
 from decimal import ROUND_HALF_UP, Decimal
 
 from smsc_async.testing._endpoints._book import Fields, command, render_many, render_one
-from smsc_async.testing._endpoints._context import Context
+from smsc_async.testing._endpoints._context import PARAMETERS_ERROR, Context
 from smsc_async.testing._endpoints._misc import InboundRecord, inbound
 from smsc_async.testing._numbers import normalize
+from smsc_async.testing._time import MOSCOW
 from smsc_async.testing._wire import GatewayError, money, render_ok
 
 PATH = "/sys/receive_phones.php"
 ERRORS: Mapping[int, str] = {3: "number not found", 5: "not enough money"}
 
-_MOSCOW = dt.timezone(dt.timedelta(hours=3))
-
 
 def charge(fee: Decimal, now: float) -> Decimal:
     """The fee for the rest of the month of ``now`` (unix seconds), today included."""
-    day = dt.datetime.fromtimestamp(now, _MOSCOW)
+    day = dt.datetime.fromtimestamp(now, MOSCOW)
     days = calendar.monthrange(day.year, day.month)[1]
     left = days - day.day + 1
     return (fee * left / days).quantize(Decimal("0.01"), rounding=ROUND_HALF_UP)
@@ -46,7 +45,7 @@ def _fields(n: InboundRecord, login: str) -> Fields:
 def _phone(params: Mapping[str, str]) -> str:
     number = normalize(params.get("phone", ""))
     if number is None:
-        raise GatewayError(1, "parameters error")
+        raise GatewayError(1, PARAMETERS_ERROR)
     return number
 
 
@@ -72,6 +71,6 @@ def handle(ctx: Context) -> str:
         raise GatewayError(3, ERRORS[3])
     value = params.get("noprolong", "").strip()
     if value not in ("0", "1"):
-        raise GatewayError(1, "parameters error")
+        raise GatewayError(1, PARAMETERS_ERROR)
     record.noprolong = value == "1"
     return render_ok(ctx.fmt)

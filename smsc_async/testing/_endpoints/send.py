@@ -9,7 +9,7 @@ from decimal import Decimal
 
 import attrs
 
-from smsc_async.testing._endpoints._context import Context
+from smsc_async.testing._endpoints._context import PARAMETERS_ERROR, Context
 from smsc_async.testing._numbers import RESERVED, Operator, lookup, normalize, price
 from smsc_async.testing._sms import count_binary_parts, split, transliterate
 from smsc_async.testing._state import Message
@@ -90,7 +90,7 @@ class _Line:
 
 
 def _fail(code: int, id: str | None = None) -> GatewayError:
-    return GatewayError(code, ERRORS.get(code, "parameters error"), id=id)
+    return GatewayError(code, ERRORS.get(code, PARAMETERS_ERROR), id=id)
 
 
 def _message_id(params: Mapping[str, str]) -> str | None:

@@ -11,7 +11,7 @@ import re
 from collections.abc import Mapping
 from xml.sax.saxutils import escape, quoteattr
 
-from smsc_async.testing._endpoints._context import Context
+from smsc_async.testing._endpoints._context import PARAMETERS_ERROR, Context
 from smsc_async.testing._numbers import RESERVED, normalize
 from smsc_async.testing._records import (
     OPERATOR_FIELDS,
@@ -23,13 +23,14 @@ from smsc_async.testing._records import (
 from smsc_async.testing._wire import GatewayError, csv, flag, key_values, render_ok, to_json
 
 PATH = "/sys/senders.php"
+# As seed 000 words them.
 ERRORS: Mapping[int, str] = {
-    3: "sender name not found",
-    5: "error saving or deleting sender name",
-    7: "invalid number format",
-    8: "code cannot be delivered",
-    10: "code already sent, try again in 8 hours",
-    11: "invalid code",
+    3: "Sender name not found.",
+    5: "Error saving or deleting the sender's name.",
+    7: "Invalid number format.",
+    8: "The confirmation code cannot be delivered to the specified number.",
+    10: "The code has already been sent to the specified number. Retry is possible after 8 hours.",
+    11: "Invalid confirmation code.",
 }
 
 #: A confirmation code goes to the same number at most once in this many seconds.
@@ -62,7 +63,7 @@ _DIGITS = re.compile(r"[0-9]{1,15}")
 
 
 def _fail(code: int) -> GatewayError:
-    return GatewayError(code, ERRORS.get(code, "parameters error"))
+    return GatewayError(code, ERRORS.get(code, PARAMETERS_ERROR))
 
 
 def _valid_name(params: Mapping[str, str], name: str = "sender") -> str:

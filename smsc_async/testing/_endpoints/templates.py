@@ -18,7 +18,7 @@ from smsc_async.testing._endpoints._book import (
     render_created,
     render_many,
 )
-from smsc_async.testing._endpoints._context import Context
+from smsc_async.testing._endpoints._context import PARAMETERS_ERROR, Context
 from smsc_async.testing._wire import GatewayError, flag, plain_error, render_ok
 
 PATH = "/sys/templates.php"
@@ -34,14 +34,14 @@ def _text(params: Mapping[str, str], name: str) -> str | None:
     if value is None or not value.strip():
         return None
     if len(value) > MAX_TEXT:
-        raise GatewayError(1, "parameters error")
+        raise GatewayError(1, PARAMETERS_ERROR)
     return value
 
 
 def _required(params: Mapping[str, str], name: str) -> str:
     value = _text(params, name)
     if value is None:
-        raise GatewayError(1, "parameters error")
+        raise GatewayError(1, PARAMETERS_ERROR)
     return value
 
 
@@ -50,7 +50,7 @@ def _format(params: Mapping[str, str]) -> str | None:
         return None
     value = params["format"].strip().lower()
     if value not in FORMATS:
-        raise GatewayError(1, "parameters error")
+        raise GatewayError(1, PARAMETERS_ERROR)
     return value
 
 

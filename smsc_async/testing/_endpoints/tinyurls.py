@@ -9,14 +9,14 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Mapping
 
-from smsc_async.testing._endpoints._context import Context
+from smsc_async.testing._endpoints._context import PARAMETERS_ERROR, Context
 from smsc_async.testing._records import ShortLinkRecord, records
+from smsc_async.testing._time import MOSCOW
 from smsc_async.testing._wire import GatewayError, csv, flag, key_values, to_json, xml
 
 PATH = "/sys/tinyurls.php"
-ERRORS: Mapping[int, str] = {3: "link not found"}
+ERRORS: Mapping[int, str] = {3: "Link not found."}  # seed 003
 
-_MOSCOW = dt.timezone(dt.timedelta(hours=3))
 _FIELDS = ("id", "cnt", "cnt_mon", "cnt_day", "cnt_yes", "cnt_pmon", "link")
 
 
@@ -37,13 +37,13 @@ def _find(links: list[ShortLinkRecord], params: Mapping[str, str]) -> ShortLinkR
     link = params.get("link", "").strip()
     if id_text:
         if not id_text.isdigit():
-            raise GatewayError(1, "parameters error")
+            raise GatewayError(1, PARAMETERS_ERROR)
         found = next((x for x in links if x.id == int(id_text)), None)
     elif link:
         wanted = _bare(link)
         found = next((x for x in links if wanted in (_bare(x.url), _bare(x.short))), None)
     else:
-        raise GatewayError(1, "parameters error")
+        raise GatewayError(1, PARAMETERS_ERROR)
     if found is None:
         raise GatewayError(3, ERRORS[3])
     return found
@@ -51,11 +51,11 @@ def _find(links: list[ShortLinkRecord], params: Mapping[str, str]) -> ShortLinkR
 
 def counts(clicks: list[float], now: float) -> dict[str, int]:
     """``cnt``, ``cnt_mon``, ``cnt_day``, ``cnt_yes`` and ``cnt_pmon`` at emulator time ``now``."""
-    today = dt.datetime.fromtimestamp(now, _MOSCOW).date()
+    today = dt.datetime.fromtimestamp(now, MOSCOW).date()
     yesterday = today - dt.timedelta(days=1)
     month = (today.year, today.month)
     previous = (today.year - 1, 12) if today.month == 1 else (today.year, today.month - 1)
-    days = [dt.datetime.fromtimestamp(t, _MOSCOW).date() for t in clicks if t <= now]
+    days = [dt.datetime.fromtimestamp(t, MOSCOW).date() for t in clicks if t <= now]
     return {
         "cnt": len(days),
         "cnt_mon": sum((d.year, d.month) == month for d in days),
@@ -68,7 +68,7 @@ def counts(clicks: list[float], now: float) -> dict[str, int]:
 def handle(ctx: Context) -> str:
     """Answer one tinyurls.php request in ``ctx.fmt``."""
     if not flag(ctx.params, "get"):
-        raise GatewayError(1, "parameters error")
+        raise GatewayError(1, PARAMETERS_ERROR)
     link = _find(records(ctx.account).links, ctx.params)
     values: dict[str, object] = {"id": link.id, **counts(link.clicks, ctx.now), "link": link.short}
     row = [(name, values[name]) for name in _FIELDS]

@@ -26,21 +26,21 @@ from smsc_async.testing._endpoints._book import (
     render_many,
     render_one,
 )
-from smsc_async.testing._endpoints._context import Context
+from smsc_async.testing._endpoints._context import PARAMETERS_ERROR, Context
 from smsc_async.testing._state import Account
+from smsc_async.testing._time import MOSCOW
 from smsc_async.testing._wire import GatewayError, money, render_ok
 
 PATH = "/sys/users.php"
 ERRORS: Mapping[int, str] = {3: "user not found"}
 
-CURRENCIES = {"1": "RUB", "2": "USD", "3": "EUR", "4": "UAH", "5": "KZT"}
+CURRENCIES = {"1": "RUR", "2": "USD", "3": "EUR", "4": "UAH", "5": "KZT"}
 _LOGIN = re.compile(r"[A-Za-z0-9._@-]{1,64}")
-_MOSCOW = dt.timezone(dt.timedelta(hours=3))
 _MAX_USERS = 1000
 
 
 def _fail(code: int, text: str | None = None) -> GatewayError:
-    return GatewayError(code, text or ERRORS.get(code, "parameters error"))
+    return GatewayError(code, text or ERRORS.get(code, PARAMETERS_ERROR))
 
 
 def _login(params: Mapping[str, str], name: str) -> str:
@@ -94,7 +94,7 @@ def _stat(ctx: Context, record: UserRecord, start: dt.date | None, end: dt.date 
     account = ctx.emulator.account(record.login)
     sms, spent = 0, Decimal("0")
     for message in account.messages.values():
-        day = dt.datetime.fromtimestamp(message.sent_at, _MOSCOW).date()
+        day = dt.datetime.fromtimestamp(message.sent_at, MOSCOW).date()
         if (start is None or day >= start) and (end is None or day <= end):
             sms += message.parts
             spent += message.cost

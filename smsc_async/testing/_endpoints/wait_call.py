@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 from smsc_async.testing._endpoints._book import book_of, render_one
-from smsc_async.testing._endpoints._context import Context
+from smsc_async.testing._endpoints._context import PARAMETERS_ERROR, Context
 from smsc_async.testing._endpoints._misc import CALL_NUMBERS, misc_of
 from smsc_async.testing._numbers import normalize
 from smsc_async.testing._wire import GatewayError
@@ -23,7 +23,7 @@ def handle(ctx: Context) -> str:
     """Answer one wait_call.php request."""
     raw = ctx.params.get("phone", "")
     if not raw.strip():
-        raise GatewayError(1, "parameters error")
+        raise GatewayError(1, PARAMETERS_ERROR)
     number = normalize(raw)
     if number is None:
         raise GatewayError(7, ERRORS[7])
