@@ -932,7 +932,7 @@ class RedisBackend:
         if memory is not None:
             return memory.try_acquire(demands, ahead)
         shared = self._shared
-        if shared.pending:
+        if shared.pending and not shared.failing:
             # This process's own releases that Redis missed go first: its places are free.
             await shared.drain()
         plan = self._plan(demands)
@@ -974,10 +974,17 @@ class RedisBackend:
                 shared.wake_worker()
                 self._recovered()
                 return Reservation(demands, member)
-            if code != -3 or attempt:
+            if attempt:
                 break
-            # Refused as late: the clock offset was stale (a stalled loop). Once more, on
-            # the offset this reply gave.
+            if code == -3:
+                # Refused as late: the clock offset was stale (a stalled loop). Once more, on
+                # the offset this reply gave.
+                continue
+            if code != -2 and shared.pending:
+                # Redis is back: the releases it missed first (they may free what we wait for).
+                await shared.drain()
+                continue
+            break
         self._recovered()
         if code in (-2, -3):
             return self._fall_back(
