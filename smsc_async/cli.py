@@ -9,20 +9,33 @@ Install with the ``cli`` extra (``pip install "smsc-async[cli]"``), then::
 
 Credentials come only from the environment (``SMSC_LOGIN``/``SMSC_PASSWORD`` or ``SMSC_API_KEY``),
 never from arguments that would land in the shell history; ``SMSC_BASE_URL`` picks the regional
-host. Exit codes: 0 success, 1 the gateway refused, 2 a usage or configuration error, 3 a network
-or protocol failure, 130 interrupted.
+host. The rate rules' windows outlive each command: they are kept in an SQLite file under
+``$SMSC_STATE_DIR`` (default: the platform's user state directory), or in Redis with ``--redis``
+/ ``SMSC_REDIS_URL``, so a command run again within the minute waits for its slot instead of
+drawing error 9. ``--emulator`` keeps the emulator's state there too. Exit codes: 0 success, 1
+the gateway (or the limiter) refused, 2 a usage or configuration error, 3 a network or protocol
+failure, 130 interrupted.
 """
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import datetime as dt
+import functools
 import io
 import json
+import math
 import os
+import pickle
+import re
 import sys
+import tempfile
+import threading
+import time
+from collections import Counter
 from collections.abc import Awaitable, Callable, Iterator
-from contextlib import ExitStack
+from contextlib import AsyncExitStack, ExitStack
 from decimal import Decimal
 from pathlib import Path
 from typing import IO, Any, NoReturn, TypeVar
@@ -32,28 +45,41 @@ import attrs
 
 try:
     import click
+    import platformdirs
     from rich.console import Console
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextColumn
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        ProgressColumn,
+        Task,
+        TaskID,
+        TextColumn,
+    )
     from rich.table import Table
+    from rich.text import Text
 except ImportError as exc:  # pragma: no cover - depends on the installed extras
     raise SystemExit(
         f"the smsc command line needs the 'cli' extra: pip install 'smsc-async[cli]' ({exc})"
     ) from None
 
 from . import __version__
-from ._bulk import LookupProgress, LookupResult
+from ._backend import LimiterBackend
+from ._bulk import LookupProgress, LookupResult, normalize_phone
 from ._constants import DEFAULT_LOOKUP_BATCH, DEFAULT_LOOKUP_CONCURRENCY
 from ._errors import (
     APIError,
+    DuplicateSendError,
     MessageNotFoundError,
     OperatorNotFoundError,
-    ParameterError,
     ProtocolError,
     RefusedError,
     SMSCError,
     TransportError,
 )
+from ._events import Event, LimiterWait
 from ._limits import RateLimits
+from ._models.messages import Status
 from ._session import Session
 
 __all__ = ["main"]
@@ -66,12 +92,34 @@ EXIT_USAGE = 2
 EXIT_NETWORK = 3
 EXIT_INTERRUPTED = 130
 
-#: Columns of ``smsc lookup`` output, CSV and JSON lines alike.
-COLUMNS = ("phone", "result", "country", "operator", "region", "mcc", "mnc", "tz", "error")
+#: Columns of ``smsc lookup`` output, CSV and JSON lines alike: the input line's number and its
+#: text, the number as looked up, and the answer.
+COLUMNS = (
+    "line",
+    "input",
+    "phone",
+    "result",
+    "country",
+    "operator",
+    "region",
+    "mcc",
+    "mnc",
+    "tz",
+    "error",
+)
+#: The ``result`` column's values, and how the summary names the failures.
+RESULTS = {
+    "found": "found",
+    "invalid": "rejected locally",
+    "refused": "refused by the gateway",
+    "not_found": "operator not found",
+    "error": "transport",
+}
 _JSON_SUFFIXES = (".jsonl", ".ndjson", ".json")
 _ENV_HELP = (
     "Credentials come from SMSC_LOGIN and SMSC_PASSWORD, or SMSC_API_KEY; the host from "
-    "SMSC_BASE_URL (default https://smsc.ru)."
+    "SMSC_BASE_URL (default https://smsc.ru); the rate rules' state is kept under "
+    "SMSC_STATE_DIR (or in Redis: SMSC_REDIS_URL)."
 )
 
 
@@ -85,12 +133,18 @@ class CLIError(Exception):
 
 @attrs.frozen(kw_only=True)
 class Settings:
-    """How to reach the gateway: from the environment, or the embedded emulator."""
+    """How to reach the gateway (the environment's account, or the emulator) and keep its rules."""
 
-    emulator: bool
-    scale: float
-    base_url: str | None
-    timeout: float
+    emulator: bool = False
+    scale: float = 1.0
+    base_url: str | None = None
+    timeout: float = 30.0
+    redis: str | None = None
+
+    @property
+    def limits(self) -> RateLimits:
+        """The rules the command keeps: the gateway's, or the emulator's scaled ones."""
+        return RateLimits().scaled(self.scale) if self.emulator else RateLimits()
 
 
 def _stderr() -> Console:
@@ -98,26 +152,30 @@ def _stderr() -> Console:
 
 
 def _fail(message: str, code: int) -> NoReturn:
-    _stderr().print(f"[bold red]smsc: error:[/] {message}", markup=True)
+    # Never as markup: the message may quote the gateway or the user ("[b]…").
+    _stderr().print(Text.assemble(("smsc: error: ", "bold red"), message))
     sys.exit(code)
 
 
-def _open_session(settings: Settings) -> Session:
-    """A session for the command: the environment's account, or the emulator's demo account."""
-    if settings.emulator:
-        import httpx
+def _say(console: Console, message: str) -> None:
+    console.print(Text(message))
 
-        from .testing import Emulator
 
-        limits = RateLimits().scaled(settings.scale)
-        emulator = Emulator(limits=limits, delivery_delay=0.5)
-        return Session(
-            login="demo",
-            password="demo",
-            base_url="http://127.0.0.1",
-            limits=limits,
-            transport=httpx.ASGITransport(app=emulator),
-        )
+# -- where state lives -----------------------------------------------------------------------------
+
+
+def state_dir() -> Path:
+    """``$SMSC_STATE_DIR``, or the platform's user state directory for smsc-async (created 0700)."""
+    chosen = os.environ.get("SMSC_STATE_DIR") or platformdirs.user_state_dir("smsc-async")
+    path = Path(chosen).expanduser()
+    try:
+        path.mkdir(mode=0o700, parents=True, exist_ok=True)
+    except OSError as exc:
+        raise CLIError(f"cannot create the state directory {path}: {exc.strerror or exc}") from None
+    return path
+
+
+def _credentials() -> tuple[str | None, str | None, str | None]:
     env = os.environ
     login, password, api_key = (
         env.get("SMSC_LOGIN") or None,
@@ -131,41 +189,199 @@ def _open_session(settings: Settings) -> Session:
             "no credentials: set SMSC_LOGIN and SMSC_PASSWORD (or SMSC_API_KEY) in the "
             "environment, or try the emulator with --emulator"
         )
-    options: dict[str, Any] = {"timeout": settings.timeout}
-    if settings.base_url:
-        options["base_url"] = settings.base_url
+    return login, password, api_key
+
+
+def _backend(settings: Settings, secret: str) -> LimiterBackend:
+    """Where the limiter keeps its logs between commands: Redis if asked for, else SQLite."""
+    if settings.redis:
+        try:
+            from .redis import RedisBackend
+        except ImportError as exc:
+            raise CLIError(str(exc)) from None
+        try:
+            return RedisBackend.from_url(settings.redis)
+        except ValueError as exc:
+            raise CLIError(f"--redis: {exc}") from None
+    from .sqlite import SQLiteBackend
+
+    name = f"limits-emulator-x{settings.scale:g}.sqlite3" if settings.emulator else "limits.sqlite3"
+    return SQLiteBackend(state_dir() / name, secret=secret)
+
+
+class _EmulatorState:
+    """The emulator of ``--emulator``, kept under the state directory between commands.
+
+    One command at a time holds it (a lock file), loads it, and saves it back when done, so a
+    send followed by ``status`` finds the message and the emulator's rate windows carry over.
+    """
+
+    def __init__(self, scale: float) -> None:
+        self._path = state_dir() / f"emulator-x{scale:g}.pickle"
+        self._scale = scale
+        self._lock_file: IO[bytes] | None = None
+        self.emulator: Any = None
+
+    def __enter__(self) -> _EmulatorState:
+        from .testing import Emulator
+
+        self._lock_file = open(self._path.with_suffix(".lock"), "ab")
+        with contextlib.suppress(ImportError):
+            import fcntl
+
+            fcntl.flock(self._lock_file.fileno(), fcntl.LOCK_EX)
+        emulator = None
+        if self._path.is_file():
+            try:
+                # Our own file in a 0700 directory of the user, written by this same code.
+                with self._path.open("rb") as f:
+                    emulator = pickle.load(f)
+            except Exception:
+                emulator = None  # from another version: start afresh
+            if not isinstance(emulator, Emulator):
+                emulator = None
+        if emulator is None:
+            # Wall-clock time, so its windows and dates mean the same in the next command.
+            emulator = Emulator(
+                limits=RateLimits().scaled(self._scale), delivery_delay=0.5, clock=time.time
+            )
+        self.emulator = emulator
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        try:
+            buffer = io.BytesIO()
+            _StatePickler(buffer).dump(self.emulator)
+            _write_atomically(self._path, buffer.getvalue())
+        finally:
+            if self._lock_file is not None:
+                self._lock_file.close()
+
+
+class _StatePickler(pickle.Pickler):
+    """Pickles an emulator: its locks are made anew on loading."""
+
+    _LOCKS = (type(threading.Lock()), type(threading.RLock()))
+
+    def reducer_override(self, obj: Any) -> Any:
+        if isinstance(obj, self._LOCKS[1]):
+            return threading.RLock, ()
+        if isinstance(obj, self._LOCKS[0]):
+            return threading.Lock, ()
+        return NotImplemented
+
+
+def _write_atomically(path: Path, data: bytes) -> None:
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
-        if api_key is not None:
-            return Session(api_key=api_key, **options)
-        return Session(login=login, password=password, **options)
-    except ValueError as exc:
-        raise CLIError(str(exc)) from None
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise
 
 
-def _run(settings: Settings, job: Callable[[Session], Awaitable[T]]) -> T:
+# -- running a command -----------------------------------------------------------------------------
+
+
+def _window_text(seconds: float) -> str:
+    if seconds == 60.0:
+        return "a minute"
+    if seconds == 3600.0:
+        return "an hour"
+    return f"{seconds:g} s"
+
+
+def _run(
+    settings: Settings,
+    job: Callable[[Session], Awaitable[T]],
+    *,
+    on_event: Callable[[Event], None] | None = None,
+) -> T:
     """Run ``job`` with a session; turn expected failures into one line and an exit code."""
+    limits = settings.limits
+    with ExitStack() as outer:
+        try:
+            if settings.emulator:
+                import httpx
 
-    async def main() -> T:
-        async with _open_session(settings) as smsc:
-            return await job(smsc)
+                state = outer.enter_context(_EmulatorState(settings.scale))
+                login: str | None = "demo"
+                password: str | None = "demo"
+                api_key: str | None = None
+                options: dict[str, Any] = {
+                    "base_url": "http://127.0.0.1",
+                    "transport": httpx.ASGITransport(app=state.emulator),
+                }
+            else:
+                login, password, api_key = _credentials()
+                options = {"timeout": settings.timeout}
+                if settings.base_url:
+                    options["base_url"] = settings.base_url
+            secret = api_key if api_key is not None else str(password)
 
-    try:
-        return anyio.run(main)
-    except CLIError as exc:
-        _fail(str(exc), exc.code)
-    except (APIError, RefusedError) as exc:
-        _fail(str(exc), EXIT_REFUSED)
-    except (TransportError, ProtocolError) as exc:
-        _fail(str(exc), EXIT_NETWORK)
-    except SMSCError as exc:
-        _fail(str(exc), EXIT_REFUSED)
-    except (ValueError, TypeError) as exc:
-        # Argument checks of the library name the argument and the problem.
-        _fail(str(exc), EXIT_USAGE)
-    except OSError as exc:
-        _fail(f"{exc.strerror or exc}: {exc.filename}" if exc.filename else str(exc), EXIT_USAGE)
-    except KeyboardInterrupt:
-        _fail("interrupted", EXIT_INTERRUPTED)
+            async def main() -> T:
+                async with AsyncExitStack() as stack:
+                    backend = _backend(settings, secret)
+                    aclose = getattr(backend, "aclose", None)
+                    if aclose is not None:
+                        stack.push_async_callback(aclose)
+                    try:
+                        if api_key is not None:
+                            session = Session(
+                                api_key=api_key,
+                                limits=limits,
+                                backend=backend,
+                                on_event=on_event,
+                                **options,
+                            )
+                        else:
+                            session = Session(
+                                login=login,
+                                password=password,
+                                limits=limits,
+                                backend=backend,
+                                on_event=on_event,
+                                **options,
+                            )
+                    except ValueError as exc:
+                        raise CLIError(str(exc)) from None
+                    smsc = await stack.enter_async_context(session)
+                    return await job(smsc)
+
+            return anyio.run(main)
+        except CLIError as exc:
+            _fail(str(exc), exc.code)
+        except DuplicateSendError as exc:
+            window = _window_text(limits.send_identical.window)
+            _fail(
+                f"an identical message went out less than {window} ago; nothing was sent "
+                f"(retry in {exc.retry_after:.0f} s or change the text)",
+                EXIT_REFUSED,
+            )
+        except (APIError, RefusedError) as exc:
+            _fail(str(exc), EXIT_REFUSED)
+        except (TransportError, ProtocolError) as exc:
+            _fail(str(exc), EXIT_NETWORK)
+        except SMSCError as exc:
+            _fail(str(exc), EXIT_REFUSED)
+        except (ValueError, TypeError) as exc:
+            # Argument checks of the library name the argument and the problem.
+            _fail(str(exc), EXIT_USAGE)
+        except OSError as exc:
+            _fail(
+                f"{exc.strerror or exc}: {exc.filename}" if exc.filename else str(exc), EXIT_USAGE
+            )
+        except KeyboardInterrupt:
+            _fail("interrupted", EXIT_INTERRUPTED)
+        except BaseException as exc:
+            # On Python 3.10 a Ctrl+C cancels the run and comes out as asyncio's CancelledError.
+            asyncio = sys.modules.get("asyncio")
+            if asyncio is not None and isinstance(exc, asyncio.CancelledError):
+                _fail("interrupted", EXIT_INTERRUPTED)
+            raise
 
 
 def _plain(value: object) -> object:
@@ -189,15 +405,76 @@ def _print_fields(value: attrs.AttrsInstance) -> None:
         click.echo(f"{field.name}: {getattr(item, 'name', item)}")
 
 
-# -- the command group ---------------------------------------------------------------------------
+# -- the command group -----------------------------------------------------------------------------
+
+# The connection options work before the subcommand (``smsc --emulator lookup …``) and after it
+# (``smsc lookup … --emulator``); given after, they win.
+_CONNECTION_OPTIONS: list[tuple[tuple[str, ...], dict[str, Any]]] = [
+    (
+        ("--emulator",),
+        {
+            "is_flag": True,
+            "default": False,
+            "help": "Run against the embedded gateway emulator (demo account; its state is kept "
+            "between commands; nothing leaves the machine).",
+        },
+    ),
+    (
+        ("--emulator-scale",),
+        {
+            "type": click.FloatRange(min=0.001, max=1.0),
+            "help": "Multiply the emulator's rule windows (0.01: a minute of rules passes in "
+            "0.6 s) [default: 1].",
+        },
+    ),
+    (
+        ("--base-url",),
+        {"help": "Gateway host, e.g. https://smscentre.com [env: SMSC_BASE_URL]."},
+    ),
+    (
+        ("--timeout",),
+        {
+            "type": click.FloatRange(min=0.1),
+            "help": "Seconds to wait for each answer [default: 30].",
+        },
+    ),
+    (
+        ("--redis", "redis_url"),
+        {
+            "metavar": "URL",
+            "help": "Keep the rate rules' state in this Redis (shared with other hosts) "
+            "instead of the local state directory [env: SMSC_REDIS_URL].",
+        },
+    ),
+]
+_CONNECTION_NAMES = ("emulator", "emulator_scale", "base_url", "timeout", "redis_url")
+
+
+def _connection_options(f: Callable[..., Any]) -> Callable[..., Any]:
+    """Add the connection options to a subcommand and hand it the merged :class:`Settings`."""
+
+    @functools.wraps(f)
+    def command(*args: Any, **kwargs: Any) -> Any:
+        given = {name: kwargs.pop(name) for name in _CONNECTION_NAMES}
+        ctx = click.get_current_context()
+        base: Settings = ctx.find_object(Settings) or Settings()
+        settings = attrs.evolve(
+            base,
+            emulator=base.emulator or given["emulator"],
+            scale=given["emulator_scale"] if given["emulator_scale"] is not None else base.scale,
+            base_url=given["base_url"] if given["base_url"] is not None else base.base_url,
+            timeout=given["timeout"] if given["timeout"] is not None else base.timeout,
+            redis=given["redis_url"] if given["redis_url"] is not None else base.redis,
+        )
+        return f(settings, *args, **kwargs)
+
+    for decls, options in reversed(_CONNECTION_OPTIONS):
+        command = click.option(*decls, **options)(command)
+    return command
 
 
 @click.group(epilog=_ENV_HELP, context_settings={"help_option_names": ["-h", "--help"]})
-@click.option(
-    "--emulator",
-    is_flag=True,
-    help="Run against the embedded gateway emulator (demo account, nothing leaves the machine).",
-)
+@click.option("--emulator", is_flag=True, help=_CONNECTION_OPTIONS[0][1]["help"])
 @click.option(
     "--emulator-scale",
     type=click.FloatRange(min=0.001, max=1.0),
@@ -214,25 +491,101 @@ def _print_fields(value: attrs.AttrsInstance) -> None:
     "--timeout", type=click.FloatRange(min=0.1), default=30.0, show_default=True,
     help="Seconds to wait for each answer.",
 )  # fmt: skip
+@click.option(
+    "--redis", "redis_url", envvar="SMSC_REDIS_URL", metavar="URL",
+    help=_CONNECTION_OPTIONS[4][1]["help"],
+)  # fmt: skip
 @click.version_option(version=__version__, message="smsc %(version)s")
 @click.pass_context
 def cli(
-    ctx: click.Context, emulator: bool, emulator_scale: float, base_url: str | None, timeout: float
+    ctx: click.Context,
+    emulator: bool,
+    emulator_scale: float,
+    base_url: str | None,
+    timeout: float,
+    redis_url: str | None,
 ) -> None:
     """Look up operators in bulk and check an SMSC account from the shell."""
-    ctx.obj = Settings(emulator=emulator, scale=emulator_scale, base_url=base_url, timeout=timeout)
+    ctx.obj = Settings(
+        emulator=emulator,
+        scale=emulator_scale,
+        base_url=base_url or None,
+        timeout=timeout,
+        redis=redis_url or None,
+    )
 
 
-# -- lookup --------------------------------------------------------------------------------------
+# -- numbers as people write them ------------------------------------------------------------------
+
+#: How national numbers (written without ``+`` or ``00``) of a country are read: its calling
+#: code, its trunk prefix and the length of the national number after the trunk prefix.
+COUNTRIES: dict[str, tuple[str, str, int]] = {
+    "RU": ("7", "8", 10),
+    "KZ": ("7", "8", 10),
+    "UA": ("380", "0", 9),
+    "BY": ("375", "80", 9),
+    "KG": ("996", "0", 9),
+    "AM": ("374", "0", 8),
+    "AZ": ("994", "0", 9),
+    "GE": ("995", "0", 9),
+    "MD": ("373", "0", 8),
+}
+_NOISE = re.compile(r"[\s\-().]")
 
 
-def _row(result: LookupResult) -> dict[str, object]:
+def read_number(text: str, country: str) -> str:
+    """The number of ``text`` in international form (``+`` and digits), read as ``country`` does.
+
+    ``+…`` and ``00…`` are international as written; a national number with the country's trunk
+    prefix gets its calling code (``--country RU``: ``8 916 …`` → ``+7916…``; ``--country UA``:
+    ``067 …`` → ``+38067…``); anything else is taken as international without its ``+``. Raises
+    ``ValueError`` for an ``8…`` number of Russian shape when the country does not read it so,
+    rather than make it Russian silently. Text that is no number at all comes back stripped
+    (the look-up rejects it).
+    """
+    stripped = text.strip()
+    digits = _NOISE.sub("", stripped)
+    if digits.startswith("+"):
+        return digits
+    if not digits.isdigit() or not digits.isascii():
+        return stripped
+    if digits.startswith("00"):
+        return "+" + digits[2:]
+    code, trunk, length = COUNTRIES[country]
+    if digits.startswith(trunk) and len(digits) == len(trunk) + length:
+        return "+" + code + digits[len(trunk) :]
+    if country == "RU" and len(digits) == 10 and digits[0] == "9":
+        return "+7" + digits  # a Russian mobile number without its trunk prefix
+    if trunk != "8" and len(digits) == 11 and digits[0] == "8":
+        raise ValueError(
+            f"{stripped!r} looks like a Russian or Kazakh national number, but --country is "
+            f"{country}: write it as +7… (or pass --country RU)"
+        )
+    return "+" + digits
+
+
+# -- lookup ----------------------------------------------------------------------------------------
+
+
+def _kind(result: LookupResult) -> str:
+    error = result.error
+    if error is None:
+        return "found"
+    if isinstance(error, OperatorNotFoundError):
+        return "not_found"
+    if isinstance(error, ValueError):
+        return "invalid"
+    if isinstance(error, APIError):
+        return "refused"
+    return "error"
+
+
+def _row(result: LookupResult, line: int | None, text: str) -> dict[str, object]:
     info = result.info
     row: dict[str, object] = dict.fromkeys(COLUMNS)
-    row["phone"] = result.phone
+    row.update(line=line, input=text, phone=result.phone, result=_kind(result))
     if info is not None:
         row.update(
-            result="found",
             country=info.country,
             operator=info.operator,
             region=info.region,
@@ -241,14 +594,7 @@ def _row(result: LookupResult) -> dict[str, object]:
             tz=info.tz,
         )
     else:
-        error = result.error
-        if isinstance(error, OperatorNotFoundError):
-            row["result"] = "not_found"
-        elif isinstance(error, (ValueError, ParameterError)):
-            row["result"] = "invalid"
-        else:
-            row["result"] = "error"
-        row["error"] = str(error)
+        row["error"] = str(result.error)
     return row
 
 
@@ -260,16 +606,8 @@ def _output_format(path: str | None, chosen: str | None) -> str:
     return "csv"
 
 
-def _done_in(path: Path, fmt: str) -> list[str]:
-    """The numbers already in an earlier run's output; a torn last line is cut off."""
-    with path.open("rb+") as raw:
-        data = raw.read()
-        end = data.rfind(b"\n") + 1
-        if end < len(data):
-            # The previous run stopped mid-line: drop the fragment, its number is redone.
-            raw.truncate(end)
-            data = data[:end]
-    text = data.decode("utf-8")
+def _done_in(text: str, path: str, fmt: str) -> list[str]:
+    """The numbers already in an earlier run's output (its complete lines)."""
     if not text:
         return []
     phones: list[str] = []
@@ -279,9 +617,10 @@ def _done_in(path: Path, fmt: str) -> list[str]:
         if header != list(COLUMNS):
             raise CLIError(
                 f"{path} exists but is not an `smsc lookup` CSV file; "
-                "pick another --output or pass --restart to overwrite it"
+                "pick another --output or pass --restart to replace it"
             )
-        phones.extend(row[0] for row in reader if row)
+        at = COLUMNS.index("phone")
+        phones.extend(row[at] for row in reader if len(row) > at)
     else:
         for number, line in enumerate(text.splitlines(), 1):
             if not line.strip():
@@ -291,14 +630,14 @@ def _done_in(path: Path, fmt: str) -> list[str]:
             except (ValueError, KeyError, TypeError):
                 raise CLIError(
                     f"{path}:{number} is not an `smsc lookup` JSON line; "
-                    "pick another --output or pass --restart to overwrite it"
+                    "pick another --output or pass --restart to replace it"
                 ) from None
     return phones
 
 
-def _numbers_in(lines: IO[str]) -> Iterator[str]:
-    """The number of each line: its first field; comments and lines without digits skipped."""
-    for line in lines:
+def _lines_with_numbers(lines: IO[str]) -> Iterator[tuple[int, str]]:
+    """``(line number, text)`` of each line's number: its first field; comments skipped."""
+    for number, line in enumerate(lines, 1):
         text = line.strip()
         if not text or text.startswith("#"):
             continue
@@ -306,14 +645,65 @@ def _numbers_in(lines: IO[str]) -> Iterator[str]:
             text = text.split(separator, 1)[0]
         text = text.strip().strip('"')
         if any(c.isdigit() for c in text):
-            yield text
+            yield number, text
 
 
 def _count_numbers(path: str) -> int | None:
     if path == "-" or not Path(path).is_file():
         return None
     with open(path, encoding="utf-8-sig", errors="replace") as lines:
-        return sum(1 for _ in _numbers_in(lines))
+        return sum(1 for _ in _lines_with_numbers(lines))
+
+
+def _same_file(a: str, b: str) -> bool:
+    try:
+        return os.path.samefile(a, b)
+    except OSError:
+        return False
+
+
+class _Output:
+    """The output file, written beside itself and renamed into place.
+
+    Rows go to a temporary file in the output's directory (a copy of the earlier output when
+    resuming). :meth:`commit` renames it over the output: at the end, and also after an
+    interruption or a failure when that only adds complete rows to what was there (resuming, or
+    a new file). A restarted run that did not finish leaves the earlier output as it was.
+    """
+
+    def __init__(self, path: str, *, keep: str) -> None:
+        # Through symlinks: replace the file the link points to, not the link.
+        self.path = os.path.realpath(path)
+        self.existed = os.path.exists(self.path)
+        directory = os.path.dirname(self.path)
+        fd, self._tmp = tempfile.mkstemp(
+            dir=directory, prefix=f".{os.path.basename(self.path)}.", suffix=".partial"
+        )
+        self.stream: IO[str] = os.fdopen(fd, "w", encoding="utf-8", newline="")
+        self.stream.write(keep)
+        self._mode = os.stat(self.path).st_mode & 0o7777 if self.existed else None
+        self._done = False
+
+    def commit(self) -> None:
+        if self._done:
+            return
+        self._done = True
+        self.stream.close()
+        if self._mode is not None:
+            os.chmod(self._tmp, self._mode)
+        else:
+            umask = os.umask(0)
+            os.umask(umask)
+            os.chmod(self._tmp, 0o666 & ~umask)
+        os.replace(self._tmp, self.path)
+
+    def discard(self) -> None:
+        if self._done:
+            return
+        self._done = True
+        self.stream.close()
+        with contextlib.suppress(OSError):
+            os.unlink(self._tmp)
 
 
 class _Writer:
@@ -323,11 +713,13 @@ class _Writer:
         self._stream = stream
         self._json = fmt == "jsonl"
         self._csv = csv.writer(stream, lineterminator="\n")
+        self.kinds: Counter[str] = Counter()
         if header and not self._json:
             self._csv.writerow(COLUMNS)
 
-    def write(self, result: LookupResult) -> None:
-        row = _row(result)
+    def write(self, result: LookupResult, line: int | None, text: str) -> None:
+        row = _row(result, line, text)
+        self.kinds[str(row["result"])] += 1
         if self._json:
             self._stream.write(json.dumps(row, ensure_ascii=False) + "\n")
         else:
@@ -338,20 +730,141 @@ class _Writer:
 
 
 def _format_eta(seconds: float | None) -> str:
-    if seconds is None:
+    if seconds is None or not math.isfinite(seconds):
         return "--:--"
     seconds = int(seconds + 0.5)
     hours, rest = divmod(seconds, 3600)
     return f"{hours}:{rest // 60:02d}:{rest % 60:02d}" if hours else f"{rest // 60}:{rest % 60:02d}"
 
 
-def _progress_bar(console: Console) -> Progress:
+#: How the bar names the rule a run waits for.
+_RULE_NAMES = {
+    "operator_any": "look-up",
+    "operator_identical": "identical look-up",
+    "balance": "balance",
+    "send_identical": "identical send",
+    "cost_identical": "identical cost",
+    "status_message": "status",
+    "status_batch": "batch status",
+    "messages_hourly": "history",
+    "messages_identical": "identical history",
+    "stat_any": "statistics",
+    "concurrency": "concurrent requests",
+    "status_concurrency": "concurrent status",
+}
+
+
+def _per(window: float) -> str:
+    if window == 60.0:
+        return "minute"
+    if window == 3600.0:
+        return "hour"
+    return f"{window:g}-s"
+
+
+class Meter:
+    """What the bar shows between batches: the rule the run waits for, a moving rate, the ETA.
+
+    Fed with :meth:`event` (the session's ``on_event``) and :meth:`progress` (the look-up's
+    callback); read by the bar's columns at every refresh, so the wait counts down and the rate
+    moves even while no batch is answered. The rate is over the last ``span`` seconds (the
+    look-up rule's window), never above ``ceiling`` (the rule's most numbers per second), so the
+    first window's burst does not promise an ETA the rule cannot keep.
+    """
+
+    def __init__(
+        self, *, span: float, ceiling: float, clock: Callable[[], float] = time.monotonic
+    ) -> None:
+        self._span = span
+        self._ceiling = ceiling
+        self._clock = clock
+        self._start = clock()
+        self._samples: list[tuple[float, int]] = [(self._start, 0)]
+        self.done = 0
+        self.total: int | None = None
+        self._wait: LimiterWait | None = None
+        self._wait_until = 0.0
+
+    def event(self, event: Event) -> None:
+        """Take a session event: a :class:`~smsc_async.LimiterWait` shows as the wait."""
+        if isinstance(event, LimiterWait):
+            self._wait = event
+            self._wait_until = self._clock() + event.seconds
+
+    def progress(self, done: int, total: int | None) -> None:
+        """Take the look-up's progress: a batch answered ends the wait on show."""
+        now = self._clock()
+        if done != self.done:
+            self._wait = None
+        self.done, self.total = done, total
+        self._samples.append((now, done))
+        # Keep one sample older than the span, to measure the whole span.
+        while len(self._samples) > 2 and self._samples[1][0] <= now - self._span:
+            del self._samples[0]
+
+    def waiting(self) -> str:
+        """``"waiting 41 s for the 100-per-minute look-up rule"``, or ``""``."""
+        wait = self._wait
+        if wait is None:
+            return ""
+        name = _RULE_NAMES.get(wait.rule, wait.rule.replace("_", " "))
+        if wait.window == 0:
+            rule = f"the {wait.limit}-{name} cap"
+        else:
+            rule = f"the {wait.limit}-per-{_per(wait.window)} {name} rule"
+        if not math.isfinite(wait.seconds):
+            return f"waiting for an answer in flight ({rule})"
+        left = self._wait_until - self._clock()
+        if left <= 0:
+            return ""
+        return f"waiting {math.ceil(left)} s for {rule}"
+
+    def rate(self) -> float:
+        """Numbers per second over the last ``span`` seconds (up to now), at most ``ceiling``."""
+        now = self._clock()
+        # Done is a step function of time: its value a span ago is the last sample by then.
+        before = self._samples[0][1]
+        for at, done in self._samples:
+            if at > now - self._span:
+                break
+            before = done
+        elapsed = min(now - self._start, self._span)
+        if elapsed <= 0:
+            return 0.0
+        return min((self.done - before) / elapsed, self._ceiling)
+
+    def eta(self) -> float | None:
+        """Seconds left at :meth:`rate` (``None`` while the total or the rate is unknown)."""
+        if self.total is None:
+            return None
+        left = max(self.total - self.done, 0)
+        if left == 0:
+            return 0.0
+        rate = self.rate()
+        return left / rate if rate > 0 else None
+
+
+class _MeterColumn(ProgressColumn):
+    """Rate and ETA from the meter, or the wait while the run waits for a rule."""
+
+    def __init__(self, meter: Meter) -> None:
+        super().__init__()
+        self._meter = meter
+
+    def render(self, task: Task) -> Text:
+        meter = self._meter
+        waiting = meter.waiting()
+        if waiting:
+            return Text(waiting, style="yellow")
+        return Text(f"{meter.rate():8.0f} numbers/s  ETA {_format_eta(meter.eta())}")
+
+
+def _progress_bar(console: Console, meter: Meter) -> Progress:
     return Progress(
         TextColumn("[bold]lookup"),
         BarColumn(),
         MofNCompleteColumn(),
-        TextColumn("{task.fields[rate]:>8.0f} numbers/s"),
-        TextColumn("ETA {task.fields[eta]}"),
+        _MeterColumn(meter),
         TextColumn("[red]{task.fields[failed]} failed"),
         console=console,
         transient=False,
@@ -373,6 +886,14 @@ def _progress_bar(console: Console) -> Progress:
     help="Output format (default: from the output's extension, .jsonl → JSON lines; else CSV).",
 )
 @click.option(
+    "--country",
+    type=click.Choice(sorted(COUNTRIES), case_sensitive=False),
+    default="RU",
+    show_default=True,
+    help="How numbers written without + are read: RU makes 8 916 … into +7 916 …, UA makes "
+    "067 … into +380 67 ….",
+)
+@click.option(
     "--batch-size",
     type=click.IntRange(min=1),
     default=DEFAULT_LOOKUP_BATCH,
@@ -386,18 +907,19 @@ def _progress_bar(console: Console) -> Progress:
     show_default=True,
     help="Requests in flight at once.",
 )
-@click.option("--restart", is_flag=True, help="Overwrite the output instead of resuming it.")
+@click.option("--restart", is_flag=True, help="Replace the output instead of resuming it.")
 @click.option(
     "--progress/--no-progress",
     default=None,
     help="Show a live progress bar on stderr (default: when stderr is a terminal).",
 )
-@click.pass_obj
+@_connection_options
 def lookup(
     settings: Settings,
     source: str,
     output: str | None,
     fmt: str | None,
+    country: str,
     batch_size: int,
     concurrency: int,
     restart: bool,
@@ -405,57 +927,104 @@ def lookup(
 ) -> None:
     """Look up the operator of every number in SOURCE (a file, one number a line; - for stdin).
 
-    Numbers are normalized and de-duplicated; each distinct number gets one output row with
-    result found, not_found, invalid or error. Requests run at the gateway's ceiling of 100 a
-    minute. Rerunning with the same --output skips the numbers already written.
+    Numbers are normalized and de-duplicated; each distinct number gets one output row with its
+    input line, the text as written, the number looked up, and a result: found, not_found,
+    invalid (rejected locally), refused (by the gateway) or error (transport). Requests run at
+    the gateway's ceiling of 100 a minute. Rerunning with the same --output skips the numbers
+    already written; the output is replaced only once complete rows are ready, never the input.
     """
+    country = country.upper()
     fmt = _output_format(output, fmt)
     console = _stderr()
     show = progress if progress is not None else console.is_terminal
     to_file = output is not None and output != "-"
+    if to_file and source != "-" and _same_file(source, str(output)):
+        _fail(
+            f"the output {output} is the input {source} (the same file, a link or a hard link); "
+            "pick another --output",
+            EXIT_USAGE,
+        )
+    keep = ""
     skip: list[str] = []
     if to_file and not restart and Path(str(output)).is_file():
         try:
-            skip = _done_in(Path(str(output)), fmt)
+            data = Path(str(output)).read_bytes()
+            # A run killed mid-line left a fragment: drop it, its number is redone.
+            keep = data[: data.rfind(b"\n") + 1].decode("utf-8")
+            skip = _done_in(keep, str(output), fmt)
         except (OSError, UnicodeDecodeError) as exc:
             _fail(f"cannot resume {output}: {exc}", EXIT_USAGE)
         except CLIError as exc:
             _fail(str(exc), exc.code)
     # Every line with a number: the run subtracts duplicates and numbers done before as it goes.
     total = _count_numbers(source)
+    rule = settings.limits.operator_any
+    meter = Meter(span=rule.window, ceiling=rule.limit * batch_size / rule.window)
+    out_file: _Output | None = None
+    if to_file:
+        try:
+            out_file = _Output(str(output), keep=keep)
+        except OSError as exc:
+            _fail(f"cannot write {output}: {exc.strerror or exc}", EXIT_USAGE)
+    local_failed = 0
 
     async def job(smsc: Session) -> LookupProgress:
+        nonlocal local_failed
         with ExitStack() as stack:
             lines: IO[str] = stack.enter_context(
                 click.open_file(source, encoding="utf-8-sig", errors="replace")
             )
-            if to_file:
-                mode = "a" if skip else "w"
-                out: IO[str] = stack.enter_context(
-                    open(str(output), mode, encoding="utf-8", newline="")  # noqa: ASYNC230
-                )
+            if out_file is not None:
+                out = out_file.stream
             else:
                 out = stack.enter_context(click.open_file("-", "w", encoding="utf-8"))
-            writer = _Writer(out, fmt, header=not skip)
-            bar = stack.enter_context(_progress_bar(console)) if show else None
+            writer = _Writer(out, fmt, header=not keep)
+            bar = stack.enter_context(_progress_bar(console, meter)) if show else None
             task: TaskID | None = None
             if bar is not None:
-                task = bar.add_task("lookup", total=total, rate=0.0, eta="--:--", failed=0)
+                task = bar.add_task("lookup", total=total, failed=0)
+            done_before = set(skip)
+            # Where each number waiting for its answer came from: entries leave as answers come,
+            # so this holds about the numbers in flight (plus late duplicates of answered ones).
+            origin: dict[str, tuple[int, str]] = {}
+
+            def numbers() -> Iterator[str]:
+                nonlocal local_failed
+                for line, text in _lines_with_numbers(lines):
+                    try:
+                        number = read_number(text, country)
+                    except ValueError as exc:
+                        if text in done_before:
+                            continue
+                        done_before.add(text)
+                        local_failed += 1
+                        writer.write(LookupResult(phone=text, error=exc), line, text)
+                        continue
+                    # The look-up names each result by the number it normalized (or by the
+                    # text, when that is no number at all).
+                    try:
+                        key = normalize_phone(number)
+                    except ValueError:
+                        key = number.strip()
+                    if key not in done_before and key not in origin:
+                        origin[key] = (line, text)
+                    yield number
 
             def report(p: LookupProgress) -> None:
                 writer.flush()
+                # Numbers rejected here never reach the look-up: add them to its figures.
+                every = None if p.total is None else p.total + local_failed
+                meter.progress(p.done + local_failed, every)
                 if bar is not None and task is not None:
                     bar.update(
                         task,
-                        completed=p.done,
-                        total=p.total,
-                        rate=p.rate,
-                        eta=_format_eta(p.eta),
-                        failed=p.failed,
+                        completed=p.done + local_failed,
+                        total=every,
+                        failed=p.failed + local_failed,
                     )
 
             async with smsc.lookup_operators(
-                _numbers_in(lines),
+                numbers(),
                 batch_size=batch_size,
                 concurrency=concurrency,
                 progress=report,
@@ -463,32 +1032,58 @@ def lookup(
                 skip=skip,
             ) as results:
                 async for item in results:
-                    writer.write(item)
+                    line, text = origin.pop(item.phone, (None, item.phone))
+                    writer.write(item, line, text)
             writer.flush()
-            return results.progress
+            final = results.progress
+            if bar is not None and task is not None:
+                bar.update(
+                    task, completed=final.done + local_failed, total=final.done + local_failed
+                )
+            kinds.update(writer.kinds)
+            return final
 
+    kinds: Counter[str] = Counter()
     try:
-        final = _run(settings, job)
+        final = _run(settings, job, on_event=meter.event)
     except SystemExit as exc:
-        if exc.code == EXIT_INTERRUPTED and to_file:
-            _stderr().print(f"rerun the same command to resume from {output}")
+        if out_file is not None:
+            if out_file.existed and restart:
+                out_file.discard()
+                if exc.code == EXIT_INTERRUPTED:
+                    _say(_stderr(), f"{output} is left as it was")
+            else:
+                # Only complete rows were added to what was there: keep them to resume from.
+                out_file.commit()
+                if exc.code == EXIT_INTERRUPTED:
+                    _say(_stderr(), f"rerun the same command to resume from {output}")
         raise
+    except BaseException:
+        if out_file is not None:
+            out_file.discard()
+        raise
+    if out_file is not None:
+        out_file.commit()
     where = f" → {output}" if to_file else ""
     resumed = f" ({len(skip)} done before)" if skip else ""
-    console.print(
-        f"{final.done} numbers looked up in {final.elapsed:.1f} s: {final.found} found, "
-        f"{final.failed} failed, {final.requests} requests{resumed}{where}"
+    done = final.done + local_failed
+    failed = done - kinds["found"]
+    split = ", ".join(f"{kinds[k]} {RESULTS[k]}" for k in RESULTS if k != "found")
+    _say(
+        console,
+        f"{done} numbers looked up in {final.elapsed:.1f} s: {kinds['found']} found, "
+        f"{failed} failed ({split}), {final.requests} requests{resumed}{where}",
     )
 
 
-# -- day-to-day checks ---------------------------------------------------------------------------
+# -- day-to-day checks -----------------------------------------------------------------------------
 
 _json_option = click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 
 
 @cli.command()
 @_json_option
-@click.pass_obj
+@_connection_options
 def balance(settings: Settings, as_json: bool) -> None:
     """Show the account's balance."""
     result = _run(settings, lambda smsc: smsc.balance())
@@ -506,7 +1101,7 @@ def balance(settings: Settings, as_json: bool) -> None:
 @click.option("--translit", is_flag=True, help="Send the text in Latin letters.")
 @click.option("--dry-run", is_flag=True, help="Only show what it would cost; send nothing.")
 @_json_option
-@click.pass_obj
+@_connection_options
 def send(
     settings: Settings,
     phones: str,
@@ -516,7 +1111,11 @@ def send(
     dry_run: bool,
     as_json: bool,
 ) -> None:
-    """Send MESSAGE to PHONES (comma-separated numbers)."""
+    """Send MESSAGE to PHONES (comma-separated numbers).
+
+    An identical message (same text, same numbers) sent less than a minute ago, by this command
+    or any other process of the login, is refused at once: the gateway would refuse it too.
+    """
     if dry_run:
         estimate = _run(
             settings,
@@ -543,20 +1142,22 @@ def send(
 @click.argument("message_id")
 @click.argument("phone")
 @_json_option
-@click.pass_obj
+@_connection_options
 def status(settings: Settings, message_id: str, phone: str, as_json: bool) -> None:
-    """Show the delivery status of message MESSAGE_ID sent to PHONE."""
+    """Show the delivery status of message MESSAGE_ID sent to PHONE (exit 1 if none is known)."""
     result = _run(settings, lambda smsc: smsc.status(message_id, phone, all=1))
     if as_json:
         _print_json(result)
     else:
         _print_fields(result)
+    if result.status == Status.NOT_FOUND:
+        _fail(f"no message {message_id} to {phone} is known to the gateway", EXIT_REFUSED)
 
 
 @cli.command()
 @click.option("--all", "show_all", is_flag=True, help="Also names not (yet) allowed for use.")
 @_json_option
-@click.pass_obj
+@_connection_options
 def senders(settings: Settings, show_all: bool, as_json: bool) -> None:
     """List the account's sender names."""
     names = _run(settings, lambda smsc: smsc.senders.list(all=show_all))
@@ -569,7 +1170,7 @@ def senders(settings: Settings, show_all: bool, as_json: bool) -> None:
     table = Table("id", "sender", "status", box=None, pad_edge=False)
     for name in names:
         state = getattr(name.status, "name", "") if name.status is not None else ""
-        table.add_row(str(name.id), name.sender, state.lower())
+        table.add_row(Text(str(name.id)), Text(name.sender), Text(state.lower()))
     Console(highlight=False, soft_wrap=True).print(table)
 
 
@@ -590,7 +1191,7 @@ def senders(settings: Settings, show_all: bool, as_json: bool) -> None:
     help="At most this many messages, newest first.",
 )
 @_json_option
-@click.pass_obj
+@_connection_options
 def history(settings: Settings, phone: str | None, days: int, limit: int, as_json: bool) -> None:
     """Show the latest sent messages."""
     start = dt.date.today() - dt.timedelta(days=days)
@@ -610,12 +1211,13 @@ def history(settings: Settings, phone: str | None, days: int, limit: int, as_jso
         return
     table = Table("sent", "phone", "status", "cost", "message", box=None, pad_edge=False)
     for msg in messages:
+        # Cells as Text: a message may hold "[brackets]" that rich would read as markup.
         table.add_row(
-            msg.send_date.strftime("%Y-%m-%d %H:%M") if msg.send_date else "",
-            msg.phone,
-            msg.status.name.lower(),
-            "" if msg.cost is None else str(msg.cost),
-            (msg.message or "")[:40],
+            Text(msg.send_date.strftime("%Y-%m-%d %H:%M") if msg.send_date else ""),
+            Text(msg.phone),
+            Text(msg.status.name.lower()),
+            Text("" if msg.cost is None else str(msg.cost)),
+            Text((msg.message or "")[:40]),
         )
     Console(highlight=False, soft_wrap=True).print(table)
 
