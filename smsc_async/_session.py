@@ -199,7 +199,13 @@ class Session(MessageCalls, ChannelCalls, InfoCalls, DataCalls):
         if bind is not None:
             # A shared backend (Redis) keeps each login's logs apart: tell it whose these are.
             namespace, key = _limits_namespace(login, password, api_key)
-            backend = bind(namespace, key=key)
+            import inspect  # only shared backends get here
+
+            if "key" in inspect.signature(bind).parameters:
+                # It hashes the numbers and texts in its keys with the login's secret (Redis).
+                backend = bind(namespace, key=key)
+            else:
+                backend = bind(namespace)
         self._limiter = Limiter(self._limits, backend=backend)
         self._retry = retry
         self._cooldown = float(ip_block_cooldown)
