@@ -744,6 +744,14 @@ class RedisBackend:
         cluster client (``None``: ask the server, once). ``client_options`` go to redis-py's
         ``from_url``; socket timeouts default to ``timeout`` and redis-py's own retries are off.
         """
+        if not isinstance(url, str):
+            raise TypeError(f"url must be a str, not {type(url).__name__}")
+        scheme = url.partition("://")[0].lower() if "://" in url else ""
+        if scheme not in ("redis", "rediss", "unix"):
+            # The scheme only: the rest of a URL may carry a password.
+            raise ValueError(
+                f"url must be a redis://, rediss:// or unix:// URL, not {scheme or 'no'} scheme"
+            )
         options: dict[str, Any] = {
             "socket_timeout": timeout,
             "socket_connect_timeout": timeout,

@@ -394,6 +394,9 @@ def test_bind_and_settings_are_checked(redis_url: str) -> None:  # noqa: F811
     for bad in ("", "a{b", "c}"):
         with pytest.raises(ValueError, match="namespace"):
             backend.bind(bad)
+    with pytest.raises(ValueError, match="redis://") as bad:
+        RedisBackend.from_url("http://user:s3cret@nowhere")
+    assert "s3cret" not in str(bad.value)
     with pytest.raises(ValueError, match="prefix"):
         RedisBackend.from_url(redis_url, prefix="x{y}")
     with pytest.raises(ValueError, match="lease_ttl"):
