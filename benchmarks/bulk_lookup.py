@@ -1,42 +1,43 @@
-"""Bulk operator look-ups at the rule's ceiling: a million numbers against the emulator.
+"""Bulk operator look-ups: loop stalls, memory, client CPU per number, the rule's ceiling.
 
 Run from the repository root::
 
-    python benchmarks/bulk_lookup.py                      # 1 000 000 numbers, windows x 0.03
-    python benchmarks/bulk_lookup.py --numbers 100000 --backend trio
+    python benchmarks/bulk_lookup.py              # every part, the library's defaults (batch 50)
+    python benchmarks/bulk_lookup.py --part loop --numbers 1000000
 
-Figures:
+Parts (each prints its figures and one ``BENCH-JSON:`` line, see benchmarks/_pairs.py):
 
-* numbers per second, and the run's time against the rule's floor (the least time the look-up
-  rule allows for that many requests: ``(ceil(requests / 100) - 1)`` windows);
-* the achieved request rate as a fraction of the rule's allowance (100 requests per window),
-  measured at the emulator from arrival times in the steady state (goal >= 0.99);
-* error-9 answers (goal 0);
-* peak memory of the client (max RSS; the emulator runs in its own process, as the gateway would)
-  and its growth during the run, sampled at every tenth of the input, with the de-duplication
-  set's own size (goal: under 150 MB, not growing with the input beyond the de-duplication set).
-
-A request counts against the rule from its answer (the server counts arrivals we cannot see), so
-each slot's reuse costs the request's round trip plus the wake-up delay: the achieved fraction is
-``window / (window + round trip + delay)``. The script prints both, and what they would give with
-the real 60-second window; scaled windows magnify this loss a hundredfold.
-
-The numbers are generated lazily (a generator, never a list) and every result is dropped once
-counted, as a real pipeline writing to a file would. A generated number may fall in the emulator's
-reserved no-operator range (one does among the first million): it is reported as failed.
+* ``loop`` -- a million numbers through the real run (reader, de-duplication, workers, decode of
+  info.php answers by the real converter, matching), with the network replaced by a stub that
+  writes each batch's answer as the gateway does, 0.5-3 ms later. A loop-lag probe (a task
+  waking every 1 ms) records the longest time the event loop went without running it, as wall
+  time and as the CPU this process spent meanwhile (a preempting neighbour on a shared machine
+  shows in the first, not in the second: our code can only stall the loop with CPU). Each run
+  is its own process, so its peak RSS is its own. The same-run baseline is the previous
+  de-duplication set, one table rehashed whole when it fills (``--set one-table``). Goals:
+  longest stall < 10 ms at 1 M numbers, peak RSS < 100 MB.
+* ``http`` -- client CPU per number over real HTTP to the emulator in its own process, at batch 50
+  (the default) and 100, paired in interleaved slices: the session on its default httpx backend
+  against a bare ``httpx.AsyncClient`` posting the same batches (the floor), and
+  ``http_backend="aiohttp"`` against the default. Goal: <= 15 µs per number at batch 100.
+* ``ceiling`` -- the rule's ceiling with the library's defaults: the achieved info.php request
+  rate as a fraction of the allowance (100 requests per window, windows scaled), measured at the
+  emulator from arrival times, and the error-9 count (goal 0).
 """
 
 from __future__ import annotations
 
 import argparse
-import math
+import json
 import multiprocessing
+import random
 import resource
 import socket
+import subprocess
 import sys
 import time
 from array import array
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator, Sequence
 from multiprocessing.connection import Connection
 from pathlib import Path
 from typing import Any
@@ -45,13 +46,17 @@ import anyio
 import httpx
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from smsc_async import RateLimits, RetryPolicy, Session
-from smsc_async._bulk import LookupProgress
+from _pairs import apaired, emit
+
+from smsc_async import RateLimits, RetryPolicy, Session, _bulk
+from smsc_async._constants import DEFAULT_LOOKUP_BATCH, DEFAULT_LOOKUP_CONCURRENCY
 from smsc_async.testing import Emulator
 
 INFO = "/sys/info.php"
 _PREFIXES = ("79", "79", "79", "77", "380", "375")
+FORM = {"login": "demo", "psw": "demo", "fmt": "3", "charset": "utf-8", "get_operator": "1"}
 
 
 def generated(count: int) -> Iterator[str]:
@@ -122,53 +127,6 @@ def serve_emulator(conn: Connection, scale: float, max_batch: int) -> None:
     conn.send((arrivals.times.tobytes(), emulator.stats.errors[9], peak_mb()))
 
 
-async def bench(args: argparse.Namespace) -> None:
-    limits = RateLimits().scaled(args.scale)
-    samples: list[tuple[int, float]] = []
-    step = max(args.numbers // 10, 1)
-    next_sample = step
-
-    def progress(p: LookupProgress) -> None:
-        nonlocal next_sample
-        if p.done >= next_sample:
-            samples.append((p.done, rss_mb()))
-            next_sample += step
-
-    retry = RetryPolicy(attempts=4, initial=0.01, max_wait=0.05, jitter=0.01)
-    if args.transport == "asgi":
-        emulator = Emulator(limits=limits, max_lookup_batch=args.batch_size)
-        arrivals = Arrivals(emulator)
-        session = Session(
-            "demo",
-            "demo",
-            base_url="http://127.0.0.1",
-            limits=limits,
-            retry=retry,
-            transport=httpx.ASGITransport(app=arrivals),
-        )
-        stats = await run(args, session, progress, samples)
-        report(args, limits, stats, arrivals.times, emulator.stats.errors[9], None)
-        return
-    ours, theirs = multiprocessing.Pipe()
-    server = multiprocessing.Process(
-        target=serve_emulator, args=(theirs, args.scale, args.batch_size), daemon=True
-    )
-    server.start()
-    try:
-        url = ours.recv()
-        session = Session("demo", "demo", base_url=url, limits=limits, retry=retry)
-        stats = await run(args, session, progress, samples)
-        ours.send("stop")
-        raw, errors_9, server_peak = ours.recv()
-    finally:
-        server.join(timeout=10)
-        if server.is_alive():
-            server.kill()
-    times = array("d")
-    times.frombytes(raw)
-    report(args, limits, stats, times, errors_9, server_peak)
-
-
 class Held:
     """Times each request holds its rule slot: from admission to answer (client side)."""
 
@@ -204,120 +162,364 @@ class Held:
         return held, reuse
 
 
-async def run(
-    args: argparse.Namespace,
-    session: Session,
-    progress: Callable[[LookupProgress], None],
-    samples: list[tuple[int, float]],
-) -> dict[str, Any]:
+class OneTable:
+    """The de-duplication set as it was: one open-addressing table, rehashed whole when full."""
+
+    __slots__ = ("_bits", "_mask", "_size", "_table")
+
+    def __init__(self) -> None:
+        self._bits = 12
+        self._table = array("q", bytes(8 << self._bits))
+        self._mask = (1 << self._bits) - 1
+        self._size = 0
+
+    def __len__(self) -> int:
+        return self._size
+
+    def add(self, number: int) -> bool:
+        table = self._table
+        mask = self._mask
+        i = ((number * 0x9E3779B97F4A7C15) & 0xFFFFFFFFFFFFFFFF) >> (64 - self._bits)
+        while True:
+            slot = table[i]
+            if slot == 0:
+                break
+            if slot == number:
+                return False
+            i = (i + 1) & mask
+        table[i] = number
+        self._size += 1
+        if self._size * 10 > len(table) * 7:
+            old = self._table
+            self._bits += 1
+            self._table = array("q", bytes(8 << self._bits))
+            self._mask = (1 << self._bits) - 1
+            self._size = 0
+            for number in old:
+                if number:
+                    self.add(number)
+        return True
+
+
+class LagProbe:
+    """A task that asks to wake every ``interval`` s and records how late each wake-up came."""
+
+    def __init__(self, interval: float = 0.001) -> None:
+        self.interval = interval
+        self.worst_wall = 0.0
+        self.worst_cpu = 0.0
+        self.wakeups = 0
+        self.stalls = array("d")
+
+    async def run(self) -> None:
+        clock = time.perf_counter
+        cpu = time.process_time
+        while True:
+            wall0, cpu0 = clock(), cpu()
+            await anyio.sleep(self.interval)
+            wall = clock() - wall0 - self.interval
+            spent = cpu() - cpu0
+            self.wakeups += 1
+            if wall > self.worst_wall:
+                self.worst_wall = wall
+            # The loop can only have been kept from the probe by the CPU spent meanwhile.
+            stall = min(wall, spent)
+            self.stalls.append(stall)
+            if stall > self.worst_cpu:
+                self.worst_cpu = stall
+
+
+_ENTRY = (
+    '{"phone":"%s","country":"Россия","operator":"МТС","region":"Москва","mcc":"250",'
+    '"mnc":"01","tz":"3"}'
+)
+
+
+def answer(part: Sequence[str]) -> bytes:
+    """The info.php fmt=3 answer the gateway gives for ``part`` (every number found)."""
+    return ("[" + ",".join([_ENTRY % p for p in part]) + "]").encode()
+
+
+async def loop_run(numbers: int, batch: int, which: str) -> dict[str, Any]:
+    from smsc_async._endpoints._base import decode
+    from smsc_async._endpoints.info import OPERATOR_INFO
+
+    if which == "one-table":
+        _bulk._NumberSet = OneTable  # type: ignore[misc,assignment]
+
+    jitter = random.Random(7)
+
+    async def lookup(part: Sequence[str]) -> Any:
+        # The network: an answer 0.5-3 ms later (were every worker's answer ready in the same
+        # turn of the loop, the probe would measure their sum, which real answers never are).
+        await anyio.sleep(jitter.uniform(0.0005, 0.003))
+        return decode(OPERATOR_INFO, 200, answer(part))
+
+    bulk = _bulk.BulkLookup(
+        lookup,
+        generated(numbers),
+        batch_size=batch,
+        concurrency=DEFAULT_LOOKUP_CONCURRENCY,
+        progress=None,
+        total=None,
+        skip=(),
+        retries=0,
+        rate_span=120.0,
+    )
+    probe = LagProbe()
     before = rss_mb()
-    samples.append((0, before))
-    held = Held(session)
-    cpu0 = time.process_time()
-    started = time.monotonic()
-    done = failed = 0
-    async with (
-        session,
-        session.lookup_operators(
-            generated(args.numbers),
-            batch_size=args.batch_size,
-            concurrency=args.concurrency,
-            progress=progress,
-        ) as results,
-    ):
-        async for item in results:
-            done += 1
-            if item.error is not None:
-                failed += 1
-        final = results.progress
+    done = 0
+    async with anyio.create_task_group() as tg:
+        tg.start_soon(probe.run)
+        await anyio.sleep(0.01)
+        cpu0 = time.process_time()
+        started = time.perf_counter()
+        async with bulk as results:
+            async for _ in results:
+                done += 1
+        cpu = time.process_time() - cpu0
+        elapsed = time.perf_counter() - started
+        tg.cancel_scope.cancel()
+    # The stub's own share (writing the answers) is measured apart and taken out.
+    parts = [[f"7916{i:07d}" for i in range(k, k + batch)] for k in range(0, 20 * batch, batch)]
+    t0 = time.process_time()
+    for _ in range(5):
+        for part in parts:
+            answer(part)
+    stub_us = (time.process_time() - t0) / (5 * 20 * batch) * 1e6
+    assert done == numbers
+    stalls = sorted(probe.stalls)
     return {
-        "done": done,
-        "failed": failed,
-        "requests": final.requests,
-        "elapsed": time.monotonic() - started,
-        "cpu": time.process_time() - cpu0,
-        "before": before,
-        "samples": samples,
-        "held": held,
+        "stall_cpu_p999_ms": round(stalls[int(len(stalls) * 0.999)] * 1e3, 3),
+        "stalls_over_10ms": sum(1 for x in stalls if x > 0.010),
+        "probe_wakeups": len(stalls),
+        "set": which,
+        "numbers": numbers,
+        "batch": batch,
+        "stall_cpu_ms": round(probe.worst_cpu * 1e3, 3),
+        "stall_wall_ms": round(probe.worst_wall * 1e3, 3),
+        "cpu_us_per_number": round(cpu / numbers * 1e6 - stub_us, 3),
+        "stub_us_per_number": round(stub_us, 3),
+        "elapsed_s": round(elapsed, 2),
+        "rss_start_mb": round(before, 1),
+        "peak_rss_mb": round(peak_mb(), 1),
     }
 
 
-def report(
-    args: argparse.Namespace,
-    limits: RateLimits,
-    stats: dict[str, Any],
-    times: array[float],
-    errors_9: int,
-    server_peak: float | None,
-) -> None:
-    rule = limits.operator_any
-    done, elapsed, requests = stats["done"], stats["elapsed"], stats["requests"]
-    floor = (math.ceil(requests / rule.limit) - 1) * rule.window
-    where = "emulator in this process" if server_peak is None else "emulator in its own process"
-    print(
-        f"numbers         {done:,} ({stats['failed']} failed), "
-        f"{requests:,} requests of {args.batch_size}"
-    )
-    print(
-        f"rule            {rule.limit} look-ups per {rule.window:g} s (windows x{args.scale:g}); "
-        f"concurrency {args.concurrency}; {args.backend}; {args.transport} ({where})"
-    )
-    print(
-        f"elapsed         {elapsed:.2f} s (the rule's floor {floor:.2f} s: x{elapsed / floor:.3f})"
-    )
-    print(f"throughput      {done / elapsed:,.0f} numbers/s")
-    if len(times) > rule.limit:
-        # At most ``limit`` arrivals in any window: request k + limit may arrive no sooner than
-        # one window after request k. An ideal client reuses every slot exactly then, so the
-        # allowance used is the window over the mean time between requests k and k + limit.
-        ordered = sorted(times)
-        n = len(ordered) - rule.limit
-        cycle = sum(ordered[k + rule.limit] - ordered[k] for k in range(n)) / n
-        allowance = rule.limit / rule.window
+def loop_part(args: argparse.Namespace) -> dict[str, Any]:
+    """Each variant in its own process, so each peak RSS is its own."""
+    runs = {}
+    for which, batch in (("ours", DEFAULT_LOOKUP_BATCH), ("one-table", DEFAULT_LOOKUP_BATCH),
+                         ("ours", 100)):  # fmt: skip
+        out = subprocess.run(
+            [sys.executable, __file__, "--part", "loop-one", "--set", which,
+             "--batch-size", str(batch), "--numbers", str(args.numbers)],
+            check=True, capture_output=True, text=True,
+        ).stdout  # fmt: skip
+        runs[f"{which}@{batch}"] = json.loads(out.strip().splitlines()[-1])
+    ours, old = runs[f"ours@{DEFAULT_LOOKUP_BATCH}"], runs[f"one-table@{DEFAULT_LOOKUP_BATCH}"]
+    print(f"loop: {args.numbers:,} numbers, no network (answers by a stub), asyncio")
+    for key, r in runs.items():
         print(
-            f"request rate    {rule.limit / cycle:.2f}/s of {allowance:.2f}/s allowed "
-            f"= {rule.window / cycle:.4f} of the allowance (goal >= 0.99)"
+            f"  {key:<14} longest stall {r['stall_cpu_ms']:7.2f} ms CPU "
+            f"({r['stall_wall_ms']:.2f} ms wall; 99.9th percentile "
+            f"{r['stall_cpu_p999_ms']:.2f} ms, "
+            f"{r['stalls_over_10ms']} of {r['probe_wakeups']:,} over 10 ms), "
+            f"peak RSS {r['peak_rss_mb']:.1f} MB (start {r['rss_start_mb']:.1f}), "
+            f"client CPU {r['cpu_us_per_number']:.2f} µs/number "
+            f"(stub's {r['stub_us_per_number']:.2f} taken out)"
         )
-    if len(stats["held"].admitted) > rule.limit:
-        held, reuse = stats["held"].figures(rule.limit, rule.window)
-        print(
-            f"  why not 1.0:  a slot counts from the answer, so each reuse costs the time a "
-            f"request holds it ({held * 1000:.1f} ms) plus the delay to its next use "
-            f"({reuse * 1000:.1f} ms): expected {rule.window / (rule.window + held + reuse):.4f}; "
-            f"with the real 60 s window {60 / (60 + held + reuse):.4f}"
-        )
-    print(f"error 9         {errors_9} (goal 0)")
-    print(f"client cpu      {stats['cpu']:.1f} s ({stats['cpu'] / elapsed:.0%} of one core)")
+    ratio = ours["stall_cpu_ms"] / old["stall_cpu_ms"] if old["stall_cpu_ms"] else float("nan")
     print(
-        f"client memory   peak {peak_mb():.1f} MB (goal < 150 MB); "
-        f"RSS at start {stats['before']:.1f} MB"
+        f"  longest stall: ours {ours['stall_cpu_ms']:.2f} ms, one table {old['stall_cpu_ms']:.2f}"
+        f" ms: ratio {ratio:.3f} (goal < 10 ms at 1 M); peak RSS {ours['peak_rss_mb']:.1f} MB "
+        "(goal < 100 MB)"
     )
-    if server_peak is not None:
-        print(f"emulator memory peak {server_peak:.1f} MB (not the client's)")
+    return {"runs": runs, "stall_ratio_ours_over_one_table": round(ratio, 4)}
+
+
+# -- over HTTP ------------------------------------------------------------------------------------
+
+
+def start_emulator(scale: float) -> tuple[multiprocessing.Process, Connection, str]:
+    ours, theirs = multiprocessing.Pipe()
+    server = multiprocessing.Process(target=serve_emulator, args=(theirs, scale, 100), daemon=True)
+    server.start()
+    return server, ours, ours.recv()
+
+
+def stop_emulator(server: multiprocessing.Process, conn: Connection) -> tuple[bytes, int, float]:
+    conn.send("stop")
+    got: tuple[bytes, int, float] = conn.recv()
+    server.join(timeout=10)
+    if server.is_alive():
+        server.kill()
+    return got
+
+
+async def http_part_async(url: str, args: argparse.Namespace) -> dict[str, Any]:
+    limits = RateLimits().scaled(args.http_scale)
+    counter = iter(range(10**9))
+    per_slice = args.slice_numbers
+
+    async def ours(session: Session, batch: int) -> float:
+        start = next(counter) * per_slice
+        phones = (f"79{(i * 7_919) % 10**9:09d}" for i in range(start, start + per_slice))
+        cpu0 = time.process_time()
+        async with session.lookup_operators(phones, batch_size=batch) as results:
+            async for _ in results:
+                pass
+        return (time.process_time() - cpu0) / per_slice * 1e6
+
+    async def bare(client: httpx.AsyncClient, batch: int) -> float:
+        start = next(counter) * per_slice
+        phones = [f"79{(i * 7_919) % 10**9:09d}" for i in range(start, start + per_slice)]
+        parts = [phones[k : k + batch] for k in range(0, len(phones), batch)]
+        cpu0 = time.process_time()
+        async with anyio.create_task_group() as tg:
+            for k in range(DEFAULT_LOOKUP_CONCURRENCY):
+
+                async def worker(mine: list[list[str]]) -> None:
+                    for part in mine:
+                        response = await client.post(
+                            url + INFO, data={**FORM, "phone": ",".join(part)}
+                        )
+                        response.json()
+
+                tg.start_soon(worker, parts[k::DEFAULT_LOOKUP_CONCURRENCY])
+        return (time.process_time() - cpu0) / per_slice * 1e6
+
+    figures: dict[str, Any] = {}
+    retry = RetryPolicy()
+    async with (
+        httpx.AsyncClient() as client,
+        Session("demo", "demo", base_url=url, limits=limits, retry=retry) as default,
+        Session(
+            "demo", "demo", base_url=url, limits=limits, retry=retry, http_backend="aiohttp"
+        ) as fast,
+    ):
+        for batch in (DEFAULT_LOOKUP_BATCH, 100):
+            await ours(default, batch), await ours(fast, batch), await bare(client, batch)
+            floor = await apaired(
+                lambda b=batch: bare(client, b),  # type: ignore[misc]
+                lambda b=batch: ours(default, b),  # type: ignore[misc]
+                slices=args.slices,
+            )
+            speed = await apaired(
+                lambda b=batch: ours(default, b),  # type: ignore[misc]
+                lambda b=batch: ours(fast, b),  # type: ignore[misc]
+                slices=args.slices,
+            )
+            print(f"http, batch {batch}: client CPU per number")
+            print("  " + floor.line("µs", "bare httpx", "session (httpx)"))
+            print("  " + speed.line("µs", "session (httpx)", "session (aiohttp)"))
+            figures[f"batch{batch}"] = {
+                "session_over_bare_httpx": floor.as_dict(),
+                "aiohttp_over_httpx": speed.as_dict(),
+            }
+    print("  goal: <= 15 µs per number at batch 100")
+    return figures
+
+
+def http_part(args: argparse.Namespace) -> dict[str, Any]:
+    server, conn, url = start_emulator(args.http_scale)
+    try:
+        return anyio.run(http_part_async, url, args)
+    finally:
+        stop_emulator(server, conn)
+
+
+# -- the rule's ceiling -------------------------------------------------------------------------
+
+
+async def ceiling_async(url: str, args: argparse.Namespace) -> dict[str, Any]:
+    limits = RateLimits().scaled(args.scale)
+    async with Session("demo", "demo", base_url=url, limits=limits) as session:
+        held = Held(session)
+        started = time.perf_counter()
+        done = failed = 0
+        async with session.lookup_operators(generated(args.ceiling_numbers)) as results:
+            async for item in results:
+                done += 1
+                failed += item.error is not None
+            requests = results.progress.requests
+        elapsed = time.perf_counter() - started
+    return {"done": done, "failed": failed, "requests": requests, "elapsed": elapsed, "held": held}
+
+
+def ceiling_part(args: argparse.Namespace) -> dict[str, Any]:
+    server, conn, url = start_emulator(args.scale)
+    try:
+        stats = anyio.run(ceiling_async, url, args)
+    finally:
+        raw, errors_9, _ = stop_emulator(server, conn)
+    times = array("d")
+    times.frombytes(raw)
+    rule = RateLimits().scaled(args.scale).operator_any
+    ordered = sorted(times)
+    n = len(ordered) - rule.limit
+    cycle = sum(ordered[k + rule.limit] - ordered[k] for k in range(n)) / max(n, 1)
+    fraction = rule.window / cycle if n > 0 else float("nan")
+    # The most requests that arrived in any window: the rule allows rule.limit.
+    most, j = 0, 0
+    for i, t in enumerate(ordered):
+        while ordered[j] <= t - rule.window:
+            j += 1
+        most = max(most, i - j + 1)
     print(
-        "  RSS by progress: " + ", ".join(f"{d // 1000:,}k {mb:.1f}" for d, mb in stats["samples"])
+        f"ceiling: {stats['done']:,} numbers ({stats['failed']} failed) in {stats['requests']} "
+        f"requests of {DEFAULT_LOOKUP_BATCH}, concurrency {DEFAULT_LOOKUP_CONCURRENCY}, rule "
+        f"{rule.limit} per {rule.window:g} s (windows x{args.scale:g})"
     )
-    slots = 2 ** max(12, math.ceil(math.log2(max(done, 1) / 0.7)))
-    print(f"  of which the de-duplication set: {8 * slots / 2**20:.1f} MB (8 bytes a slot)")
+    print(
+        f"  request rate {fraction:.4f} of the allowance; most in any window {most} "
+        f"(rule {rule.limit}); error 9: {errors_9} (goal 0)"
+    )
+    held, reuse = stats["held"].figures(rule.limit, rule.window)
+    print(
+        f"  a slot counts from the answer: each reuse costs its hold ({held * 1e3:.1f} ms) and "
+        f"the delay to its next use ({reuse * 1e3:.1f} ms); with the real 60 s window "
+        f"{60 / (60 + held + reuse):.4f} of the allowance"
+    )
+    return {
+        "allowance_used": round(fraction, 4),
+        "most_in_any_window": most,
+        "rule_limit": rule.limit,
+        "errors_9": errors_9,
+        "real_window_allowance": round(60 / (60 + held + reuse), 4),
+    }
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawTextHelpFormatter
     )
-    parser.add_argument("--numbers", type=int, default=1_000_000)
-    parser.add_argument("--scale", type=float, default=0.03, help="rule windows x this")
-    parser.add_argument("--batch-size", type=int, default=100)
-    parser.add_argument("--concurrency", type=int, default=8)
-    parser.add_argument("--backend", choices=["asyncio", "trio"], default="asyncio")
+    parser.add_argument("--part", choices=["all", "loop", "http", "ceiling", "loop-one"],
+                        default="all")  # fmt: skip
+    parser.add_argument("--numbers", type=int, default=1_000_000, help="loop part")
     parser.add_argument(
-        "--transport",
-        choices=["http", "asgi"],
-        default="http",
-        help="http: the emulator in its own process over loopback; asgi: in this process",
+        "--set", choices=["ours", "one-table"], default="ours", help=argparse.SUPPRESS
     )
+    parser.add_argument(
+        "--batch-size", type=int, default=DEFAULT_LOOKUP_BATCH, help=argparse.SUPPRESS
+    )
+    parser.add_argument("--slice-numbers", type=int, default=3000, help="http part, per slice")
+    parser.add_argument("--slices", type=int, default=9, help="http part, A/B pairs")
+    parser.add_argument("--http-scale", type=float, default=0.001, help="http part windows x")
+    parser.add_argument("--ceiling-numbers", type=int, default=60_000)
+    parser.add_argument("--scale", type=float, default=0.01, help="ceiling part windows x")
     args = parser.parse_args()
-    anyio.run(bench, args, backend=args.backend)
+    if args.part == "loop-one":
+        print(json.dumps(anyio.run(loop_run, args.numbers, args.batch_size, args.set)))
+        return
+    figures: dict[str, Any] = {}
+    if args.part in ("all", "loop"):
+        figures["loop"] = loop_part(args)
+    if args.part in ("all", "http"):
+        figures["http"] = http_part(args)
+    if args.part in ("all", "ceiling"):
+        figures["ceiling"] = ceiling_part(args)
+    emit("bulk_lookup", figures)
 
 
 if __name__ == "__main__":

@@ -1,17 +1,21 @@
-"""Per-call overhead of ``Session.balance()`` against a bare ``httpx.AsyncClient``.
+"""Client CPU per call: the Session over bare httpx, and the aiohttp backend over the default.
 
-Both clients call the same emulator endpoint (``/sys/balance.php``, fmt=3), served by a separate
-process on loopback so that this process's CPU time is the client's alone. Printed per backend
-(asyncio, trio):
+Every client calls the same emulator endpoint (``/sys/balance.php``, fmt=3), served by a separate
+process on loopback so that this process's CPU time is the client's alone. Each figure pairs A
+and B in interleaved slices (benchmarks/_pairs.py) and prints the median of the paired ratios:
 
-* sequential: client CPU µs per call, and the ratio Session / bare httpx (goal ≤ 1.05);
-* 50 concurrent tasks: calls per second, and the ratio Session / bare httpx (goal ≥ 1.0);
+* per async backend (asyncio, trio), one call at a time: client CPU µs per call of
+  ``Session.balance()`` against a bare ``httpx.AsyncClient`` posting the same form;
+* asyncio, 14 concurrent tasks (the gateway's concurrency cap): client CPU per call of
+  ``Session(http_backend="aiohttp")`` against the default httpx backend (goal ≤ 0.4), after
+  checking both give identical answers;
 * import time of ``smsc_async`` over importing its five dependencies (goal ≤ 20 ms).
 
-The session runs with its full limiter, but with the balance rule raised out of the way (the real
-rule allows 10 a minute), so the figures are the pipeline's cost, not the rule's waits.
+The sessions run with their full limiter and the library's defaults, on the production clock,
+with the balance rule raised out of the way (the real rule allows 10 a minute), so the figures are
+the pipeline's cost, not the rule's waits.
 
-    python benchmarks/session_overhead.py [--calls 2000]
+    python benchmarks/session_overhead.py [--calls 280] [--slices 15]
 """
 
 from __future__ import annotations
@@ -24,6 +28,7 @@ import sys
 import time
 from collections.abc import Awaitable, Callable
 from pathlib import Path
+from typing import Any
 
 import anyio
 import attrs
@@ -31,6 +36,9 @@ import httpx
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "benchmarks"))
+
+from _pairs import apaired, emit  # noqa: E402
 
 from smsc_async import RateLimits, Rule, Session  # noqa: E402
 
@@ -68,62 +76,64 @@ def _limits() -> RateLimits:
     return attrs.evolve(RateLimits(), balance=Rule(limit=10**9, window=60.0))
 
 
-async def _sequential(call: Callable[[], Awaitable[object]], n: int) -> float:
-    for _ in range(50):  # warm up the pool and caches
-        await call()
-    start = time.process_time()
-    for _ in range(n):
-        await call()
-    return (time.process_time() - start) / n * 1e6
+Call = Callable[[], Awaitable[object]]
 
 
-async def _concurrent(call: Callable[[], Awaitable[object]], n: int, tasks: int) -> float:
-    per_task = n // tasks
+async def _cpu_per_call(call: Call, n: int, tasks: int) -> float:
+    """Client CPU µs per call for ``n`` calls made by ``tasks`` concurrent tasks."""
+    per_task = max(n // tasks, 1)
 
     async def worker() -> None:
         for _ in range(per_task):
             await call()
 
-    start = time.perf_counter()
+    start = time.process_time()
     async with anyio.create_task_group() as tg:
         for _ in range(tasks):
             tg.start_soon(worker)
-    return per_task * tasks / (time.perf_counter() - start)
+    return (time.process_time() - start) / (per_task * tasks) * 1e6
 
 
-async def _measure(url: str, n: int) -> dict[str, float]:
-    # Two bare baselines: httpx as it comes (a pool of 100, so 50 tasks open 50 connections,
-    # which the real gateway would answer with error 9), and httpx held to the 14 connections
-    # the gateway allows one login -- the like-for-like comparison for the session.
-    capped = httpx.Limits(max_connections=14, max_keepalive_connections=14)
-    async with httpx.AsyncClient() as bare, httpx.AsyncClient(limits=capped) as bare14:
+async def _measure(url: str, n: int, slices: int, backend: str) -> dict[str, Any]:
+    figures: dict[str, Any] = {}
+    async with httpx.AsyncClient() as bare:
 
         async def bare_call() -> object:
             response = await bare.post(url + "/sys/balance.php", data=FORM)
             return response.json()
 
-        async def bare14_call() -> object:
-            response = await bare14.post(url + "/sys/balance.php", data=FORM)
-            return response.json()
-
         async with Session("demo", "demo", base_url=url, limits=_limits()) as smsc:
-            # Interleave them so drift on a shared machine hits all alike; best of eight.
-            runs: dict[str, list[float]] = {
-                "seq_bare": [], "seq_ours": [], "con_bare": [], "con_bare14": [], "con_ours": []
-            }  # fmt: skip
-            for _ in range(8):
-                runs["seq_bare"].append(await _sequential(bare_call, n))
-                runs["seq_ours"].append(await _sequential(smsc.balance, n))
-                runs["con_bare"].append(await _concurrent(bare_call, n, 50))
-                runs["con_bare14"].append(await _concurrent(bare14_call, n, 50))
-                runs["con_ours"].append(await _concurrent(smsc.balance, n, 50))
-    return {
-        "seq_bare_us": min(runs["seq_bare"]),
-        "seq_ours_us": min(runs["seq_ours"]),
-        "con_bare_rps": max(runs["con_bare"]),
-        "con_bare14_rps": max(runs["con_bare14"]),
-        "con_ours_rps": max(runs["con_ours"]),
-    }
+            for call in (bare_call, smsc.balance):  # warm up the pools and caches
+                await _cpu_per_call(call, 100, 1)
+            seq = await apaired(
+                lambda: _cpu_per_call(bare_call, n, 1),
+                lambda: _cpu_per_call(smsc.balance, n, 1),
+                slices=slices,
+            )
+            print(
+                f"[{backend}] sequential client CPU per call: " + seq.line("µs", "httpx", "Session")
+            )
+            figures["sequential_session_over_bare_httpx"] = seq.as_dict()
+            if backend != "asyncio":
+                return figures
+            async with Session(
+                "demo", "demo", base_url=url, limits=_limits(), http_backend="aiohttp"
+            ) as fast:
+                same = [await smsc.balance(), await smsc.operator_info("79161234567")]
+                assert same == [await fast.balance(), await fast.operator_info("79161234567")]
+                await _cpu_per_call(fast.balance, 100, 14)
+                con = await apaired(
+                    lambda: _cpu_per_call(smsc.balance, n, 14),
+                    lambda: _cpu_per_call(fast.balance, n, 14),
+                    slices=slices,
+                )
+            print(
+                f"[{backend}] 14 concurrent calls, client CPU per call: "
+                + con.line("µs", "httpx", "aiohttp")
+                + " (goal ≤ 0.4; identical answers)"
+            )
+            figures["concurrent14_aiohttp_over_httpx"] = con.as_dict()
+    return figures
 
 
 def _import_ms(statements: tuple[str, str], runs: int = 15) -> tuple[float, float]:
@@ -146,38 +156,33 @@ def _import_ms(statements: tuple[str, str], runs: int = 15) -> tuple[float, floa
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--calls", type=int, default=600, help="calls per round (8 rounds)")
+    parser.add_argument("--calls", type=int, default=280, help="calls per slice")
+    parser.add_argument("--slices", type=int, default=15, help="interleaved A/B pairs")
+    parser.add_argument("--no-import", action="store_true", help="skip the import-time figure")
     args = parser.parse_args()
+    figures: dict[str, Any] = {}
     proc, url = _start_emulator()
     try:
         for backend in ("asyncio", "trio"):
-            r = anyio.run(_measure, url, args.calls, backend=backend)
-            print(
-                f"[{backend}] sequential CPU per call: bare httpx {r['seq_bare_us']:.0f} µs, "
-                f"Session {r['seq_ours_us']:.0f} µs, "
-                f"ratio {r['seq_ours_us'] / r['seq_bare_us']:.3f}"
-                " (goal ≤ 1.05)"
-            )
-            print(
-                f"[{backend}] 50 concurrent tasks: Session {r['con_ours_rps']:.0f} calls/s; "
-                f"bare httpx {r['con_bare_rps']:.0f} calls/s (ratio "
-                f"{r['con_ours_rps'] / r['con_bare_rps']:.3f}), bare httpx on 14 connections "
-                f"{r['con_bare14_rps']:.0f} calls/s (ratio "
-                f"{r['con_ours_rps'] / r['con_bare14_rps']:.3f}) (goal ≥ 1.0)"
+            figures[backend] = anyio.run(
+                _measure, url, args.calls, args.slices, backend, backend=backend
             )
     finally:
         proc.terminate()
         proc.wait()
-    deps, ours = _import_ms(
-        (
-            "import httpx, anyio, attrs, cattrs, tenacity",
-            "import httpx, anyio, attrs, cattrs, tenacity; import smsc_async",
+    if not args.no_import:
+        deps, ours = _import_ms(
+            (
+                "import httpx, anyio, attrs, cattrs, tenacity",
+                "import httpx, anyio, attrs, cattrs, tenacity; import smsc_async",
+            )
         )
-    )
-    print(
-        f"import: five dependencies {deps:.1f} ms, + smsc_async {ours:.1f} ms, "
-        f"added {ours - deps:.1f} ms (goal ≤ 20 ms)"
-    )
+        print(
+            f"import: five dependencies {deps:.1f} ms, + smsc_async {ours:.1f} ms, "
+            f"added {ours - deps:.1f} ms (goal ≤ 20 ms)"
+        )
+        figures["import_added_ms"] = round(ours - deps, 2)
+    emit("session_overhead", figures)
 
 
 if __name__ == "__main__":

@@ -4,11 +4,13 @@ A rate rule is "at most ``limit`` requests in any span of ``window`` seconds". I
 *log* per key: the requests still in flight (each counts as "now" until its answer arrives) and the
 times at which the completed ones age out (answer time + ``window``). A request is admissible
 when fewer than ``limit`` entries are in the log. A concurrency cap is the same log with
-``window == 0``: an entry holds its slot only while in flight.
+``window == 0``: an entry holds its place while in flight, and for ``hold`` seconds more when the
+request was cancelled or timed out (the gateway may still be working on it).
 
 Three layers, from the inside out:
 
-* :class:`SlidingLog` -- one log, plain synchronous code, no clock of its own;
+* :class:`SlidingLog` -- one log, plain synchronous code, no clock of its own: the one
+  implementation of the rule, which the property tests drive and the memory backend runs;
 * :class:`LimiterBackend` -- the protocol the async :class:`~smsc_async.Limiter` talks to: one
   atomic decision for all the logs a request counts against (:class:`Demand`), answered with a
   :class:`Reservation` or the seconds to wait;
@@ -19,13 +21,12 @@ Three layers, from the inside out:
 from __future__ import annotations
 
 import math
-import sys
 from bisect import insort
 from collections import deque
 from collections.abc import Callable, Sequence
 from typing import NamedTuple, Protocol
 
-import anyio
+from ._clock import Clock, SystemClock, _loop_clock
 
 __all__ = [
     "Demand",
@@ -40,43 +41,30 @@ _INF = math.inf
 
 
 def current_time() -> float:
-    """``anyio.current_time()``, without its event-loop lookup when the loop is asyncio's."""
-    # anyio.current_time() asks sniffio and anyio which library runs, on every call: that
-    # costs more than the whole decision. Same clock, same value, read directly.
-    # Importing asyncio costs ~12 ms; if nothing imported it, no asyncio loop can be running.
-    asyncio = sys.modules.get("asyncio")
-    if asyncio is not None:
-        loop = asyncio.events._get_running_loop()
-        if loop is not None:
-            return loop.time()  # type: ignore[no-any-return]
-    trio = sys.modules.get("trio")
-    if trio is not None:
-        try:
-            return trio.current_time()  # type: ignore[no-any-return]
-        except RuntimeError:
-            pass
-    return anyio.current_time()
+    """The running event loop's monotonic clock (what :class:`~smsc_async.SystemClock` reads)."""
+    return _loop_clock()()
 
 
 class SlidingLog:
     """One sliding-window log: at most ``limit`` entries in any span of ``window`` seconds.
 
-    The caller passes a monotonic ``now`` to every call. In-flight entries are interchangeable,
-    so the log keeps their count; completed entries are kept as their expiry times, oldest first,
-    and only while they still count::
+    In-flight entries are interchangeable, so the log keeps their count; completed entries are
+    kept as their expiry times, oldest first, and only while they still count. The log has no
+    clock: callers pass ``now`` (or, to :meth:`take`, a function that reads it only if needed)::
 
         log = SlidingLog(limit=2, window=60.0)
-        log.try_admit(0.0)      # 0.0: admissible now
-        log.admit(0.0)
-        log.admit(0.0)
-        log.try_admit(1.0)      # inf: both slots are in flight; the wait depends on an answer
-        log.complete(5.0)       # one answer arrived at 5.0: it counts until 65.0
-        log.try_admit(6.0)      # 59.0: then one slot is free, whatever the other one does
+        log.try_admit(0.0)          # 0.0: admissible now
+        log.take(lambda: 0.0)       # True: an entry is in flight
+        log.take(lambda: 0.0)       # True
+        log.try_admit(1.0)          # inf: both slots are in flight; the wait depends on an answer
+        log.complete(5.0)           # one answer arrived at 5.0: it counts until 65.0
+        log.try_admit(6.0)          # 59.0: then one slot is free, whatever the other one does
         log.complete(7.0)
-        log.try_admit(65.0)     # 0.0
+        log.try_admit(65.0)         # 0.0
 
-    ``ahead`` counts earlier waiters that have a claim on the log: the answer is then the moment
-    a slot is free *for this request* once each of them has taken one.
+    ``ahead`` counts slots claimed by earlier waiters: the answer is then the moment a slot is
+    free *for this request* once each of them has taken one. A concurrency cap (``window == 0``)
+    keeps an expiry only for an entry completed with ``hold > 0``.
     """
 
     __slots__ = ("expiries", "inflight", "limit", "window")
@@ -108,23 +96,66 @@ class SlidingLog:
             return expiries[k]
         return _INF
 
+    def earliest(self, now: float, ahead: int = 0) -> float:
+        """A lower bound of :meth:`ready_at`, finite for a rate log even while answers decide.
+
+        Equal to :meth:`ready_at` when that is finite. Otherwise, for a rate log, the time a slot
+        would be free if every answer in flight came now and every earlier claimant went as early
+        as it could: no answer can come earlier, so the request cannot go earlier either. (A
+        concurrency cap learns nothing from this: ``inf`` stays.)
+        """
+        ready = self.ready_at(now, ahead)
+        window = self.window
+        if ready < _INF or not window:
+            return ready
+        # When the log's entries free their slots, earliest first: the completed ones at their
+        # expiries (all <= now + window), those in flight at now + window at the earliest.
+        frees = [*self.expiries, *([now + window] * self.inflight)]
+        held = len(frees)
+        at = now
+        for claim in range(ahead + 1):
+            # The claimant's slot is the one freed when enough earlier entries have gone.
+            index = held + claim - self.limit
+            at = frees[index] if index >= 0 else now
+            frees.append(at + window)  # its own entry, answered as early as possible
+        return at
+
     def try_admit(self, now: float, ahead: int = 0) -> float:
         """Seconds until a new entry is admissible: ``0.0`` now, ``inf`` if an answer decides."""
         ready = self.ready_at(now, ahead)
         return ready - now if ready > now else 0.0
 
-    def admit(self, now: float) -> None:
-        """Add an in-flight entry (the caller has checked that it is admissible at ``now``)."""
-        self.inflight += 1
+    def take(self, clock: Callable[[], float]) -> bool:
+        """Add an in-flight entry if one is admissible now; ``False`` (and nothing taken) if not.
 
-    def complete(self, now: float) -> None:
-        """An in-flight entry's answer arrived at ``now``: it counts until ``now + window``."""
+        ``clock`` is read only when the log looks full: entries that may have aged out are
+        dropped only then, so an unthrottled request never reads the time here.
+        """
+        expiries = self.expiries
+        if self.inflight + len(expiries) >= self.limit:
+            if not expiries:
+                return False
+            now = clock()
+            while expiries and expiries[0] <= now:
+                expiries.popleft()
+            if self.inflight + len(expiries) >= self.limit:
+                return False
+        self.inflight += 1
+        return True
+
+    def complete(self, now: float, hold: float = 0.0) -> None:
+        """An in-flight entry ended at ``now``: it counts for its window (a cap: ``hold``) more.
+
+        A rate log counts the entry until ``now + window`` (the gateway counts arrivals, and it
+        arrived no later than now). A concurrency cap keeps the place until ``now + hold``.
+        """
         self.inflight -= 1
-        if self.window > 0:
-            expiry = now + self.window
+        span = self.window or hold
+        if span > 0:
+            expiry = now + span
             expiries = self.expiries
             if expiries and expiry < expiries[-1]:
-                # Only a clock that went backwards gets here; keep the order all the same.
+                # Holds of different lengths, or a clock that went backwards: keep the order.
                 insort(expiries, expiry)
             else:
                 expiries.append(expiry)
@@ -144,7 +175,8 @@ class Demand(NamedTuple):
     """One slot a request needs: in the log ``key`` of a rule of ``limit`` per ``window`` seconds.
 
     ``window == 0`` makes it a concurrency cap (the slot is held only while in flight). Keys are
-    plain strings so a shared backend can use them as its own keys.
+    plain strings so a shared backend can use them as its own keys. A request may demand one key
+    several times (a status request asking one message twice): each occurrence is a slot.
     """
 
     # A NamedTuple rather than an attrs class: several are built per request on the hot path.
@@ -153,31 +185,34 @@ class Demand(NamedTuple):
     window: float
 
 
-class Reservation:
+class Reservation(NamedTuple):
     """The slots one admitted request holds: hand it back to ``release`` exactly once."""
 
-    __slots__ = ("demands", "handle")
-
-    def __init__(self, demands: Sequence[Demand], handle: object) -> None:
-        #: The demands this reservation satisfied, in the order they were asked for.
-        self.demands = demands
-        #: The backend's own record of the entries (opaque to everyone else).
-        self.handle = handle
+    # A NamedTuple: the memory backend builds one per request with tuple.__new__ (no __init__).
+    #: The demands this reservation satisfied, in the order they were asked for.
+    demands: Sequence[Demand]
+    #: The backend's own record of the entries (opaque to everyone else).
+    handle: object
 
     def __repr__(self) -> str:
         return f"Reservation({[d.key for d in self.demands]!r})"
+
+
+_new_reservation = tuple.__new__
 
 
 class LimiterBackend(Protocol):
     """Storage and atomic decisions for the limiter's logs.
 
     Every method decides *atomically* over all the demands it is given, reading its own clock
-    (the memory backend: a monotonic clock; a Redis backend: the server's ``TIME``), so that
+    (the memory backend: the session's clock; a Redis backend: the server's ``TIME``), so that
     several processes sharing one backend share one view of time.
 
-    ``ahead[i]`` (when given) is how many earlier waiters of this process hold a claim on
-    ``demands[i]``: the request is admissible there only if a slot remains after each of them has
-    taken one. That keeps waiters first-in, first-out without holding real slots while they wait.
+    A key demanded ``n`` times in one call needs ``n`` slots of that log. ``ahead[i]`` (when
+    given) is how many slots of ``demands[i]``'s log earlier waiters of this process have
+    claimed (the same number for each occurrence of a repeated key): the request is admissible
+    there only if its own slots remain after each of them has taken one. That keeps waiters
+    first-in, first-out without holding real slots while they wait.
 
     A returned wait of ``inf`` means "until a slot in flight is released": the limiter then wakes
     on its own releases. A backend shared between processes cannot see the other processes'
@@ -188,7 +223,7 @@ class LimiterBackend(Protocol):
     async def acquire(
         self, demands: Sequence[Demand], ahead: Sequence[int] | None = None
     ) -> Reservation | float:
-        """Take one in-flight slot in every demanded log, or none and say how long to wait.
+        """Take one in-flight slot per demand, or none and say how long to wait.
 
         Returns a :class:`Reservation` or the seconds (``> 0``, maybe ``inf``) until every demand
         would be admissible, given what is known now.
@@ -201,11 +236,14 @@ class LimiterBackend(Protocol):
         """Like ``acquire`` but take nothing: ``0.0`` if admissible now, else seconds to wait."""
         ...
 
-    async def release(self, reservation: Reservation, *, sent: bool) -> None:
+    async def release(self, reservation: Reservation, *, sent: bool, hold: float = 0.0) -> None:
         """Give back a reservation's slots.
 
         ``sent=True``: the request's answer arrived now, so each entry counts until now plus its
-        window. ``sent=False``: the request never left, so its entries are dropped.
+        window. ``sent=False``: the request never left, so its entries are dropped. ``hold > 0``
+        (the request was cancelled or timed out and the gateway may still be working on it):
+        the concurrency places (``window == 0``) stay taken for ``hold`` more seconds, and the
+        rate entries count from now, as with ``sent=True``.
         """
         ...
 
@@ -223,26 +261,51 @@ class _StoredLog(SlidingLog):
         self.queued = False
 
 
+class _ReadOnlyClock:
+    """A :class:`~smsc_async.Clock` around a bare time function: the backend only reads it."""
+
+    def __init__(self, now: Callable[[], float]) -> None:
+        self.now = now
+
+    async def sleep(self, seconds: float) -> None:
+        raise TypeError("a MemoryBackend's bare time function cannot sleep; pass a Clock")
+
+    def jitter(self, high: float) -> float:
+        return 0.0
+
+
 class MemoryBackend:
     """The limiter's logs in this process's memory: exact, and decided without any ``await``.
 
-    The synchronous ``try_acquire``/``wait_time_now``/``release_now`` are the fast path the
-    :class:`~smsc_async.Limiter` uses; the async methods implement :class:`LimiterBackend`.
-    Logs that hold nothing any more are dropped a few at a time as requests complete, so memory
-    follows the number of keys used within one window, not the number ever used (the logs of
-    concurrency caps, ``window == 0``, are few and kept)::
+    Every decision is :class:`SlidingLog`'s. The synchronous ``try_acquire``/``wait_time_now``/
+    ``release_now`` are the fast path the :class:`~smsc_async.Limiter` uses; the async methods
+    implement :class:`LimiterBackend`. ``clock`` is a :class:`~smsc_async.Clock` (default: the
+    running loop's; the limiter passes the session's) or a bare function returning monotonic
+    seconds. Logs that hold nothing any more are dropped
+    a few at a time as requests complete, so memory follows the number of keys used within one
+    window, not the number ever used (the logs of concurrency caps, ``window == 0``, are few and
+    kept)::
 
         backend = MemoryBackend()
         limiter = Limiter(RateLimits(), backend=backend)  # the default when no backend is given
     """
 
-    def __init__(self, *, clock: Callable[[], float] | None = None) -> None:
-        self._clock: Callable[[], float] = clock or current_time
+    def __init__(self, *, clock: Clock | Callable[[], float] | None = None) -> None:
+        if clock is None:
+            clock = SystemClock()
+        elif not isinstance(clock, Clock):
+            clock = _ReadOnlyClock(clock)  # a bare monotonic function, as the first release took
+        self._clock: Clock = clock
         self._logs: dict[str, _StoredLog] = {}
         # Per window length: (time, log) for logs that may hold nothing from that time on, each
         # log at most once. For one window length those times grow (completion + window), so
         # the front is the next candidate; a log found still in use is put back at the end.
         self._idle: dict[float, deque[tuple[float, _StoredLog]]] = {}
+
+    @property
+    def clock(self) -> Clock:
+        """The clock the decisions read."""
+        return self._clock
 
     def __len__(self) -> int:
         """How many logs are held in memory."""
@@ -261,53 +324,55 @@ class MemoryBackend:
         idle = self._idle.get(demand.window)
         if idle is None:
             idle = self._idle[demand.window] = deque()
-        return _StoredLog(demand, idle)
+        log = self._logs[demand.key] = _StoredLog(demand, idle)
+        return log
 
     def try_acquire(
         self, demands: Sequence[Demand], ahead: Sequence[int] | None = None
     ) -> Reservation | float:
         """Synchronous :meth:`acquire`."""
-        if ahead is not None:
+        if ahead is not None and any(ahead):
             wait = self.wait_time_now(demands, ahead)
             if wait > 0:
                 return wait
-        now = self._clock()
         logs = self._logs
-        found: list[_StoredLog] = []
-        fresh: list[_StoredLog] | None = None
+        taken: list[_StoredLog] = []
         for demand in demands:
             log = logs.get(demand[0])
             if log is None:
-                # Stored only once admitted everywhere: a refusal leaves nothing to clean up.
                 log = self._new_log(demand)
-                if fresh is None:
-                    fresh = [log]
-                else:
-                    fresh.append(log)
-            elif ahead is None:
-                expiries = log.expiries
-                if expiries:
-                    while expiries and expiries[0] <= now:
-                        expiries.popleft()
-                    if len(expiries) + log.inflight >= log.limit:
-                        return self.wait_time_now(demands)
-                elif log.inflight >= log.limit:
-                    return self.wait_time_now(demands)
-            found.append(log)
-        for log in found:
-            log.inflight += 1
-        if fresh is not None:
-            for log in fresh:
-                logs[log.key] = log
-        return Reservation(demands, found)
+            # A repeated key meets its own earlier entry here: each occurrence is one slot.
+            # SlidingLog.take with its room-by-count case inlined (no call, no clock read).
+            if log.inflight + len(log.expiries) < log.limit:
+                log.inflight += 1
+            elif not log.take(self._clock.now):
+                self._undo(taken, log)
+                return self.wait_time_now(demands)
+            taken.append(log)
+        return _new_reservation(Reservation, (demands, taken))
+
+    def _undo(self, taken: list[_StoredLog], refused: _StoredLog) -> None:
+        for log in taken:
+            log.cancel()
+        logs = self._logs
+        for log in (*taken, refused):
+            # A log created for this attempt and left empty: drop it (the sweep never saw it).
+            empty = not log.inflight and not log.expiries and not log.queued
+            if log.window and empty and logs.get(log.key) is log:
+                del logs[log.key]
 
     def wait_time_now(self, demands: Sequence[Demand], ahead: Sequence[int] | None = None) -> float:
         """Synchronous :meth:`wait_time`."""
-        now = self._clock()
+        now = self._clock.now()
         ready = now
+        own: dict[str, int] = {}
         for i, demand in enumerate(demands):
-            claims = ahead[i] if ahead is not None else 0
-            log = self._logs.get(demand.key)
+            key = demand.key
+            # This request's own earlier slots of the same log count as claims ahead of it.
+            mine = own.get(key, 0)
+            own[key] = mine + 1
+            claims = mine + (ahead[i] if ahead is not None else 0)
+            log = self._logs.get(key)
             if log is not None:
                 at = log.ready_at(now, claims)
                 if at > ready:
@@ -316,45 +381,76 @@ class MemoryBackend:
                 ready = _INF
         return ready - now if ready > now else 0.0
 
-    def release_now(self, reservation: Reservation, *, sent: bool) -> None:
+    def earliest_wait_now(self, demands: Sequence[Demand], ahead: Sequence[int]) -> float:
+        """How long the request will wait at least: a lower bound of :meth:`wait_time_now`.
+
+        Finite for rate rules even while answers decide (see :meth:`SlidingLog.earliest`).
+        """
+        now = self._clock.now()
+        ready = now
+        own: dict[str, int] = {}
+        for i, demand in enumerate(demands):
+            key = demand.key
+            mine = own.get(key, 0)
+            own[key] = mine + 1
+            log = self._logs.get(key)
+            if log is not None:
+                ready = max(ready, log.earliest(now, mine + ahead[i]))
+        return ready - now if ready > now else 0.0
+
+    def release_now(self, reservation: Reservation, *, sent: bool, hold: float = 0.0) -> None:
         """Synchronous :meth:`release`."""
-        now = self._clock()
         found: list[_StoredLog] = reservation.handle  # type: ignore[assignment]
+        if not sent and hold <= 0:
+            for log in found:
+                log.cancel()
+            return
+        now = self._clock.now()
         for log in found:
-            log.inflight -= 1
             window = log.window
             if not window:
-                continue
-            if sent:
-                expiry = now + window
-                expiries = log.expiries
-                if expiries and expiry < expiries[-1]:
-                    # Only a clock that went backwards gets here; keep the order all the same.
-                    insort(expiries, expiry)
+                if hold > 0:
+                    log.complete(now, hold)
                 else:
-                    expiries.append(expiry)
+                    log.inflight -= 1  # SlidingLog.complete of a cap without a hold, inlined
+                continue
+            expiry = now + window
+            expiries = log.expiries
+            if hold > 0 or (expiries and expiry < expiries[-1]):
+                # A rate log counts a held entry for its window, as if answered; a clock that
+                # went backwards: let the log keep its order.
+                log.complete(now, hold)
+                expiry = expiries[-1]
+            else:
+                # SlidingLog.complete's in-order case, inlined: the hot path of every answer.
+                log.inflight -= 1
+                expiries.append(expiry)
             if log.inflight:
                 continue
             idle = log.idle
             if not log.queued:
                 log.queued = True
-                idle.append((log.expiries[-1] if log.expiries else now, log))
-            # Look at two candidates per log that goes idle: more than are added, so the
-            # backlog of dead logs only shrinks, and no call pays for a mass expiry.
-            for _ in range(2):
-                if not idle or idle[0][0] > now:
-                    break
-                _, candidate = idle.popleft()
-                candidate.queued = False
-                if candidate.inflight:
-                    continue  # queued again when it next goes idle
-                at = candidate.idle_at(now)
-                if at <= now:
-                    if self._logs.get(candidate.key) is candidate:
-                        del self._logs[candidate.key]
-                else:
-                    candidate.queued = True
-                    idle.append((at, candidate))
+                idle.append((expiry, log))
+            if idle[0][0] <= now:
+                self._sweep(idle, now)
+
+    def _sweep(self, idle: deque[tuple[float, _StoredLog]], now: float) -> None:
+        # Look at two candidates per log that goes idle: more than are added, so the backlog of
+        # dead logs only shrinks, and no call pays for a mass expiry.
+        for _ in range(2):
+            if not idle or idle[0][0] > now:
+                break
+            _, candidate = idle.popleft()
+            candidate.queued = False
+            if candidate.inflight:
+                continue  # queued again when it next goes idle
+            at = candidate.idle_at(now)
+            if at <= now:
+                if self._logs.get(candidate.key) is candidate:
+                    del self._logs[candidate.key]
+            else:
+                candidate.queued = True
+                idle.append((at, candidate))
 
     async def acquire(
         self, demands: Sequence[Demand], ahead: Sequence[int] | None = None
@@ -368,6 +464,6 @@ class MemoryBackend:
         """See :meth:`LimiterBackend.wait_time`."""
         return self.wait_time_now(demands, ahead)
 
-    async def release(self, reservation: Reservation, *, sent: bool) -> None:
+    async def release(self, reservation: Reservation, *, sent: bool, hold: float = 0.0) -> None:
         """See :meth:`LimiterBackend.release`."""
-        self.release_now(reservation, sent=sent)
+        self.release_now(reservation, sent=sent, hold=hold)

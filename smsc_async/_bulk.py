@@ -28,6 +28,7 @@ import anyio.lowlevel
 import attrs
 from anyio.streams.memory import MemoryObjectReceiveStream, MemoryObjectSendStream
 
+from ._clock import Clock, SystemClock
 from ._errors import (
     OperatorNotFoundError,
     ParameterError,
@@ -36,6 +37,7 @@ from ._errors import (
     TransportError,
     api_error,
 )
+from ._retry import RetryPolicy
 from .models import OperatorInfo
 
 __all__ = [
@@ -46,12 +48,18 @@ __all__ = [
     "normalize_phone",
 ]
 
-_RETRY_WAITS = (0.5, 2.0, 5.0)
+_DEFAULT_RETRY = RetryPolicy()
 # The errors a refused batch can owe to one of its numbers: split it to find the number.
 _SPLIT_ON = (ParameterError, OperatorNotFoundError)
 _TRANSIENT = (TransportError, ProtocolError, TooManyRequestsError)
 # The reader yields to the event loop at least this often, even when it sends nothing on.
 _READER_CHECKPOINT = 1024
+# The de-duplication set: 2**_TABLE_BITS tables of 2**_FIRST_BITS slots to start with, indexed
+# by the hash's top bits and probed with the next _INDEX_BITS.
+_TABLE_BITS = 10
+_INDEX_BITS = 64 - _TABLE_BITS
+_FIRST_BITS = 4
+_EMPTY_TABLE = bytes(8 << _FIRST_BITS)
 
 _PHONE_NOISE = re.compile(r"[\s\-().]")
 _PHONE = re.compile(r"\+?[1-9]\d{6,14}", re.ASCII)
@@ -89,30 +97,44 @@ def normalize_phone(value: str) -> str:
 
 
 class _NumberSet:
-    """A set of phone numbers held as 64-bit integers in one open-addressing table.
+    """A set of phone numbers held as 64-bit integers in 1024 small open-addressing tables.
 
     A Python ``set`` of strings costs about 100 bytes per number; this costs 8 bytes per slot at a
     load between 0.35 and 0.7, so a million numbers take 12-24 MB. Numbers are 7-15 digits without
     a leading zero, so each fits an ``int64`` and ``0`` can mark an empty slot.
+
+    The top bits of a number's hash pick its table. A full table is rehashed alone, in pure
+    Python and so without a pause for other tasks: at a million numbers that is about a
+    thousand numbers (~1 ms), where one big table would stop the event loop for hundreds of
+    milliseconds to rehash all of them at once.
     """
 
-    __slots__ = ("_bits", "_mask", "_size", "_table")
+    __slots__ = ("_bits", "_size", "_sizes", "_tables")
 
     def __init__(self) -> None:
-        self._bits = 12
-        self._table = array("q", bytes(8 << self._bits))
-        self._mask = (1 << self._bits) - 1
+        count = 1 << _TABLE_BITS
+        self._tables = [array("q", _EMPTY_TABLE) for _ in range(count)]
+        self._bits = [_FIRST_BITS] * count  # log2 of each table's slots
+        self._sizes = [0] * count
         self._size = 0
 
     def __len__(self) -> int:
         return self._size
 
+    @property
+    def nbytes(self) -> int:
+        """Bytes held by the tables' slots."""
+        return sum(8 << bits for bits in self._bits)
+
     def add(self, number: int) -> bool:
         """Add ``number``; whether it was new."""
-        table = self._table
-        mask = self._mask
-        # Fibonacci hashing spreads consecutive numbers (a numbering plan's ranges) over the table.
-        i = ((number * 0x9E3779B97F4A7C15) & 0xFFFFFFFFFFFFFFFF) >> (64 - self._bits)
+        # Fibonacci hashing spreads consecutive numbers (a numbering plan's ranges) over tables.
+        h = (number * 0x9E3779B97F4A7C15) & 0xFFFFFFFFFFFFFFFF
+        which = h >> _INDEX_BITS
+        table = self._tables[which]
+        bits = self._bits[which]
+        mask = (1 << bits) - 1
+        i = (h >> (_INDEX_BITS - bits)) & mask
         while True:
             slot = table[i]
             if slot == 0:
@@ -122,19 +144,27 @@ class _NumberSet:
             i = (i + 1) & mask
         table[i] = number
         self._size += 1
-        if self._size * 10 > len(table) * 7:
-            self._grow()
+        size = self._sizes[which] + 1
+        self._sizes[which] = size
+        if size * 10 > 7 << bits:
+            self._grow(which)
         return True
 
-    def _grow(self) -> None:
-        old = self._table
-        self._bits += 1
-        self._table = array("q", bytes(8 << self._bits))
-        self._mask = (1 << self._bits) - 1
-        self._size = 0
+    def _grow(self, which: int) -> None:
+        old = self._tables[which]
+        bits = self._bits[which] + 1
+        table = array("q", bytes(8 << bits))
+        mask = (1 << bits) - 1
         for number in old:
             if number:
-                self.add(number)
+                i = (
+                    ((number * 0x9E3779B97F4A7C15) & 0xFFFFFFFFFFFFFFFF) >> (_INDEX_BITS - bits)
+                ) & mask
+                while table[i]:
+                    i = (i + 1) & mask
+                table[i] = number
+        self._tables[which] = table
+        self._bits[which] = bits
 
 
 @attrs.frozen(kw_only=True)
@@ -144,9 +174,11 @@ class LookupResult:
     ``phone`` is the number as given, normalized (:func:`normalize_phone`; the stripped text when it
     is not a number at all). Exactly one of ``info`` (the operator, country and region) and
     ``error`` is set: ``error`` is a per-number failure that did not stop the run -- a
-    ``ValueError`` for text that is not a phone number, :class:`~smsc_async.ParameterError` for a
-    number the gateway refused, :class:`~smsc_async.OperatorNotFoundError` for one whose operator
-    it does not know.
+    ``ValueError`` for text that is not a phone number, a ``TypeError`` for an item that is not
+    text or an ``int`` at all (``None``, a float …; ``phone`` is then its ``repr``) -- both
+    rejected locally, never sent --, :class:`~smsc_async.ParameterError` for a number the
+    gateway refused, :class:`~smsc_async.OperatorNotFoundError` for one whose operator it does
+    not know.
     """
 
     phone: str
@@ -197,6 +229,19 @@ _Item = Union[list[LookupResult], _Failure]  # noqa: UP007 (a runtime alias on P
 
 def _match(part: Sequence[str], infos: Sequence[OperatorInfo]) -> list[LookupResult]:
     """Pair each number of ``part`` with its entry of the gateway's answer."""
+    if len(infos) == len(part):
+        # The usual answer: one entry per number, in order, echoing the digits sent.
+        results = []
+        for phone, entry in zip(part, infos, strict=True):
+            if entry.phone != phone:
+                break
+            if entry.error_code is None:
+                results.append(LookupResult(phone=phone, info=entry))
+            else:
+                failure = api_error("info", entry.error_code, entry.error or "")
+                results.append(LookupResult(phone=phone, error=failure))
+        else:
+            return results
     wanted = set(part)
     by_phone: dict[str, OperatorInfo] = {}
     spare: deque[OperatorInfo] = deque()
@@ -245,7 +290,10 @@ class _Rate:
 
     def update(self, now: float, done: int, elapsed: float) -> float:
         samples = self._samples
-        samples.append((now, done))
+        # A sample per hundredth of the span is enough for the rate and keeps the deque small:
+        # long-lived objects piling up would bring on full garbage collections (a stalled loop).
+        if not samples or now - samples[-1][0] >= self._span / 100:
+            samples.append((now, done))
         # Before one span has passed the first window's burst would inflate a trailing rate.
         if elapsed < self._span:
             return done / elapsed if elapsed > 0 else 0.0
@@ -313,8 +361,13 @@ class BulkLookup:
         skip: Iterable[str],
         retries: int,
         rate_span: float,
+        retry: RetryPolicy | None = None,
+        clock: Clock | None = None,
     ) -> None:
         self._lookup_fn = lookup
+        # The session's policy and clock: a retried batch waits what any retried call waits.
+        self._retry = retry if retry is not None else _DEFAULT_RETRY
+        self._clock: Clock = clock if clock is not None else SystemClock()
         self._phones = phones
         self._batch_size = batch_size
         self._concurrency = concurrency
@@ -357,7 +410,7 @@ class BulkLookup:
         if self._entered:
             raise RuntimeError("a BulkLookup can be entered only once")
         self._entered = True
-        self._started = anyio.current_time()
+        self._started = self._clock.now()
         self._gate = anyio.Event()
         send_batches, receive_batches = anyio.create_memory_object_stream[list[str]](
             self._concurrency
@@ -403,13 +456,22 @@ class BulkLookup:
         async with batches, results:
             try:
                 reader = _Reader(self, batches, results)
+                take = reader.take
                 phones = self._phones
+                # take() is plain code: a coroutine per item would cost more than the item.
+                # Long runs of duplicates send nothing on, so the loop also yields every
+                # _READER_CHECKPOINT items to let other tasks run meanwhile.
+                count = 0
                 if isinstance(phones, AsyncIterable):
                     async for item in phones:
-                        await reader.take(item)
+                        count += 1
+                        if take(item) or count % _READER_CHECKPOINT == 0:
+                            await reader.send()
                 else:
                     for item in phones:
-                        await reader.take(item)
+                        count += 1
+                        if take(item) or count % _READER_CHECKPOINT == 0:
+                            await reader.send()
                 await reader.flush()
                 self._read_all = True
             except Exception as exc:
@@ -482,7 +544,7 @@ class BulkLookup:
             except _TRANSIENT:
                 if attempt >= self._retries:
                     raise
-            await anyio.sleep(_RETRY_WAITS[min(attempt, len(_RETRY_WAITS) - 1)])
+            await self._clock.sleep(retry_wait(self._retry, attempt, self._clock))
         raise AssertionError("unreachable")
 
     # -- progress ----------------------------------------------------------------------------
@@ -494,7 +556,7 @@ class BulkLookup:
         return results
 
     def _report(self) -> None:
-        now = anyio.current_time()
+        now = self._clock.now()
         elapsed = now - (self._started if self._started is not None else now)
         if self._read_all:
             total: int | None = self._queued
@@ -523,7 +585,7 @@ class BulkLookup:
 class _Reader:
     """Turns input items into batches of new, normalized numbers (and results for bad ones)."""
 
-    __slots__ = ("_bad", "_batch", "_batches", "_count", "_lookup", "_results", "_seen")
+    __slots__ = ("_bad", "_batch", "_batches", "_lookup", "_rejected", "_results", "_seen")
 
     def __init__(
         self,
@@ -537,56 +599,88 @@ class _Reader:
         self._seen = _NumberSet()
         self._bad: set[str] = set()
         for raw in lookup._skip:
-            text = _as_text(raw).strip()
+            text, _ = _as_text(raw)
             try:
                 self._seen.add(int(normalize_phone(text)))
             except ValueError:
                 # Text that is not a number was reported as such already.
                 self._bad.add(text)
         self._batch: list[str] = []
-        self._count = 0
+        self._rejected: list[LookupResult] = []
 
-    async def take(self, item: object) -> None:
+    def take(self, item: object) -> bool:
+        """Take one input item; whether a batch or a result is ready for :meth:`send`."""
         lookup = self._lookup
-        self._count += 1
-        if self._count % _READER_CHECKPOINT == 0:
-            # Long runs of duplicates send nothing on: let other tasks run meanwhile.
-            await anyio.lowlevel.checkpoint()
-        text = _as_text(item).strip()
+        if item.__class__ is str:
+            text: str = item.strip()
+            wrong_type = None
+        else:
+            text, wrong_type = _as_text(item)
         if not text:
             lookup._unread_hint_lost += 1
-            return
+            return False
         try:
+            if wrong_type is not None:
+                raise wrong_type
             phone = normalize_phone(text)
-        except ValueError as exc:
+        except (ValueError, TypeError) as exc:
+            # Rejected here, never sent: one result per distinct bad item, and the run goes on.
             if text in self._bad:
                 lookup._unread_hint_lost += 1
-                return
+                return False
             self._bad.add(text)
             lookup._queued += 1
-            await self._results.send(lookup._tally([LookupResult(phone=text, error=exc)]))
-            return
+            self._rejected.append(LookupResult(phone=text, error=exc))
+            return True
         if not self._seen.add(int(phone)):
             lookup._unread_hint_lost += 1
-            return
+            return False
         lookup._queued += 1
-        self._batch.append(phone)
-        if len(self._batch) >= lookup._batch_size:
+        batch = self._batch
+        batch.append(phone)
+        return len(batch) >= lookup._batch_size
+
+    async def send(self) -> None:
+        """Send on what :meth:`take` made ready (and let other tasks run)."""
+        if self._rejected:
+            rejected, self._rejected = self._rejected, []
+            await self._results.send(self._lookup._tally(rejected))
+        if len(self._batch) >= self._lookup._batch_size:
             batch, self._batch = self._batch, []
             await self._batches.send(batch)
+        else:
+            await anyio.lowlevel.checkpoint()
 
     async def flush(self) -> None:
+        await self.send()
         if self._batch:
             batch, self._batch = self._batch, []
             await self._batches.send(batch)
 
 
-def _as_text(item: object) -> str:
+def _as_text(item: object) -> tuple[str, TypeError | None]:
+    """An input item's stripped text, and the error that rejects it if it is neither str nor int."""
     if isinstance(item, str):
-        return item
+        return item.strip(), None
     if isinstance(item, int) and not isinstance(item, bool):
-        return str(item)
-    raise TypeError(f"phones must hold str (or int) numbers, not {type(item).__name__}")
+        return str(item), None
+    # None, a float, bytes … in the input: reported as that item's result, not raised, so one
+    # bad row of a database column does not stop a run of a million.
+    text = repr(item)
+    text = text if len(text) <= 40 else text[:37] + "..."
+    return text, TypeError(
+        f"not a phone number: a {type(item).__name__} (phones must hold str or int numbers)"
+    )
+
+
+def retry_wait(policy: RetryPolicy, attempt: int, clock: Clock) -> float:
+    """Seconds to wait before retry ``attempt`` (0 for the first) of a batch, under ``policy``.
+
+    The session's own retry policy sets the waits (exponential from ``initial``, capped at
+    ``max_wait``, plus up to ``jitter`` drawn from the session clock), so a bulk run backs off
+    as every other call does; ``lookup_operators(retries=…)`` sets how many.
+    """
+    return min(policy.initial * 2.0**attempt, policy.max_wait) + clock.jitter(policy.jitter)
 
 
 def check_callback(progress: object) -> ProgressCallback | None:

@@ -110,6 +110,64 @@ def _make_optional_hook(converter: cattrs.Converter, tp: Any) -> Any:
     return hook
 
 
+_FLAT_SCALARS: dict[Any, Any] = {str: _str, int: _int}
+
+
+def _flat_fields(cls: Any) -> list[tuple[str, Any]] | None:
+    """``(name, scalar hook)`` per field of a flat record such as ``OperatorInfo``.
+
+    ``None`` unless every field of ``cls`` is ``str | None`` or ``int | None`` defaulting to
+    ``None``.
+    """
+    import attrs
+
+    if not attrs.has(cls):
+        return None
+    hints = typing.get_type_hints(cls)
+    fields = []
+    for field in attrs.fields(cls):
+        args = _optional_args(hints.get(field.name))
+        if (
+            args is None
+            or len(args) != 1
+            or args[0] not in _FLAT_SCALARS
+            or field.default is not None
+            or not field.init
+            or field.alias != field.name
+        ):
+            return None
+        fields.append((field.name, _FLAT_SCALARS[args[0]]))
+    return fields
+
+
+def _make_flat_hook(cls: Any) -> Any:
+    # Exactly what cattrs' generated hook does through each field's optional hook (absent, None
+    # and "" all give the default None; any other value goes through the str/int hook), written
+    # out as one straight function instead of a call chain per field: a bulk look-up builds a
+    # million of these.
+    fields = _flat_fields(cls) or []
+    lines = ["def hook(data, _):", "    get = data.get"]
+    for n, (name, scalar) in enumerate(fields):
+        lines.append(f"    v{n} = get({name!r})")
+        if scalar is _str:
+            lines.append(
+                f"    if v{n} is not None and v{n}.__class__ is not str: v{n} = _str(v{n}, str)"
+            )
+        else:
+            lines.append(f"    if v{n} is None or v{n}.__class__ is int: pass")
+            lines.append(f"    elif v{n} == '': v{n} = None")
+            # int() of a str is all _int does to one, minus its type checks.
+            lines.append(f"    elif v{n}.__class__ is str: v{n} = int(v{n})")
+            lines.append(f"    else: v{n} = _int(v{n}, int)")
+            continue
+        lines.append(f"    elif v{n} == '': v{n} = None")
+    names = ", ".join(f"{name}=v{n}" for n, (name, _) in enumerate(fields))
+    lines.append(f"    return cls({names})")
+    scope: dict[str, Any] = {"cls": cls, "_str": _str, "_int": _int}
+    exec("\n".join(lines), scope)  # source built above from the class's own field names
+    return scope["hook"]
+
+
 @functools.cache
 def get_converter() -> cattrs.Converter:
     """The converter that builds every model from decoded JSON, made on first use.
@@ -128,5 +186,8 @@ def get_converter() -> cattrs.Converter:
     conv.register_structure_hook_factory(
         lambda tp: _optional_args(tp) is not None and tp is not type(None),
         lambda tp: _make_optional_hook(conv, tp),
+    )
+    conv.register_structure_hook_factory(
+        lambda tp: isinstance(tp, type) and _flat_fields(tp) is not None, _make_flat_hook
     )
     return conv

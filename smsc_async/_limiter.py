@@ -13,30 +13,50 @@ and a later request goes first only if a slot is left after each earlier claim. 
 other keys are not held up by a waiter they do not compete with, and no waiter is overtaken.
 Concurrency caps are claimed only once a waiter's rate rules would admit it, so a request that
 waits a minute for its rule does not hold back traffic that could go now.
+
+Concurrency places follow the gateway, not the caller: a request cancelled or timed out after it
+may have left keeps its places until its deadline (the gateway may still be working on it); a
+request that certainly never left frees them at once.
 """
 
 from __future__ import annotations
 
+import inspect
+import logging
 import math
 from bisect import bisect_left
-from collections.abc import Awaitable, Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from types import TracebackType
+from typing import NamedTuple
 
 import anyio
 import httpx
 
-from smsc_async._backend import Demand, LimiterBackend, MemoryBackend, Reservation
-from smsc_async._errors import ConnectError, DuplicateSendError
-from smsc_async._limits import RateLimits, charges_for, concurrency_group
+from ._backend import Demand, LimiterBackend, MemoryBackend, Reservation
+from ._clock import Clock, SystemClock
+from ._errors import (
+    APIError,
+    ConnectError,
+    DuplicateSendError,
+    ProtocolError,
+    RateLimitedError,
+)
+from ._events import EventHook, LimiterWait
+from ._limits import Charge, RateLimits, charges_for, concurrency_group
 
 __all__ = ["Lease", "Limiter"]
+
+logger = logging.getLogger("smsc_async")
 
 _INF = math.inf
 # Log keys are "<rule>:<key>"; rule names never contain these, so caps cannot collide with them.
 _CONCURRENCY_KEY = "*concurrency"
 _STATUS_CONCURRENCY_KEY = "*status"
+_CAP_RULES = {_CONCURRENCY_KEY: "concurrency", _STATUS_CONCURRENCY_KEY: "status_concurrency"}
 _SEND_RULE = "send_identical"
-_DEMAND_CACHE_SIZE = 1024
+_PLAN_CACHE_SIZE = 1024
+# Waits at least this long are logged at INFO (once per request).
+_LOG_WAITS_FROM = 3.0
 
 # Errors raised inside a slot (or chained as their cause) that prove the request never reached
 # the gateway: no connection, or no pooled connection, was ever had. (A RefusedError inside the
@@ -47,10 +67,29 @@ _NEVER_LEFT: tuple[type[BaseException], ...] = (
     httpx.ConnectTimeout,
     httpx.PoolTimeout,
 )
+# Errors that prove the gateway answered (an error code, or a body we could not read): it is
+# done with the request, so its places need not be held.
+_ANSWERED: tuple[type[BaseException], ...] = (APIError, ProtocolError)
+
+
+def _takes_hold(backend: LimiterBackend) -> bool:
+    try:
+        return "hold" in inspect.signature(backend.release).parameters
+    except (TypeError, ValueError):
+        return False
 
 
 def _never_left(exc: BaseException | None) -> bool:
     return isinstance(exc, _NEVER_LEFT) or isinstance(getattr(exc, "__cause__", None), _NEVER_LEFT)
+
+
+class _Plan(NamedTuple):
+    """What one kind of request demands: its rate logs then its caps (narrowest first)."""
+
+    demands: tuple[Demand, ...]
+    logs: int  # how many of the demands are rate logs
+    send: int  # the index of the identical-send log, or -1
+    repeats: bool  # some key is demanded more than once
 
 
 class _Waiter:
@@ -110,20 +149,42 @@ class Lease:
     the request never left: after :meth:`unsent` or :meth:`refused`, or when the block raised an
     error that proves it (no connection could be had), the slots are freed as if never taken.
     Anything else -- an error, a timeout or a cancellation once the block has started -- counts
-    as sent, because the gateway may have seen the request.
+    as sent, because the gateway may have seen the request; unless the error proves that the
+    gateway answered (:class:`~smsc_async.APIError`, :class:`~smsc_async.ProtocolError`), the
+    request's concurrency places stay taken until its deadline.
     """
 
-    __slots__ = ("_limiter", "_params", "_path", "_reservation", "_sent")
+    __slots__ = (
+        "_deadline",
+        "_limiter",
+        "_max_wait",
+        "_name",
+        "_params",
+        "_path",
+        "_reservation",
+        "_sent",
+    )
 
-    def __init__(self, limiter: Limiter, path: str, params: Mapping[str, str]) -> None:
+    def __init__(
+        self,
+        limiter: Limiter,
+        path: str,
+        params: Mapping[str, str],
+        deadline: float | None,
+        max_wait: float | None,
+        name: str | None,
+    ) -> None:
         self._limiter = limiter
         self._path = path
         self._params = params
+        self._deadline = deadline
+        self._max_wait = max_wait
+        self._name = name
         self._reservation: Reservation | None = None
         self._sent: bool | None = None
 
     def sent(self) -> None:
-        """Mark that the request left: it counts on exit even if the block then fails."""
+        """Mark that the request's answer arrived: it counts on exit even if the block fails."""
         self._sent = True
 
     def unsent(self) -> None:
@@ -134,14 +195,31 @@ class Lease:
         """Mark that the gateway refused the request without acting on it (error 9).
 
         Its slots are freed on exit as after :meth:`unsent`, so that the refusal does not hold
-        an identical-request window against the retry.
+        an identical-send window against the retry.
         """
         self._sent = False
 
     async def __aenter__(self) -> Lease:
         if self._reservation is not None:
             raise RuntimeError("a Lease can be entered only once")
-        self._reservation = await self._limiter._acquire(self._path, self._params)
+        limiter = self._limiter
+        params = self._params
+        plan = limiter._plans.get((self._path, *params.items()))
+        if plan is None:
+            plan = limiter._plan(self._path, params)
+        memory = limiter._memory
+        got: Reservation | float = _INF
+        if memory is not None:
+            queues = limiter._queues
+            # No await on the way in when nothing waits for these logs.
+            if not queues or not any(demand.key in queues for demand in plan.demands):
+                got = memory.try_acquire(plan.demands)
+        if type(got) is not Reservation:
+            got = await limiter._wait(plan, self._max_wait, self._name or self._path)
+        self._reservation = got
+        timeout = limiter._request_timeout
+        if self._deadline is None and timeout is not None:
+            self._deadline = limiter._clock.now() + timeout
         return self
 
     async def __aexit__(
@@ -154,19 +232,44 @@ class Lease:
         if reservation is None:
             return
         self._reservation = None
+        limiter = self._limiter
         sent = self._sent
+        hold = 0.0
         if sent is None:
-            sent = exc is None or not _never_left(exc)
-        await self._limiter._release(reservation, sent)
+            if exc is None:
+                sent = True
+            elif _never_left(exc):
+                sent = False
+            else:
+                sent = True
+                deadline = self._deadline
+                if deadline is not None and not isinstance(exc, _ANSWERED):
+                    # Cancelled, timed out or cut off: the gateway may still be at work on it.
+                    hold = deadline - limiter._clock.now()
+        memory = limiter._memory
+        if memory is not None:
+            if hold > 0:
+                memory.release_now(reservation, sent=True, hold=hold)
+            else:
+                memory.release_now(reservation, sent=sent)
+            if limiter._queues:
+                limiter._wake_after(reservation, sent)
+        else:
+            await limiter._release(reservation, sent, hold)
 
 
 class Limiter:
     """Keeps one login's requests inside the gateway's rate rules, exactly and fairly.
 
     ``limits`` are the rules (``RateLimits().scaled(0.01)`` in tests); ``backend`` keeps the logs
-    (default: a :class:`~smsc_async.MemoryBackend` for this process); ``clock`` is the monotonic
-    clock of the default backend and ``sleep`` the way to wait (defaults: anyio's; both must agree
-    on what a second is). The session calls :meth:`slot` around every request::
+    (default: a :class:`~smsc_async.MemoryBackend` on ``clock``); ``clock`` is the
+    :class:`~smsc_async.Clock` the limiter sleeps on and measures deadlines with (default: the
+    running loop's; the session passes its own). ``on_event`` receives a
+    :class:`~smsc_async.LimiterWait` each time a request is about to wait. ``request_timeout``
+    bounds how long an admitted request can be in flight: a request cancelled or timed out
+    inside its slot keeps its concurrency places until that long after its admission (unless
+    :meth:`slot` got an explicit ``deadline``). The session calls :meth:`slot` around every
+    request::
 
         limiter = Limiter(RateLimits())
         async with limiter.slot("/sys/status.php", {"id": "7", "phone": "79990000000"}):
@@ -181,20 +284,26 @@ class Limiter:
         limits: RateLimits,
         *,
         backend: LimiterBackend | None = None,
-        clock: Callable[[], float] | None = None,
-        sleep: Callable[[float], Awaitable[None]] | None = None,
+        clock: Clock | None = None,
+        on_event: EventHook | None = None,
+        request_timeout: float | None = None,
     ) -> None:
+        if request_timeout is not None and not request_timeout > 0:
+            raise ValueError(f"request_timeout must be > 0 or None, got {request_timeout!r}")
         self._limits = limits
+        self._clock: Clock = clock if clock is not None else SystemClock()
         self._backend: LimiterBackend = (
-            backend if backend is not None else MemoryBackend(clock=clock)
+            backend if backend is not None else MemoryBackend(clock=self._clock)
         )
         # The memory backend is decided synchronously: no coroutine on the fast path.
         self._memory = self._backend if isinstance(self._backend, MemoryBackend) else None
-        self._sleep: Callable[[float], Awaitable[None]] = sleep or anyio.sleep
+        # A backend written before release() took ``hold`` frees held places at once instead.
+        self._holds = self._memory is not None or _takes_hold(self._backend)
+        self._on_event = on_event
+        self._request_timeout = request_timeout
         self._rules = {
             name: (name + ":", rule.limit, rule.window) for name, rule in limits.rules().items()
         }
-        self._send_prefix = self._rules[_SEND_RULE][0]
         every = Demand(_CONCURRENCY_KEY, limits.concurrency, 0.0)
         self._caps = (every,)
         # Narrowest first: the order in which a waiter claims its caps.
@@ -202,8 +311,8 @@ class Limiter:
             Demand(_STATUS_CONCURRENCY_KEY, limits.status_concurrency, 0.0),
             every,
         )
-        # The same keys come back (balance, a message's status...): reuse their demands.
-        self._demand_cache: dict[str, Demand] = {}
+        # Per request (path and parameters): what it demands.
+        self._plans: dict[tuple[object, ...], _Plan] = {}
         self._queues: dict[str, _Queue] = {}
 
     @property
@@ -216,13 +325,35 @@ class Limiter:
         """Where the logs are kept."""
         return self._backend
 
-    def slot(self, path: str, params: Mapping[str, str]) -> Lease:
+    @property
+    def clock(self) -> Clock:
+        """The clock the limiter waits on."""
+        return self._clock
+
+    def slot(
+        self,
+        path: str,
+        params: Mapping[str, str],
+        *,
+        deadline: float | None = None,
+        max_wait: float | None = None,
+        name: str | None = None,
+    ) -> Lease:
         """A place for one request to ``path`` with ``params``; enter it to wait until admissible.
 
+        ``deadline`` (a time on the limiter's clock) is when the gateway can no longer be working
+        on the request: if the block ends in a cancellation or a timeout, the request's
+        concurrency places stay taken until then (default: ``request_timeout`` after admission).
+        ``max_wait`` bounds the wait: a request the limiter would hold longer raises
+        :class:`~smsc_async.RateLimitedError` at once (``retry_after``, ``rule``), taking
+        nothing; while the wait depends on answers still in flight it waits for them at most
+        ``max_wait`` seconds. ``name`` (the endpoint's) labels events and logs.
+
         Raises :class:`~smsc_async.DuplicateSendError` on entry for an identical send still inside
-        its window.
+        its window, and ``ValueError`` for a request that needs more slots of one rule than the
+        rule allows (it could never be admitted).
         """
-        return Lease(self, path, params)
+        return Lease(self, path, params, deadline, max_wait, name)
 
     def waiting(self) -> int:
         """How many requests are waiting for a slot (in at least one queue)."""
@@ -231,46 +362,56 @@ class Limiter:
             seen.update(id(w) for w in queue.waiters)
         return len(seen)
 
-    # -- acquiring -------------------------------------------------------------------------
+    # -- what a request demands ------------------------------------------------------------
+
+    def _plan(self, path: str, params: Mapping[str, str]) -> _Plan:
+        # The same requests come back (a balance, a message's status...): charges_for is pure,
+        # and far dearer than building this key.
+        key = (path, *params.items())
+        plans = self._plans
+        plan = plans.get(key)
+        if plan is None:
+            if len(plans) >= _PLAN_CACHE_SIZE:
+                plans.clear()
+            plan = plans[key] = self._make_plan(path, charges_for(path, params))
+        return plan
 
     def _demands(self, path: str, params: Mapping[str, str]) -> tuple[tuple[Demand, ...], int, int]:
-        """The request's demands (its rate logs, then its caps), how many are logs, the send's."""
-        cache = self._demand_cache
-        rules = self._rules
-        send = -1
-        charges = charges_for(path, params)
+        """A request's demands, how many are rate logs, the send's index (for tests)."""
+        plan = self._plan(path, params)
+        return plan.demands, plan.logs, plan.send
+
+    def _make_plan(self, path: str, charges: tuple[Charge, ...]) -> _Plan:
         caps = self._caps_status if concurrency_group(path) == "status" else self._caps
-        if not charges:
-            return caps, 0, -1
+        rules = self._rules
         logs: list[Demand] = []
+        send = -1
+        counts: dict[str, int] = {}
         for charge in charges:
             prefix, limit, window = rules[charge.rule]
             key = prefix + charge.key
-            demand = cache.get(key)
-            if demand is None:
-                if len(cache) >= _DEMAND_CACHE_SIZE:
-                    cache.clear()
-                demand = cache[key] = Demand(key, limit, window)
-            if prefix is self._send_prefix:
+            count = counts[key] = counts.get(key, 0) + 1
+            if count > limit:
+                raise ValueError(
+                    f"this request counts {count} or more times against the rule "
+                    f"{charge.rule!r} (at most {limit} per {window:g} s) and could never be "
+                    f"admitted; ask for each item at most {limit} times"
+                )
+            if charge.rule == _SEND_RULE:
                 send = len(logs)
-            logs.append(demand)
-        return (*logs, *caps), len(logs), send
+            logs.append(Demand(key, limit, window))
+        return _Plan((*logs, *caps), len(logs), send, len(counts) < len(logs))
 
-    async def _acquire(self, path: str, params: Mapping[str, str]) -> Reservation:
-        demands, n_logs, send = self._demands(path, params)
-        memory = self._memory
-        if memory is not None:
-            queues = self._queues
-            if not queues or not any(demand.key in queues for demand in demands):
-                got = memory.try_acquire(demands)
-                if type(got) is Reservation:
-                    return got
-        return await self._wait(demands, n_logs, send)
+    def _rule_of(self, demand: Demand) -> str:
+        cap = _CAP_RULES.get(demand.key)
+        return cap if cap is not None else demand.key.partition(":")[0]
 
-    def _ahead(self, demands: Sequence[Demand], waiter: _Waiter) -> list[int]:
+    # -- waiting ---------------------------------------------------------------------------
+
+    def _ahead(self, plan: _Plan, waiter: _Waiter) -> list[int]:
         queues = self._queues
         ahead = []
-        for demand, ticket in zip(demands, waiter.tickets, strict=True):
+        for demand, ticket in zip(plan.demands, waiter.tickets, strict=True):
             queue = queues.get(demand.key)
             if queue is None:
                 ahead.append(0)
@@ -278,6 +419,12 @@ class Limiter:
                 ahead.append(len(queue.tickets))
             else:
                 ahead.append(queue.rank(ticket))
+        if plan.repeats:
+            # A repeated key's tickets sit side by side: count only the claims before the first
+            # (the backend adds this request's own earlier slots itself).
+            first: dict[str, int] = {}
+            for i, demand in enumerate(plan.demands):
+                ahead[i] = first.setdefault(demand.key, ahead[i])
         return ahead
 
     def _enqueue(self, demands: Sequence[Demand], waiter: _Waiter, start: int, stop: int) -> None:
@@ -300,22 +447,35 @@ class Limiter:
                 retry_after=retry_after,
             )
 
-    async def _wait(self, demands: tuple[Demand, ...], n_logs: int, send: int) -> Reservation:
+    async def _holder(self, demands: Sequence[Demand], ahead: Sequence[int]) -> tuple[int, float]:
+        """Which demand holds the request longest, and for how long (the slow path only)."""
+        worst, longest = 0, -1.0
+        for i, demand in enumerate(demands):
+            mine = tuple(d for d in demands[: i + 1] if d.key == demand.key)
+            wait = await self._backend.wait_time(mine, (ahead[i],) * len(mine))
+            if wait > longest:
+                worst, longest = i, wait
+        return worst, longest
+
+    async def _wait(self, plan: _Plan, max_wait: float | None, name: str) -> Reservation:
         backend = self._backend
+        demands, n_logs, send = plan.demands, plan.logs, plan.send
         waiter = _Waiter(len(demands))
+        give_up = _INF if max_wait is None else self._clock.now() + max_wait
         if send >= 0 and self._memory is not None:
             # In memory this check is free; a shared backend learns the same from its first
             # acquire below (checked right after it), saving a round trip per send.
-            await self._duplicate(demands, send, self._ahead(demands, waiter))
+            await self._duplicate(demands, send, self._ahead(plan, waiter))
         # Rate logs are claimed from the start. A cap is claimed only once everything before it
         # would admit us (caps go narrowest first), so that waiting for a rule or for the
         # status cap does not hold places of the global cap that others could use now.
         self._enqueue(demands, waiter, 0, n_logs)
         claimed = n_logs
         admitted = False
+        told = False
         try:
             while True:
-                ahead = self._ahead(demands, waiter)
+                ahead = self._ahead(plan, waiter)
                 got = await backend.acquire(demands, ahead)
                 if isinstance(got, Reservation):
                     admitted = True
@@ -331,15 +491,88 @@ class Limiter:
                         self._enqueue(demands, waiter, claimed, claimed + 1)
                         claimed += 1
                         continue
+                sleep = wait
+                if give_up < _INF:
+                    now = self._clock.now()
+                    if now + wait > give_up:
+                        if wait == _INF and self._memory is not None:
+                            # Answers decide, but perhaps not soon enough whatever they do.
+                            least = self._memory.earliest_wait_now(demands, ahead)
+                            if least < _INF and now + least > give_up:
+                                await self._refuse(demands, ahead, least, max_wait, name)
+                        if wait < _INF or now >= give_up:
+                            await self._refuse(demands, ahead, wait, max_wait, name)
+                        # Answers in flight decide: wait for them, but no longer than allowed.
+                        sleep = give_up - now
+                if self._on_event is not None or not told:
+                    told = await self._tell(demands, ahead, wait, name, log=not told) or told
                 waiter.forever = wait == _INF
                 waiter.on_caps = claimed > n_logs
                 with anyio.CancelScope() as scope:
                     waiter.scope = scope
-                    await self._sleep(wait)
+                    await self._clock.sleep(sleep)
                 waiter.scope = None
         finally:
             waiter.scope = None
             self._leave(demands, waiter, wake=not admitted)
+
+    async def _refuse(
+        self,
+        demands: Sequence[Demand],
+        ahead: Sequence[int],
+        wait: float,
+        max_wait: float | None,
+        name: str,
+    ) -> None:
+        i, _ = await self._holder(demands, ahead)
+        demand = demands[i]
+        rule = self._rule_of(demand)
+        what = f"{demand.limit} " + (f"per {demand.window:g} s" if demand.window else "in flight")
+        raise RateLimitedError(
+            f"{name}: the limiter would hold this request "
+            + ("until an answer in flight arrives" if wait == _INF else f"{wait:.3g} s")
+            + f" for the rule {rule} ({what}), longer than max_wait="
+            f"{max_wait:g} s; nothing was sent",
+            retry_after=wait,
+            rule=rule,
+        )
+
+    async def _tell(
+        self, demands: Sequence[Demand], ahead: Sequence[int], wait: float, name: str, *, log: bool
+    ) -> bool:
+        """Report a wait to the event hook (every time) and the log (once); True if logged."""
+        hook = self._on_event
+        loud = log and _LOG_WAITS_FROM <= wait < _INF
+        if hook is None and not loud:
+            return False
+        i, _ = await self._holder(demands, ahead)
+        demand = demands[i]
+        rule = self._rule_of(demand)
+        queue = self._queues.get(demand.key)
+        if loud:
+            logger.info(
+                "%s: waiting %.1f s for the rule %s (%d per %g s); %d queued for it",
+                name,
+                wait,
+                rule,
+                demand.limit,
+                demand.window,
+                len(queue.waiters) if queue is not None else 0,
+            )
+        if hook is not None:
+            event = LimiterWait(
+                endpoint=name,
+                rule=rule,
+                limit=demand.limit,
+                window=demand.window,
+                seconds=wait,
+                queued=len(queue.waiters) if queue is not None else 0,
+            )
+            try:
+                hook(event)
+            except Exception:
+                logger.exception("smsc_async: the on_event hook raised; event dropped")
+        return loud
 
     def _leave(self, demands: Sequence[Demand], waiter: _Waiter, *, wake: bool) -> None:
         queues = self._queues
@@ -366,19 +599,23 @@ class Limiter:
 
     # -- releasing -------------------------------------------------------------------------
 
-    async def _release(self, reservation: Reservation, sent: bool) -> None:
-        memory = self._memory
-        if memory is not None:
-            memory.release_now(reservation, sent=sent)
-        else:
-            # The slots must go back even when the task is being cancelled.
-            with anyio.CancelScope(shield=True):
-                await self._backend.release(reservation, sent=sent)
+    def _wake_after(self, reservation: Reservation, sent: bool) -> None:
         queues = self._queues
-        if queues:
-            for demand in reservation.demands:
-                queue = queues.get(demand.key)
-                if queue is not None:
-                    # An answer only turns an "until released" wait into a known one; a request
-                    # that never left frees its slot, which shortens every wait.
-                    self._wake(demand, queue, everyone=not sent)
+        for demand in reservation.demands:
+            queue = queues.get(demand.key)
+            if queue is not None:
+                # An answer only turns an "until released" wait into a known one; a request
+                # that never left frees its slot, which shortens every wait.
+                self._wake(demand, queue, everyone=not sent)
+
+    async def _release(self, reservation: Reservation, sent: bool, hold: float) -> None:
+        # The slots must go back even when the task is being cancelled.
+        with anyio.CancelScope(shield=True):
+            if hold > 0 and self._holds:
+                await self._backend.release(reservation, sent=True, hold=hold)
+            elif hold > 0:
+                await self._backend.release(reservation, sent=True)
+            else:
+                await self._backend.release(reservation, sent=sent)
+        if self._queues:
+            self._wake_after(reservation, sent)

@@ -1,20 +1,23 @@
-"""The retry policy: error 9 ("too many requests") and nothing else."""
+"""The retry policy: one object for every retried request, the session's and the bulk runner's."""
 
 from __future__ import annotations
 
-import random
-from collections.abc import Awaitable, Callable
+import logging
+from collections.abc import Awaitable, Callable, Iterator
 from typing import TypeVar
 
-import anyio
 import attrs
 import tenacity
 
-from ._errors import TooManyRequestsError
+from ._clock import Clock
+from ._endpoints._base import Kind
+from ._errors import ProtocolError, TooManyRequestsError, TransportError
 
 __all__ = ["RetryPolicy"]
 
 T = TypeVar("T")
+
+logger = logging.getLogger("smsc_async")
 
 
 def _non_negative(inst: object, attribute: attrs.Attribute[float], value: float) -> None:
@@ -24,14 +27,27 @@ def _non_negative(inst: object, attribute: attrs.Attribute[float], value: float)
 
 @attrs.frozen(kw_only=True)
 class RetryPolicy:
-    """How a session retries requests the gateway refused with error 9.
+    """Which failed requests a session retries, and how long it waits between tries.
 
-    Only error 9 is retried: it means the gateway refused the request without acting on it, so a
-    retried send cannot deliver twice. Every attempt passes through the rate limiter again. Waits
-    grow exponentially from ``initial`` up to ``max_wait`` seconds with up to ``jitter`` seconds of
-    random spread; after ``attempts`` tries in all the last error is raised.
+    The rule, exactly as :meth:`retries` applies it:
 
-    ``Session(retry=None)`` turns retrying off.
+    * every request (``Kind.SEND``, ``Kind.WRITE``, ``Kind.READ``) is retried after error 9
+      (:class:`~smsc_async.TooManyRequestsError`): the gateway refused it without acting on it,
+      so a retried send cannot deliver twice;
+    * an idempotent read (``Kind.READ``) is also retried after a
+      :class:`~smsc_async.TransportError` (no connection, a timeout, a dropped connection) and
+      after a :class:`~smsc_async.ProtocolError` with an HTTP status of 500 or more (the gateway
+      or a proxy failed): asking again changes nothing at the gateway;
+    * nothing else is retried: sends and writes never after a transport failure (the gateway
+      may have acted), and no request after any other answer.
+
+    After the ``n``-th failed try the policy waits ``initial * 2 ** (n - 1)`` seconds, at most
+    ``max_wait``, plus ``clock.jitter(jitter)`` (uniform in ``[0, jitter)``): by default 1, 2,
+    4 s plus up to 1 s. After ``attempts`` tries in all the last error is raised. Every try
+    passes through the rate limiter again. ``Session(retry=None)`` turns retrying off.
+
+    >>> list(RetryPolicy(attempts=5, initial=0.5, max_wait=3.0).waits())
+    [0.5, 1.0, 2.0, 3.0]
     """
 
     attempts: int = attrs.field(default=4, validator=attrs.validators.ge(1))
@@ -39,26 +55,79 @@ class RetryPolicy:
     max_wait: float = attrs.field(default=30.0, validator=_non_negative)
     jitter: float = attrs.field(default=1.0, validator=_non_negative)
 
-    def retrying(self) -> tenacity.AsyncRetrying:
-        """A tenacity controller for one retry sequence (built only after a first error 9)."""
-        return tenacity.AsyncRetrying(
-            retry=tenacity.retry_if_exception_type(TooManyRequestsError),
-            stop=tenacity.stop_after_attempt(max(self.attempts - 1, 1)),
-            wait=tenacity.wait_exponential(multiplier=self.initial, max=self.max_wait)
-            + tenacity.wait_random(0, self.jitter),
-            sleep=anyio.sleep,
+    def waits(self) -> Iterator[float]:
+        """The waits after each failed try but the last, without jitter (``attempts - 1``)."""
+        for n in range(1, self.attempts):
+            yield self._wait(n)
+
+    def _wait(self, failed_tries: int) -> float:
+        return min(self.initial * 2.0 ** (failed_tries - 1), self.max_wait)
+
+    def retries(self, error: BaseException, kind: Kind) -> bool:
+        """Whether a request of ``kind`` that failed with ``error`` may be tried again."""
+        if isinstance(error, TooManyRequestsError):
+            return True
+        if kind is not Kind.READ:
+            return False
+        if isinstance(error, TransportError):
+            return True
+        status = getattr(error, "status_code", None)
+        return isinstance(error, ProtocolError) and status is not None and status >= 500
+
+    async def run(
+        self,
+        attempt: Callable[[], Awaitable[T]],
+        *,
+        clock: Clock,
+        kind: Kind,
+        failed: BaseException | None = None,
+        name: str = "request",
+    ) -> T:
+        """Call ``attempt()`` until it succeeds or the policy gives up; sleep on ``clock``.
+
+        ``failed`` is the error of a first try already made (it counts as try 1), so a caller
+        can keep its success path free of the policy::
+
+            try:
+                return await attempt()
+            except SMSCError as exc:
+                if not policy.retries(exc, kind):
+                    raise
+                return await policy.run(attempt, clock=clock, kind=kind, failed=exc)
+
+        ``name`` labels the INFO log line of each retry (never a secret or a number).
+        """
+
+        def wait(state: tenacity.RetryCallState) -> float:
+            failed_tries = state.attempt_number
+            if failed_tries >= self.attempts:
+                return 0.0  # tenacity asks before it stops: no sleep follows, draw nothing
+            return self._wait(failed_tries) + clock.jitter(self.jitter)
+
+        def before_sleep(state: tenacity.RetryCallState) -> None:
+            outcome = state.outcome
+            error = outcome.exception() if outcome is not None else None
+            logger.info(
+                "%s: %s; try %d of %d in %.2f s",
+                name,
+                type(error).__name__,
+                state.attempt_number + 1,
+                self.attempts,
+                state.upcoming_sleep,
+            )
+
+        retrying = tenacity.AsyncRetrying(
+            retry=tenacity.retry_if_exception(lambda exc: self.retries(exc, kind)),
+            stop=tenacity.stop_after_attempt(self.attempts),
+            wait=wait,
+            sleep=clock.sleep,
+            before_sleep=before_sleep,
             reraise=True,
         )
-
-    async def after_first_failure(self, attempt: Callable[[], Awaitable[T]]) -> T:
-        """Run the retries that follow a first error 9 (which counts as the first attempt)."""
-        if self.attempts <= 1:
-            raise RuntimeError("no retries configured")  # callers check attempts first
-        await anyio.sleep(self._first_wait())
-        async for trial in self.retrying():
+        async for trial in retrying:
             with trial:
+                if failed is not None:
+                    error, failed = failed, None
+                    raise error
                 return await attempt()
         raise AssertionError("unreachable: tenacity reraises the last error")
-
-    def _first_wait(self) -> float:
-        return min(self.initial, self.max_wait) + random.uniform(0, self.jitter)

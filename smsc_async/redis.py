@@ -1041,7 +1041,7 @@ class RedisBackend:
         if not isinstance(handle, str):
             # Taken from the in-memory fallback.
             assert self._memory is not None
-            self._memory.release_now(reservation, sent=sent or hold > 0)
+            self._memory.release_now(reservation, sent=sent, hold=hold)
             return
         shared = self._shared
         shared.live.pop(handle, None)

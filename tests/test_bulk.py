@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import functools
 import random
 from collections.abc import AsyncIterator, Callable, Iterator, Sequence
 
 import anyio
 import anyio.lowlevel
+import attrs
+import cattrs
 import httpx
 import pytest
-from hypothesis import given
+from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from smsc_async import (
@@ -19,8 +22,10 @@ from smsc_async import (
     ParameterError,
     ProtocolError,
     RateLimits,
+    RetryPolicy,
     Session,
     _bulk,
+    _converter,
 )
 from smsc_async._bulk import (
     BulkLookup,
@@ -30,6 +35,7 @@ from smsc_async._bulk import (
     _NumberSet,
     normalize_phone,
 )
+from smsc_async._converter import get_converter
 from smsc_async.testing import RESERVED, Emulator, Fault
 
 from .conftest import FAST_RETRY
@@ -118,7 +124,7 @@ def test_number_set_stays_compact() -> None:
         compact.add(value)
     assert len(compact) == 100_000
     # 8 bytes per slot at a load of at least 0.35: at most ~23 bytes per number.
-    assert compact._table.itemsize * len(compact._table) <= 100_000 * 23
+    assert compact.nbytes <= 100_000 * 23
 
 
 def test_match_by_phone_then_by_position() -> None:
@@ -327,46 +333,79 @@ async def test_input_is_read_lazily(make_session: MakeSession, emulator: Emulato
         async for _ in results:
             if results.progress.done >= 200:
                 break
-        await anyio.sleep(0.05)
+        # Let the reader run as far ahead as the bounded channels let it.
+        await anyio.wait_all_tasks_blocked()
         ahead = pulled - results.progress.done
     # At most: batches queued (3) + held by workers (3) + results buffered (3) + one being built.
     assert ahead <= (3 + 3 + 3 + 1) * 20 + 20
 
 
-async def test_breaking_out_cancels_requests_in_flight(
+async def test_breaking_out_cancels_requests_in_flight() -> None:
+    """Leaving the block cancels the look-ups in flight instead of waiting for their answers."""
+    started = cancelled = 0
+
+    async def lookup(part: Sequence[str]) -> list[OperatorInfo]:
+        nonlocal started, cancelled
+        started += 1
+        if started == 1:
+            return [OperatorInfo(phone=p, operator="X") for p in part]
+        try:
+            await anyio.sleep_forever()  # an answer that never comes
+        except anyio.get_cancelled_exc_class():
+            cancelled += 1
+            raise
+        raise AssertionError("unreachable")
+
+    bulk = BulkLookup(
+        lookup,
+        numbers(10_000),
+        batch_size=10,
+        concurrency=4,
+        progress=None,
+        total=None,
+        skip=(),
+        retries=0,
+        rate_span=1.0,
+    )
+    with anyio.fail_after(30):  # a guard against a hang, not a speed bound
+        async with bulk as results:
+            async for _ in results:
+                await anyio.wait_all_tasks_blocked()  # all four workers wait for an answer
+                break
+    # The first answer, then four look-ups in flight: all four cancelled, none awaited.
+    assert (started, cancelled) == (5, 4)
+
+
+async def test_breaking_out_leaves_the_session_usable(
     make_session: MakeSession, limits: RateLimits
 ) -> None:
-    emulator = Emulator(limits=limits, latency=0.3)
+    emulator = Emulator(limits=limits, latency=0.05)
     async with make_session(emulator) as smsc:
-        with anyio.fail_after(5):
-            async with smsc.lookup_operators(
-                numbers(10_000), batch_size=10, concurrency=4
-            ) as results:
-                async for _ in results:
-                    break
-                started = anyio.current_time()
-            left = anyio.current_time() - started
-        assert left < 0.25  # the 3 other requests in flight were cancelled, not awaited
+        async with smsc.lookup_operators(numbers(10_000), batch_size=10, concurrency=4) as results:
+            async for _ in results:
+                break
         assert smsc._limiter.waiting() == 0
         sent = emulator.stats.requests[INFO]
-        await anyio.sleep(0.4)
-        assert emulator.stats.requests[INFO] == sent
-        # The session is still usable afterwards.
         assert (await smsc.operator_info("79161234567"))[0].found
+        # Nothing of the run goes on behind the caller's back: one request more, the one above.
+        assert emulator.stats.requests[INFO] == sent + 1
 
 
 async def test_outer_cancellation_stops_the_run(
     make_session: MakeSession, limits: RateLimits
 ) -> None:
-    emulator = Emulator(limits=limits, latency=0.2)
+    emulator = Emulator(limits=limits, latency=0.01)
     got: list[LookupResult] = []
     async with make_session(emulator) as smsc:
-        with anyio.move_on_after(0.5) as scope:
+        with anyio.CancelScope() as scope:
             async with smsc.lookup_operators(numbers(10_000), batch_size=10) as results:
                 async for item in results:
                     got.append(item)
+                    if len(got) == 20:
+                        scope.cancel()  # as a caller's timeout or shutdown would
         assert scope.cancelled_caught
-        assert 0 < len(got) < 10_000
+        # Two answered batches of 10; the cancellation lands at the wait for the third.
+        assert len(got) == 20
         assert smsc._limiter.waiting() == 0
 
 
@@ -389,14 +428,49 @@ async def test_errors_of_the_input_end_the_run(
     async with make_session(emulator) as smsc:
         with pytest.raises(OSError, match="disk went away"):
             await run(smsc, failing(), batch_size=10)
-        with pytest.raises(TypeError, match="not float"):
-            await run(smsc, ["79161234567", 7.9e10])
+
+
+async def test_items_that_are_not_numbers_are_rejected_locally(
+    make_session: MakeSession, emulator: Emulator
+) -> None:
+    """``None`` in a database column (or a float, bytes, a bool) is a failed result, not a stop."""
+    phones = [None, "79161234567", 7.9e10, None, b"79031234567", True, 79261234567]
+    async with make_session(emulator) as smsc:
+        results = {r.phone: r for r in await run(smsc, phones, batch_size=10)}
+    assert sorted(results) == sorted(
+        ["None", "79161234567", "79000000000.0", "b'79031234567'", "True", "79261234567"]
+    )
+    for bad in ("None", "79000000000.0", "b'79031234567'", "True"):
+        assert isinstance(results[bad].error, TypeError)
+        assert not results[bad].ok
+    assert "NoneType" in str(results["None"].error)
+    assert results["79161234567"].ok and results["79261234567"].ok
+    # The two numbers went in one request; nothing else left the machine.
+    assert emulator.stats.requests[INFO] == 1
+
+
+class VirtualClock:
+    """A session clock on virtual time that records every wait."""
+
+    def __init__(self) -> None:
+        self.time = 0.0
+        self.sleeps: list[float] = []
+
+    def now(self) -> float:
+        return self.time
+
+    async def sleep(self, seconds: float) -> None:
+        self.sleeps.append(seconds)
+        self.time += seconds
+        await anyio.lowlevel.checkpoint()
+
+    def jitter(self, high: float) -> float:
+        return high / 2
 
 
 async def test_transient_failures_are_retried(
-    make_session: MakeSession, emulator: Emulator, monkeypatch: pytest.MonkeyPatch
+    make_session: MakeSession, emulator: Emulator
 ) -> None:
-    monkeypatch.setattr(_bulk, "_RETRY_WAITS", (0.01,))
     emulator.inject(Fault(kind="drop", path=INFO, times=1))
     emulator.inject(Fault(kind="http_status", status=502, path=INFO, times=1))
     async with make_session(emulator) as smsc:
@@ -406,6 +480,20 @@ async def test_transient_failures_are_retried(
         emulator.inject(Fault(kind="drop", path=INFO, times=None))
         with pytest.raises(Exception, match=r"RemoteProtocolError|disconnected"):
             await run(smsc, numbers(10), retries=1)
+
+
+async def test_retry_waits_come_from_the_session_policy_and_clock(
+    make_session: MakeSession, emulator: Emulator
+) -> None:
+    clock = VirtualClock()
+    policy = RetryPolicy(attempts=4, initial=0.5, max_wait=1.5, jitter=0.2)
+    emulator.inject(Fault(kind="drop", path=INFO, times=3))
+    async with make_session(emulator, retry=policy, clock=clock) as smsc:
+        results = await run(smsc, numbers(20), batch_size=20, retries=3)
+    assert all(r.ok for r in results)
+    # Exponential from `initial`, capped at `max_wait`, plus the clock's jitter (half of 0.2).
+    assert clock.sleeps == [0.5 + 0.1, 1.0 + 0.1, 1.5 + 0.1]
+    assert emulator.stats.requests[INFO] == 4
 
 
 @pytest.mark.parametrize(
@@ -457,8 +545,58 @@ async def test_hundred_thousand_numbers_at_the_rules_ceiling(
     assert (done, failed) == (count, 0)
     assert emulator.stats.requests[INFO] == requests
     assert emulator.stats.errors[9] == 0
-    # 1000 requests need at least 9 full windows after the first burst of 100 ...
-    floor = (requests // rule.limit - 1) * rule.window
-    assert elapsed >= floor
-    # ... and at the ceiling take little more than that.
-    assert elapsed < floor * 1.5, f"{elapsed:.2f} s for {requests} requests (floor {floor:.2f} s)"
+    # 1000 requests need at least 9 full windows after the first burst of 100: the rule held.
+    # How close to that floor a run comes is a throughput figure: benchmarks/bulk_lookup.py.
+    assert elapsed >= (requests // rule.limit - 1) * rule.window
+
+
+_FIELD_VALUES = st.one_of(
+    st.none(),
+    st.just(""),
+    st.text(max_size=5),
+    st.integers(-5, 10**12).map(str),
+    st.integers(-5, 10**12),
+    st.booleans(),
+    st.floats(allow_nan=False),
+)
+
+
+@settings(deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    st.dictionaries(
+        st.sampled_from([f.name for f in attrs.fields(OperatorInfo)] + ["extra"]), _FIELD_VALUES
+    )
+)
+def test_operator_info_fast_path_structures_as_cattrs_does(data: dict[str, object]) -> None:
+    """The converter's straight-line hook for flat records agrees with cattrs' own, errors too."""
+    fast = get_converter().get_structure_hook(OperatorInfo)
+    plain = _plain_hook()
+    assert fast.__name__ == "hook"
+    assert plain.__name__ == "structure_OperatorInfo"  # cattrs' generated one
+
+    def outcome(hook: Callable[..., object]) -> object:
+        try:
+            return hook(data, OperatorInfo)
+        except Exception as exc:
+            return type(exc)
+
+    assert outcome(fast) == outcome(plain)
+
+
+@functools.cache
+def _plain_hook() -> Callable[..., object]:
+    """OperatorInfo's hook in the converter as it is without the flat-record factory."""
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(_converter, "_flat_fields", lambda cls: None)
+        converter: cattrs.Converter = _converter.get_converter.__wrapped__()
+        return converter.get_structure_hook(OperatorInfo)
+
+
+def test_rate_keeps_few_samples() -> None:
+    """A fast run reports after every batch; the rate keeps a sample per 1/100 of its span."""
+    rate = _bulk._Rate(10.0)
+    for step in range(100_000):
+        now = step * 0.001  # a batch of 50 every millisecond, for 100 s
+        got = rate.update(now, step * 50, now)
+    assert len(rate._samples) <= 102
+    assert got == pytest.approx(50_000, rel=1e-6)  # the true rate (steady: any two samples)

@@ -1,49 +1,55 @@
-"""The async limiter: exact waits, fairness, cancellation, caps and sends, on asyncio and trio."""
+"""The async limiter on virtual time: exact waits, fairness, cancellation, caps, holds, max_wait.
+
+Every test runs under asyncio and trio on virtual time (see ``virtual_anyio_backend`` in
+conftest): the clock jumps to the next timer whenever every task is blocked, so the rules are the
+gateway's own (one minute, one hour) and every admission time is asserted exactly.
+"""
 
 from __future__ import annotations
 
-import functools
-import math
-from collections.abc import Awaitable, Callable, Coroutine
+import logging
+from collections.abc import Awaitable, Callable
 from functools import partial
-from typing import Any, ParamSpec
+from typing import Any
 
 import anyio
-import anyio.lowlevel
 import attrs
 import httpx
 import pytest
 
-from smsc_async._backend import MemoryBackend, current_time
-from smsc_async._errors import ConnectError, DuplicateSendError, RequestTimeout
+from smsc_async import LimiterWait, LockedOutError, RateLimitedError, Session
+from smsc_async._backend import MemoryBackend
+from smsc_async._errors import (
+    AuthorizationError,
+    ConnectError,
+    DuplicateSendError,
+    ParameterError,
+    ProtocolError,
+    RequestTimeout,
+    TransportError,
+)
 from smsc_async._limiter import Limiter
 from smsc_async._limits import RateLimits
+from smsc_async.testing import Emulator
 
 pytestmark = pytest.mark.anyio
-P = ParamSpec("P")
 
+LIMITS = RateLimits()
+W = 60.0  # every one-minute rule's window
 
-def bounded(test: Callable[P, Awaitable[None]]) -> Callable[P, Coroutine[Any, Any, None]]:
-    """Fail instead of hanging when a waiter is never woken."""
-
-    @functools.wraps(test)
-    async def run(*args: P.args, **kwargs: P.kwargs) -> None:
-        with anyio.fail_after(20):
-            await test(*args, **kwargs)
-
-    return run
-
-
-# One-minute rules become 0.3 s: long enough to tell a wait from scheduling noise.
-FACTOR = 0.005
-LIMITS = RateLimits().scaled(FACTOR)
-W = 60.0 * FACTOR
-# What the event loop may add on a machine shared with other test runs.
-SLACK = 0.15
-
-BALANCE: tuple[str, dict[str, str]] = ("/sys/balance.php", {})
+BALANCE: tuple[str, dict[str, str]] = ("/sys/balance.php", {})  # 10 per W
 BATCH = ("/sys/status.php", {"id": "1,2", "phone": "79990000001"})  # status_batch: 1 per W
 INFO: tuple[str, dict[str, str]] = ("/sys/info.php", {})  # only the concurrency caps
+OPERATOR = ("/sys/info.php", {"get_operator": "1", "phone": "79990000001"})  # 3 per W
+
+
+@pytest.fixture
+def anyio_backend(virtual_anyio_backend: tuple[str, dict[str, Any]]) -> tuple[str, dict[str, Any]]:
+    return virtual_anyio_backend
+
+
+def now() -> float:
+    return anyio.current_time()
 
 
 def jobs(name: str) -> tuple[str, dict[str, str]]:
@@ -55,202 +61,256 @@ def send(text: str = "hello", phones: str = "79990000001") -> tuple[str, dict[st
     return ("/sys/send.php", {"phones": phones, "mes": text})
 
 
-@bounded
-async def test_eleventh_balance_waits_exactly_one_window() -> None:
+def status(pairs: list[tuple[str, str]]) -> tuple[str, dict[str, str]]:
+    return (
+        "/sys/status.php",
+        {"id": ",".join(i for i, _ in pairs), "phone": ",".join(p for _, p in pairs)},
+    )
+
+
+async def pass_through(limiter: Limiter, request: tuple[str, dict[str, str]]) -> float:
+    """Take a slot, answer at once; return the admission time."""
+    async with limiter.slot(*request):
+        return now()
+
+
+async def fail_inside(
+    limiter: Limiter, request: tuple[str, dict[str, str]], error: Exception, after: float = 0
+) -> None:
+    """Take a slot and fail with ``error`` ``after`` seconds in it."""
+    async with limiter.slot(*request):
+        await anyio.sleep(after)
+        raise error
+
+
+# -- exact waits -----------------------------------------------------------------------------
+
+
+async def test_eleventh_balance_waits_exactly_until_the_first_answer_ages_out() -> None:
     limiter = Limiter(LIMITS)
-    answered: list[float] = []
+    t0 = now()
     for _ in range(10):
         async with limiter.slot(*BALANCE):
-            pass
-        answered.append(current_time())
-    start = current_time()
-    async with limiter.slot(*BALANCE):
-        admitted = current_time()
-    # Never early (that would be error 9), and not later than scheduling noise.
-    assert admitted >= answered[0] + W
-    assert admitted - start <= W + SLACK
+            await anyio.sleep(1)  # answered at t0 + 1, t0 + 2 ... t0 + 10
+    assert now() == t0 + 10
+    assert await pass_through(limiter, BALANCE) == t0 + 1 + W
+    assert await pass_through(limiter, BALANCE) == t0 + 2 + W
 
 
-@bounded
 async def test_in_flight_counts_until_its_answer() -> None:
     limiter = Limiter(LIMITS)
     async with limiter.slot(*BATCH):
-        await anyio.sleep(W / 2)
-    answered = current_time()
-    async with limiter.slot(*BATCH):
-        admitted = current_time()
-    assert admitted >= answered + W
-    assert admitted <= answered + W + SLACK
+        await anyio.sleep(30)
+    answered = now()
+    assert await pass_through(limiter, BATCH) == answered + W
 
 
-@bounded
-async def test_waiter_on_in_flight_slot_wakes_on_the_answer() -> None:
+async def test_waiter_on_an_in_flight_slot_wakes_on_the_answer() -> None:
     limiter = Limiter(LIMITS)
     admitted: list[float] = []
-    answered: list[float] = []
 
     async def second() -> None:
-        async with limiter.slot(*BATCH):
-            admitted.append(current_time())
+        admitted.append(await pass_through(limiter, BATCH))
 
     async with anyio.create_task_group() as tg:
         async with limiter.slot(*BATCH):
             tg.start_soon(second)
-            await anyio.sleep(0.05)
+            await anyio.sleep(5)
             assert limiter.waiting() == 1
-        answered.append(current_time())
-    assert answered[0] + W <= admitted[0] <= answered[0] + W + SLACK
+        answered = now()
+    assert admitted == [answered + W]
 
 
-@bounded
+async def test_hourly_rule() -> None:
+    limiter = Limiter(LIMITS)
+    path, params = "/sys/get.php", {"get_messages": "1"}
+    t0 = now()
+    for i in range(30):
+        # Different parameters each time so only the hourly rule (30 per hour) binds.
+        async with limiter.slot(path, {**params, "cnt": str(i)}):
+            pass
+        await anyio.sleep(100)
+    assert await pass_through(limiter, (path, {**params, "cnt": "x"})) == t0 + 3600
+
+
+async def test_cost_requests_queue_instead_of_raising() -> None:
+    limiter = Limiter(LIMITS)
+    cost = ("/sys/send.php", {"phones": "79990000001", "mes": "x", "cost": "1"})
+    t0 = now()
+    times = [await pass_through(limiter, cost) for _ in range(6)]  # 5 identical per window
+    assert times == [t0] * 5 + [t0 + W]
+
+
+# -- fairness --------------------------------------------------------------------------------
+
+
 async def test_same_key_is_first_in_first_out() -> None:
-    limiter = Limiter(RateLimits().scaled(0.001))  # one per 60 ms
-    order: list[int] = []
-
-    async def one(i: int) -> None:
-        async with limiter.slot(*jobs("report")):
-            order.append(i)
-
-    async with anyio.create_task_group() as tg:
-        for i in range(5):
-            tg.start_soon(one, i)
-            await anyio.sleep(0.005)  # start (and queue) in this order
-    assert order == [0, 1, 2, 3, 4]
-
-
-@bounded
-async def test_many_slots_keep_arrival_order_over_time() -> None:
-    limiter = Limiter(RateLimits().scaled(0.002))  # balance: 10 per 120 ms
+    limiter = Limiter(LIMITS)
     admitted: dict[int, float] = {}
 
     async def one(i: int) -> None:
-        async with limiter.slot(*BALANCE):
-            admitted[i] = current_time()
+        admitted[i] = await pass_through(limiter, jobs("report"))
 
+    t0 = now()
+    async with anyio.create_task_group() as tg:
+        for i in range(5):
+            tg.start_soon(one, i)
+            await anyio.sleep(1)  # arrive (and queue) in this order
+    assert admitted == {i: t0 + i * W for i in range(5)}
+
+
+async def test_thirty_balance_requests_go_ten_per_window_in_arrival_order() -> None:
+    limiter = Limiter(LIMITS)
+    admitted: dict[int, float] = {}
+
+    async def one(i: int) -> None:
+        admitted[i] = await pass_through(limiter, BALANCE)
+
+    t0 = now()
     async with anyio.create_task_group() as tg:
         for i in range(30):
             tg.start_soon(one, i)
-            await anyio.lowlevel.checkpoint()
-    times = [admitted[i] for i in range(30)]
-    # Batches of ten, one window apart, in arrival order: no later arrival went earlier.
-    batches = [times[k : k + 10] for k in (0, 10, 20)]
-    assert max(batches[0]) < min(batches[1])
-    assert max(batches[1]) < min(batches[2])
+            await anyio.sleep(0)  # noqa: ASYNC115  # arrival order = start order
+    assert [admitted[i] for i in range(30)] == [t0 + (i // 10) * W for i in range(30)]
 
 
-@bounded
 async def test_waiter_on_one_key_does_not_block_another_key() -> None:
     limiter = Limiter(LIMITS)
-    async with limiter.slot(*jobs("a")):
-        pass
-    done: list[str] = []
+    await pass_through(limiter, jobs("a"))
+    done: list[tuple[str, float]] = []
 
     async def blocked() -> None:
-        async with limiter.slot(*jobs("a")):
-            done.append("a")
+        done.append(("a", await pass_through(limiter, jobs("a"))))
 
+    t0 = now()
     async with anyio.create_task_group() as tg:
         tg.start_soon(blocked)
-        await anyio.sleep(0.01)
-        start = current_time()
-        async with limiter.slot(*jobs("b")):
-            done.append("b")
-        assert current_time() - start < SLACK
-        # The rule shared by both (none here) and the caps did not hold "b" back.
-        assert done == ["b"]
-    assert done == ["b", "a"]
+        await anyio.sleep(1)
+        done.append(("b", await pass_through(limiter, jobs("b"))))
+    assert done == [("b", t0 + 1), ("a", t0 + W)]
 
 
-@bounded
 async def test_claims_leave_room_on_a_shared_rule() -> None:
     # operator_any (100 per minute) is shared; operator_identical (3 per minute) is per number.
     limiter = Limiter(LIMITS)
-    path = "/sys/info.php"
-    same = {"get_operator": "1", "phone": "79990000001"}
     for _ in range(3):
-        async with limiter.slot(path, same):
-            pass
-    admitted: list[str] = []
+        await pass_through(limiter, OPERATOR)
+    t0 = now()
+    admitted: list[tuple[str, float]] = []
 
     async def waiter() -> None:
-        async with limiter.slot(path, same):
-            admitted.append("same")
+        admitted.append(("same", await pass_through(limiter, OPERATOR)))
 
+    other = ("/sys/info.php", {"get_operator": "1", "phone": "79990000002"})
     async with anyio.create_task_group() as tg:
         tg.start_soon(waiter)
-        await anyio.sleep(0.01)
-        # The waiter claims one of the shared slots; there are plenty left for another number.
-        async with limiter.slot(path, {"get_operator": "1", "phone": "79990000002"}):
-            admitted.append("other")
-        assert admitted == ["other"]
-    assert admitted == ["other", "same"]
+        await anyio.sleep(1)
+        # The waiter claims one of the shared slots; plenty are left for another number.
+        admitted.append(("other", await pass_through(limiter, other)))
+    assert admitted == [("other", t0 + 1), ("same", t0 + W)]
 
 
-@bounded
 async def test_cancelled_waiter_gives_its_place_to_the_next() -> None:
     limiter = Limiter(LIMITS)
-    async with limiter.slot(*BATCH):
-        pass
-    answered = current_time()
+    t0 = now()
+    await pass_through(limiter, BATCH)
     admitted: dict[str, float] = {}
 
     async def waiter(name: str) -> None:
-        async with limiter.slot(*BATCH):
-            admitted[name] = current_time()
+        admitted[name] = await pass_through(limiter, BATCH)
 
     async def cancelled() -> None:
-        with anyio.move_on_after(0.02):
-            async with limiter.slot(*BATCH):
-                admitted["cancelled"] = current_time()
+        with anyio.move_on_after(10):
+            await waiter("cancelled")
 
     async with anyio.create_task_group() as tg:
-        # Queue: first (goes at answered + W), cancelled, third.
-        tg.start_soon(waiter, "first")
-        await anyio.sleep(0.005)
-        tg.start_soon(cancelled)
-        await anyio.sleep(0.005)
-        tg.start_soon(waiter, "third")
-        await anyio.sleep(0.05)
+        # Queue: first (goes at t0 + W), cancelled, third.
+        for task in (partial(waiter, "first"), cancelled, partial(waiter, "third")):
+            tg.start_soon(task)
+            await anyio.sleep(1)
+        assert limiter.waiting() == 3
+        await anyio.sleep(10)
         assert limiter.waiting() == 2
-    assert "cancelled" not in admitted
-    assert answered + W <= admitted["first"] <= answered + W + SLACK
     # The third took the cancelled one's place: one window after the first, not two.
-    assert admitted["first"] + W <= admitted["third"] <= admitted["first"] + W + SLACK
+    assert admitted == {"first": t0 + W, "third": t0 + 2 * W}
 
 
-@bounded
 async def test_cancelled_waiter_holds_nothing() -> None:
     limiter = Limiter(LIMITS)
-    async with limiter.slot(*BATCH):
-        pass
-    with anyio.move_on_after(0.02):
-        async with limiter.slot(*BATCH):
-            pytest.fail("admitted before its window")
+    await pass_through(limiter, BATCH)
+    with anyio.move_on_after(10):
+        await pass_through(limiter, BATCH)
+        pytest.fail("admitted before its window")
     assert limiter.waiting() == 0
     assert not limiter._queues  # every queue it joined is gone
 
 
-@bounded
+async def test_waiters_behind_a_cancelled_one_all_move_up() -> None:
+    limiter = Limiter(LIMITS)
+    t0 = now()
+    for _ in range(3):
+        await pass_through(limiter, OPERATOR)
+        await anyio.sleep(10)  # answers at t0, t0 + 10, t0 + 20
+    admitted: dict[str, float] = {}
+
+    async def waiter(name: str) -> None:
+        admitted[name] = await pass_through(limiter, OPERATOR)
+
+    async def cancelled() -> None:
+        with anyio.move_on_after(5):
+            await waiter("cancelled")
+
+    async with anyio.create_task_group() as tg:
+        for task in (cancelled, partial(waiter, "b"), partial(waiter, "c")):
+            tg.start_soon(task)
+            await anyio.sleep(1)
+        assert limiter.waiting() == 3
+    # Both moved up one place: each to the expiry before the one it waited for.
+    assert admitted == {"b": t0 + W, "c": t0 + 10 + W}
+
+
+async def test_waiters_move_up_when_a_request_turns_out_unsent() -> None:
+    limiter = Limiter(LIMITS)
+    t0 = now()
+    for _ in range(2):
+        await pass_through(limiter, OPERATOR)
+        await anyio.sleep(10)  # answers at t0, t0 + 10
+    admitted: dict[str, float] = {}
+
+    async def waiter(name: str) -> None:
+        admitted[name] = await pass_through(limiter, OPERATOR)
+
+    async with anyio.create_task_group() as tg:
+        async with limiter.slot(*OPERATOR) as lease:  # the third slot, in flight
+            for name in ("a", "b", "c"):
+                tg.start_soon(waiter, name)
+                await anyio.sleep(1)
+            # a waits for t0 + W, b for t0 + 10 + W, c for an answer.
+            assert limiter.waiting() == 3
+            lease.unsent()
+        unsent = now()
+    assert admitted == {"a": unsent, "b": t0 + W, "c": t0 + 10 + W}
+
+
+# -- concurrency caps ------------------------------------------------------------------------
+
+
 async def test_global_concurrency_cap() -> None:
     limiter = Limiter(LIMITS)
-    running = 0
-    most = 0
+    started: list[float] = []
 
     async def one() -> None:
-        nonlocal running, most
         async with limiter.slot(*INFO):
-            running += 1
-            most = max(most, running)
-            await anyio.sleep(0.02)
-            running -= 1
+            started.append(now())
+            await anyio.sleep(1)
 
+    t0 = now()
     async with anyio.create_task_group() as tg:
         for _ in range(40):
             tg.start_soon(one)
-    assert most == 14
+    assert started == [t0] * 14 + [t0 + 1] * 14 + [t0 + 2] * 12
 
 
-@bounded
 async def test_waiters_on_the_cap_are_not_woken_by_every_answer() -> None:
     # 60 balance requests against the cap of 14 on a rule that never binds: each answer should
     # wake about one waiter (the next in line for the cap), not every waiter queued on the rule.
@@ -267,131 +327,112 @@ async def test_waiters_on_the_cap_are_not_woken_by_every_answer() -> None:
     backend.acquire = counting_acquire  # type: ignore[method-assign]
     limiter = Limiter(limits, backend=backend)
 
-    async def one() -> None:
+    async def one(i: int) -> None:
         async with limiter.slot("/sys/balance.php", {"cur": "1"}):
-            await anyio.sleep(0.005)
+            await anyio.sleep(1 + i / 64)  # answers one at a time
 
     async with anyio.create_task_group() as tg:
-        for _ in range(60):
-            tg.start_soon(one)
+        for i in range(60):
+            tg.start_soon(one, i)
     # Each of the 46 queued requests tries once on arrival, once when it claims the cap, and
     # about once when woken; a herd would be ~46 tries per answer.
     assert attempts <= 4 * 46
 
 
-@bounded
 async def test_status_concurrency_cap_and_its_share_of_the_global_one() -> None:
     limiter = Limiter(LIMITS)
-    status_running = 0
-    status_most = 0
+    status_started: list[float] = []
     info_started: list[float] = []
 
-    async def status(i: int) -> None:
-        nonlocal status_running, status_most
+    async def one_status(i: int) -> None:
         async with limiter.slot("/sys/status.php", {"id": str(i), "phone": "79990000001"}):
-            status_running += 1
-            status_most = max(status_most, status_running)
-            await anyio.sleep(0.05)
-            status_running -= 1
+            status_started.append(now())
+            await anyio.sleep(10)
 
     async def info() -> None:
         async with limiter.slot(*INFO):
-            info_started.append(current_time())
-            await anyio.sleep(0.01)
+            info_started.append(now())
+            await anyio.sleep(1)
 
-    start = current_time()
+    t0 = now()
     async with anyio.create_task_group() as tg:
         for i in range(12):
-            tg.start_soon(status, i)
-        await anyio.sleep(0.005)
+            tg.start_soon(one_status, i)
+        await anyio.sleep(1)
         for _ in range(10):
             tg.start_soon(info)
-    assert status_most == 4
+    assert status_started == [t0] * 4 + [t0 + 10] * 4 + [t0 + 20] * 4
     # Requests outside the status group were not queued behind waiting status requests.
-    assert max(info_started) - start < 0.05
+    assert info_started == [t0 + 1] * 10
 
 
-@bounded
 async def test_request_waiting_for_its_rule_does_not_hold_a_concurrency_place() -> None:
-    limits = attrs.evolve(LIMITS, concurrency=2)
-    limiter = Limiter(limits)
-    async with limiter.slot(*BATCH):
-        pass
+    limiter = Limiter(attrs.evolve(LIMITS, concurrency=2))
+    await pass_through(limiter, BATCH)
 
     async def blocked() -> None:
-        async with limiter.slot(*BATCH):
-            pass
+        await pass_through(limiter, BATCH)
 
     async with anyio.create_task_group() as tg:
         tg.start_soon(blocked)
         tg.start_soon(blocked)
-        await anyio.sleep(0.01)
-        start = current_time()
+        await anyio.sleep(1)
+        start = now()
         async with limiter.slot(*INFO), limiter.slot(*INFO):
-            assert current_time() - start < SLACK
+            assert now() == start
         tg.cancel_scope.cancel()
 
 
-@bounded
+# -- sends -----------------------------------------------------------------------------------
+
+
 async def test_identical_send_raises_at_once() -> None:
     limiter = Limiter(LIMITS)
-    async with limiter.slot(*send("secret text")):
-        pass
-    start = current_time()
+    await pass_through(limiter, send("secret text"))
+    await anyio.sleep(20)
+    start = now()
     with pytest.raises(DuplicateSendError) as caught:
         # Same numbers in another order and separator: still identical.
-        async with limiter.slot("/sys/send.php", {"phones": "+79990000001", "mes": "secret text"}):
-            pytest.fail("a duplicate send was admitted")
-    assert current_time() - start < SLACK  # raised, not queued
-    assert 0 < caught.value.retry_after <= W
+        await pass_through(limiter, send("secret text", phones="+79990000001"))
+    assert now() == start  # raised, not queued
+    assert caught.value.retry_after == W - 20
     assert "secret" not in str(caught.value)
     assert "79990000001" not in str(caught.value)
     # Another text goes at once.
-    async with limiter.slot(*send("other text")):
-        pass
+    assert await pass_through(limiter, send("other text")) == start
 
 
-@bounded
 async def test_identical_send_while_the_first_is_in_flight() -> None:
     limiter = Limiter(LIMITS)
     async with limiter.slot(*send()):
         with pytest.raises(DuplicateSendError) as caught:
-            async with limiter.slot(*send()):
-                pytest.fail("a duplicate send was admitted")
+            await pass_through(limiter, send())
         # It will count for a whole window from its answer, which has not come yet.
         assert caught.value.retry_after == W
 
 
-@bounded
-async def test_identical_send_after_its_window_goes() -> None:
+async def test_identical_send_goes_exactly_one_window_after_the_answer() -> None:
     limiter = Limiter(LIMITS)
-    async with limiter.slot(*send()):
-        pass
-    await anyio.sleep(W + 0.01)
-    async with limiter.slot(*send()):
-        pass
+    t0 = await pass_through(limiter, send())
+    await anyio.sleep(W - 1)
+    with pytest.raises(DuplicateSendError) as caught:
+        await pass_through(limiter, send())
+    assert caught.value.retry_after == 1
+    await anyio.sleep(1)
+    assert await pass_through(limiter, send()) == t0 + W
 
 
-@bounded
-async def test_cost_requests_queue_instead_of_raising() -> None:
-    limiter = Limiter(RateLimits().scaled(0.001))
-    cost = ("/sys/send.php", {"phones": "79990000001", "mes": "x", "cost": "1"})
-    for _ in range(6):  # the sixth waits (5 per window)
-        async with limiter.slot(*cost):
-            pass
+# -- what counts as sent ---------------------------------------------------------------------
 
 
-@bounded
-async def test_unsent_request_frees_its_slot() -> None:
+async def test_unsent_and_refused_requests_free_their_slot() -> None:
     limiter = Limiter(LIMITS)
+    start = now()
     async with limiter.slot(*BATCH) as lease:
         lease.unsent()
-    start = current_time()
     async with limiter.slot(*BATCH) as lease:
         lease.refused()
-    async with limiter.slot(*BATCH):
-        pass
-    assert current_time() - start < SLACK
+    assert await pass_through(limiter, BATCH) == start
 
 
 @pytest.mark.parametrize(
@@ -402,7 +443,6 @@ async def test_unsent_request_frees_its_slot() -> None:
         httpx.PoolTimeout("no connection"),
     ],
 )
-@bounded
 async def test_errors_that_prove_nothing_left_free_the_slot(error: Exception) -> None:
     limiter = Limiter(LIMITS)
     with pytest.raises(type(error)):
@@ -413,40 +453,30 @@ async def test_errors_that_prove_nothing_left_free_the_slot(error: Exception) ->
     with pytest.raises(RequestTimeout):
         async with limiter.slot(*BATCH):
             raise timeout
-    start = current_time()
-    async with limiter.slot(*BATCH):
-        pass
-    assert current_time() - start < SLACK
+    start = now()
+    assert await pass_through(limiter, BATCH) == start
 
 
 @pytest.mark.parametrize(
     "error", [RequestTimeout("read", endpoint="status"), RuntimeError("decode failed")]
 )
-@bounded
 async def test_other_errors_count_the_request(error: Exception) -> None:
     limiter = Limiter(LIMITS)
     with pytest.raises(type(error)):
-        async with limiter.slot(*BATCH) as lease:
-            raise error
-    start = current_time()
-    async with limiter.slot(*BATCH) as lease:
-        lease.sent()
-    assert current_time() - start >= W - 0.01
+        await fail_inside(limiter, BATCH, error, after=3)
+    answered = now()
+    assert await pass_through(limiter, BATCH) == answered + W
 
 
-@bounded
 async def test_cancelled_request_counts() -> None:
     limiter = Limiter(LIMITS)
-    with anyio.move_on_after(0.01):
+    with anyio.move_on_after(3):
         async with limiter.slot(*BATCH):
-            await anyio.sleep(1)  # the POST, cancelled while the gateway may have it
-    with anyio.move_on_after(W / 2) as scope:
-        async with limiter.slot(*BATCH):
-            pass
-    assert scope.cancelled_caught
+            await anyio.sleep_forever()  # the POST, cancelled while the gateway may have it
+    cancelled = now()
+    assert await pass_through(limiter, BATCH) == cancelled + W
 
 
-@bounded
 async def test_lease_cannot_be_entered_twice() -> None:
     limiter = Limiter(LIMITS)
     lease = limiter.slot(*INFO)
@@ -455,77 +485,389 @@ async def test_lease_cannot_be_entered_twice() -> None:
             await lease.__aenter__()
 
 
-# -- a fake clock: the exact waits, to the last digit ----------------------------------------
+# -- concurrency places follow the gateway ---------------------------------------------------
 
 
-class FakeTime:
-    """A clock that moves only when the limiter sleeps."""
+async def test_cancelled_requests_keep_their_places_until_their_deadline() -> None:
+    limiter = Limiter(LIMITS)
+    t0 = now()
+
+    async def stuck() -> None:
+        async with limiter.slot(*INFO, deadline=t0 + 30):
+            await anyio.sleep_forever()
+
+    async with anyio.create_task_group() as tg:
+        for _ in range(14):
+            tg.start_soon(stuck)
+        await anyio.sleep(5)
+        tg.cancel_scope.cancel()  # 14 requests in flight, cancelled at t0 + 5
+    assert now() == t0 + 5
+    # The gateway may be at work on all 14 until t0 + 30: the 15th waits exactly that long.
+    assert await pass_through(limiter, INFO) == t0 + 30
+
+
+async def test_timed_out_request_holds_until_admission_plus_request_timeout() -> None:
+    limiter = Limiter(LIMITS, request_timeout=20)
+    t0 = now()
+    for _ in range(13):
+        await pass_through(limiter, INFO)
+
+    async def timed_out() -> None:
+        with pytest.raises(RequestTimeout):
+            await fail_inside(limiter, INFO, RequestTimeout("read", endpoint="info"), after=4)
+
+    async with anyio.create_task_group() as tg:
+        for _ in range(14):
+            tg.start_soon(timed_out)
+    assert now() == t0 + 4
+    assert await pass_through(limiter, INFO) == t0 + 20
+
+
+@pytest.mark.parametrize(
+    "error",
+    [
+        ConnectError("no route", endpoint="info"),  # certainly never left
+        ParameterError(1, "bad", endpoint="info"),  # the gateway answered
+        ProtocolError("garbled", endpoint="info"),  # the gateway answered
+    ],
+)
+async def test_requests_the_gateway_is_done_with_free_their_places_at_once(
+    error: Exception,
+) -> None:
+    limiter = Limiter(LIMITS, request_timeout=20)
+    t0 = now()
+
+    async def failing() -> None:
+        with pytest.raises(type(error)):
+            await fail_inside(limiter, INFO, error, after=4)
+
+    async with anyio.create_task_group() as tg:
+        for _ in range(14):
+            tg.start_soon(failing)
+    assert await pass_through(limiter, INFO) == t0 + 4
+
+
+async def test_a_dropped_connection_holds_the_place_too() -> None:
+    limiter = Limiter(attrs.evolve(LIMITS, concurrency=1), request_timeout=20)
+    t0 = now()
+    with pytest.raises(TransportError):
+        async with limiter.slot(*INFO):
+            raise TransportError("reset", endpoint="info")
+    assert await pass_through(limiter, INFO) == t0 + 20
+
+
+def emulated(**kwargs: Any) -> httpx.ASGITransport:
+    """The strict emulator in-process, on the loop's (virtual) clock and the gateway's rules."""
+    return httpx.ASGITransport(app=Emulator(clock=anyio.current_time, **kwargs))
+
+
+async def test_session_holds_places_of_cancelled_requests_for_its_timeout() -> None:
+    async with Session(
+        "demo", "demo", base_url="http://127.0.0.1", transport=emulated(latency=100), timeout=25
+    ) as smsc:
+        t0 = now()
+        async with anyio.create_task_group() as tg:
+            for i in range(14):
+                tg.start_soon(smsc.operator_info, f"7999000{i:04d}")
+            await anyio.sleep(5)
+            tg.cancel_scope.cancel()  # all 14 are at the gateway, which is still at work
+        assert await pass_through(smsc._limiter, INFO) == t0 + 25
+
+
+async def test_repeated_keys_each_take_a_slot() -> None:
+    limiter = Limiter(LIMITS)
+    pair = ("7", "79990000001")
+    t0 = now()
+    assert await pass_through(limiter, status([pair] * 5)) == t0
+    # All five slots of that message's rule are spent: the next look at it waits a window.
+    assert await pass_through(limiter, ("/sys/status.php", {"id": "7", "phone": pair[1]})) == t0 + W
+
+
+async def test_repeated_keys_wait_for_room_for_all_of_them() -> None:
+    limiter = Limiter(LIMITS)
+    pair = ("7", "79990000001")
+    t0 = now()
+    for _ in range(4):
+        await pass_through(limiter, ("/sys/status.php", {"id": "7", "phone": pair[1]}))
+        await anyio.sleep(1)  # answers at t0 .. t0 + 3
+    # Three slots are needed and one is free: the two oldest answers must age out first.
+    assert await pass_through(limiter, status([pair, pair, ("8", pair[1]), pair])) == t0 + 1 + W
+
+
+async def test_a_request_that_could_never_be_admitted_raises_value_error() -> None:
+    limiter = Limiter(LIMITS)
+    start = now()
+    with pytest.raises(ValueError, match="status_message") as caught:
+        await pass_through(limiter, status([("7", "79990000001")] * 6))
+    assert "79990000001" not in str(caught.value)
+    assert now() == start
+    assert not limiter._queues
+    assert limiter.backend.log("status_message:7|79990000001") is None  # type: ignore[attr-defined]
+
+
+# -- max_wait --------------------------------------------------------------------------------
+
+
+async def test_max_wait_raises_at_once_with_retry_after_and_rule() -> None:
+    limiter = Limiter(LIMITS)
+    t0 = now()
+    for _ in range(10):
+        await pass_through(limiter, BALANCE)
+    await anyio.sleep(15)
+    with pytest.raises(RateLimitedError) as caught:
+        async with limiter.slot(*BALANCE, max_wait=44):
+            pytest.fail("admitted")
+    assert now() == t0 + 15  # at once
+    assert caught.value.retry_after == W - 15
+    assert caught.value.rule == "balance"
+    assert not limiter._queues  # it took nothing
+    # A longer bound waits, exactly as long as needed.
+    async with limiter.slot(*BALANCE, max_wait=45):
+        assert now() == t0 + W
+
+
+async def test_max_wait_zero_admits_only_at_once() -> None:
+    limiter = Limiter(LIMITS)
+    start = now()
+    async with limiter.slot(*BATCH, max_wait=0):
+        pass
+    with pytest.raises(RateLimitedError) as caught:
+        async with limiter.slot(*BATCH, max_wait=0):
+            pass
+    assert (caught.value.retry_after, caught.value.rule) == (W, "status_batch")
+    assert now() == start
+
+
+async def test_max_wait_counts_the_queue_ahead() -> None:
+    limiter = Limiter(LIMITS)
+    await pass_through(limiter, jobs("x"))
+    async with anyio.create_task_group() as tg:
+        tg.start_soon(pass_through, limiter, jobs("x"))  # goes at t0 + W
+        await anyio.sleep(1)
+        with pytest.raises(RateLimitedError) as caught:
+            async with limiter.slot(*jobs("x"), max_wait=100):
+                pass
+        assert caught.value.retry_after == 2 * W - 1
+        assert caught.value.rule == "jobs_identical"
+
+
+async def test_max_wait_on_a_full_cap_waits_for_answers_at_most_that_long() -> None:
+    limiter = Limiter(attrs.evolve(LIMITS, concurrency=1))
+    t0 = now()
+    async with anyio.create_task_group() as tg:
+
+        async def hold(seconds: float) -> None:
+            async with limiter.slot(*INFO):
+                await anyio.sleep(seconds)
+
+        tg.start_soon(hold, 8)
+        await anyio.sleep(1)
+        with pytest.raises(RateLimitedError) as caught:
+            async with limiter.slot(*INFO, max_wait=5):
+                pass
+        assert now() == t0 + 6
+        assert caught.value.retry_after == float("inf")
+        assert caught.value.rule == "concurrency"
+        # An answer within the bound admits it.
+        async with limiter.slot(*INFO, max_wait=5):
+            assert now() == t0 + 8
+
+
+async def test_max_wait_on_held_places_is_known_at_once() -> None:
+    limiter = Limiter(attrs.evolve(LIMITS, concurrency=1))
+    t0 = now()
+    with anyio.move_on_after(1):
+        async with limiter.slot(*INFO, deadline=t0 + 30):
+            await anyio.sleep_forever()
+    with pytest.raises(RateLimitedError) as caught:
+        async with limiter.slot(*INFO, max_wait=10):
+            pass
+    assert now() == t0 + 1
+    assert caught.value.retry_after == 29
+    assert caught.value.rule == "concurrency"
+
+
+async def test_session_max_wait_and_with_options() -> None:
+    async with Session(
+        "demo", "demo", base_url="http://127.0.0.1", transport=emulated(), max_wait=10
+    ) as smsc:
+        t0 = now()
+        for _ in range(10):
+            await smsc.balance()
+        with pytest.raises(RateLimitedError) as caught:
+            await smsc.balance()
+        assert (caught.value.retry_after, caught.value.rule) == (W, "balance")
+        assert now() == t0
+        patient = smsc.with_options(max_wait=None)
+        assert patient._limiter is smsc._limiter
+        assert patient._client is smsc._client
+        await patient.balance()
+        assert now() == t0 + W
+        assert smsc._max_wait == 10
+        for _ in range(9):
+            await smsc.with_options(max_wait=0).balance()
+        with pytest.raises(RateLimitedError) as caught:
+            await smsc.with_options(max_wait=0).balance()
+        assert caught.value.retry_after == W
+        assert now() == t0 + W
+        with pytest.raises(ValueError, match="max_wait"):
+            smsc.with_options(max_wait=-1)
+    assert patient._closed  # closing one closes the copies too
+
+
+async def test_with_options_reaches_the_namespaces_too() -> None:
+    async with Session("demo", "demo", base_url="http://127.0.0.1", transport=emulated()) as smsc:
+        for _ in range(3):
+            await smsc.senders.list()  # 3 identical a minute
+        t0 = now()
+        with pytest.raises(RateLimitedError) as caught:
+            await smsc.with_options(max_wait=0).senders.list()
+        assert caught.value.rule == "senders_list_identical"
+        await smsc.senders.list()  # the original still waits
+        assert now() == t0 + W
+
+
+@pytest.mark.parametrize("bad", [-1, float("nan"), "5", True])
+def test_max_wait_is_checked(bad: Any) -> None:
+    with pytest.raises((ValueError, TypeError), match="max_wait"):
+        Session("demo", "demo", max_wait=bad)
+
+
+async def test_with_options_copies_share_the_lockout_state() -> None:
+    emulator = Emulator(clock=anyio.current_time)
+    transport = httpx.ASGITransport(app=emulator)
+    async with Session("demo", "wrong", base_url="http://127.0.0.1", transport=transport) as smsc:
+        with pytest.raises(AuthorizationError):
+            await smsc.with_options(max_wait=1).balance()
+        with pytest.raises(LockedOutError):
+            await smsc.balance()  # the original knows what its copy learned
+    assert emulator.stats.requests["/sys/balance.php"] == 1
+
+
+# -- events and logs -------------------------------------------------------------------------
+
+
+async def test_limiter_wait_events_and_info_log(caplog: pytest.LogCaptureFixture) -> None:
+    events: list[Any] = []
+    limiter = Limiter(LIMITS, on_event=events.append)
+    for _ in range(10):
+        await pass_through(limiter, BALANCE)
+    await anyio.sleep(20)
+    with caplog.at_level(logging.INFO, logger="smsc_async"):
+        async with limiter.slot(*BALANCE, name="balance"):
+            pass
+        await pass_through(limiter, OPERATOR)
+    assert events == [
+        LimiterWait(
+            endpoint="balance", rule="balance", limit=10, window=W, seconds=W - 20, queued=1
+        )
+    ]
+    (record,) = caplog.records
+    assert record.getMessage() == (
+        "balance: waiting 40.0 s for the rule balance (10 per 60 s); 1 queued for it"
+    )
+
+
+async def test_every_sleep_is_an_event_though_the_log_tells_once(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    events: list[Any] = []
+    limiter = Limiter(LIMITS, on_event=events.append)
+    t0 = now()
+    for _ in range(3):
+        await pass_through(limiter, OPERATOR)
+        await anyio.sleep(10)  # answers at t0, t0 + 10, t0 + 20: slots free at +60, +70, +80
+    assert now() == t0 + 30
+
+    async def cancelled() -> None:
+        with anyio.move_on_after(5):
+            await pass_through(limiter, OPERATOR)
+
+    with caplog.at_level(logging.INFO, logger="smsc_async"):
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(cancelled)  # waits 30 s for the slot of t0 + 60; gives up at t0 + 35
+            await anyio.sleep(1)
+            tg.start_soon(pass_through, limiter, OPERATOR)  # behind it: 39 s, then 25 s
+    assert [e.seconds for e in events] == [30.0, 39.0, 25.0]
+    assert len(caplog.records) == 2  # one line per request
+
+
+async def test_short_waits_are_not_logged(caplog: pytest.LogCaptureFixture) -> None:
+    events: list[Any] = []
+    limiter = Limiter(LIMITS, on_event=events.append)
+    pair = ("7", "79990000001")
+    for _ in range(5):
+        await pass_through(limiter, status([pair]))
+    await anyio.sleep(W - 2)
+    with caplog.at_level(logging.INFO, logger="smsc_async"):
+        async with limiter.slot(*status([pair]), name="status"):
+            pass
+    assert [(e.rule, e.seconds, e.queued) for e in events] == [("status_message", 2.0, 1)]
+    assert not caplog.records
+
+
+async def test_cap_waits_are_events_with_an_unknown_length() -> None:
+    events: list[Any] = []
+    limiter = Limiter(attrs.evolve(LIMITS, concurrency=1), on_event=events.append)
+    async with anyio.create_task_group() as tg, limiter.slot(*INFO):
+        tg.start_soon(pass_through, limiter, INFO)
+        await anyio.sleep(1)
+    assert [(e.rule, e.limit, e.window, e.seconds) for e in events] == [
+        ("concurrency", 1, 0.0, float("inf"))
+    ]
+
+
+async def test_a_failing_hook_is_logged_and_dropped(caplog: pytest.LogCaptureFixture) -> None:
+    def hook(event: Any) -> None:
+        raise RuntimeError("boom")
+
+    limiter = Limiter(LIMITS, on_event=hook)
+    t0 = await pass_through(limiter, BATCH)
+    with caplog.at_level(logging.ERROR, logger="smsc_async"):
+        assert await pass_through(limiter, BATCH) == t0 + W
+    assert "on_event" in caplog.text
+
+
+# -- one clock -------------------------------------------------------------------------------
+
+
+class RecordingClock:
+    """The loop's clock, recording every sleep the limiter asks of it."""
 
     def __init__(self) -> None:
-        self.now = 1000.0
         self.sleeps: list[float] = []
 
-    def clock(self) -> float:
-        return self.now
+    def now(self) -> float:
+        return anyio.current_time()
 
     async def sleep(self, seconds: float) -> None:
         self.sleeps.append(seconds)
-        if math.isinf(seconds):
-            await anyio.sleep_forever()
-        self.now += seconds
-        await anyio.lowlevel.checkpoint()
+        await anyio.sleep(seconds)
+
+    def jitter(self, high: float) -> float:
+        return 0.0
 
 
-def fake_limiter(limits: RateLimits) -> tuple[Limiter, FakeTime]:
-    fake = FakeTime()
-    return Limiter(limits, clock=fake.clock, sleep=fake.sleep), fake
+async def test_the_limiter_sleeps_on_its_clock() -> None:
+    clock = RecordingClock()
+    limiter = Limiter(LIMITS, clock=clock)
+    assert limiter.clock is clock
+    assert limiter.backend.clock is clock  # type: ignore[attr-defined]
+    for _ in range(10):
+        await pass_through(limiter, BALANCE)
+        await anyio.sleep(1)
+    await anyio.sleep(20)
+    await pass_through(limiter, BALANCE)
+    assert clock.sleeps == [W - 30]
 
 
-@bounded
-async def test_fake_clock_balance_sleeps_exactly_until_the_oldest_ages_out() -> None:
-    limiter, fake = fake_limiter(RateLimits())
-    for i in range(10):
-        fake.now = 1000.0 + i  # answers at 1000, 1001, ... 1009
-        async with limiter.slot(*BALANCE):
-            pass
-    fake.now = 1030.0
-    async with limiter.slot(*BALANCE):
-        assert fake.now == 1060.0
-    assert fake.sleeps == [30.0]
-    async with limiter.slot(*BALANCE):
-        assert fake.now == 1061.0
-    assert fake.sleeps == [30.0, 1.0]
+def test_the_session_hands_its_clock_to_the_limiter() -> None:
+    clock = RecordingClock()
+    smsc = Session("demo", "demo", clock=clock)
+    assert smsc._limiter.clock is clock
+    assert smsc._limiter.backend.clock is clock  # type: ignore[attr-defined]
 
 
-@bounded
-async def test_fake_clock_hourly_rule() -> None:
-    limiter, fake = fake_limiter(RateLimits())
-    path, params = "/sys/get.php", {"get_messages": "1"}
-    for i in range(30):
-        # Different parameters each time so only the hourly rule (30 per hour) binds.
-        fake.now = 1000.0 + 100 * i
-        async with limiter.slot(path, {**params, "cnt": str(i)}):
-            pass
-    async with limiter.slot(path, {**params, "cnt": "x"}):
-        assert fake.now == 1000.0 + 3600.0
-    assert fake.sleeps == [3600.0 - 2900.0]
-
-
-@bounded
-async def test_custom_backend_and_sleep_are_used() -> None:
-    fake = FakeTime()
-    backend = MemoryBackend(clock=fake.clock)
-    limiter = Limiter(RateLimits(), backend=backend, sleep=fake.sleep)
-    assert limiter.backend is backend
-    assert limiter.limits == RateLimits()
-    async with limiter.slot(*BATCH):
-        pass
-    async with limiter.slot(*BATCH):
-        assert fake.now == 1060.0
-    assert backend.log("status_batch:batch") is not None
-
-
-@bounded
 async def test_generic_backend_path() -> None:
     """The limiter through the protocol's async methods only (as a Redis backend would be)."""
 
@@ -538,82 +880,41 @@ async def test_generic_backend_path() -> None:
             self.calls.append(name)
             return getattr(self.inner, name)  # type: ignore[no-any-return]
 
-    fake = FakeTime()
-    wrapped = Wrapped(MemoryBackend(clock=fake.clock))
-    limiter = Limiter(RateLimits(), backend=wrapped, sleep=fake.sleep)  # type: ignore[arg-type]
-    async with limiter.slot(*BATCH):
-        pass
-    async with limiter.slot(*BATCH):
-        assert fake.now == 1060.0
-    with pytest.raises(DuplicateSendError):
-        async with limiter.slot(*send()), limiter.slot(*send()):
-            pass
+    wrapped = Wrapped(MemoryBackend())
+    limiter = Limiter(LIMITS, backend=wrapped, request_timeout=20)  # type: ignore[arg-type]
+    t0 = await pass_through(limiter, BATCH)
+    assert await pass_through(limiter, BATCH) == t0 + W
+    async with limiter.slot(*send()) as lease:
+        lease.sent()  # its answer is in: nothing to hold
+        with pytest.raises(DuplicateSendError):
+            await pass_through(limiter, send())
+    with anyio.move_on_after(1):
+        async with limiter.slot(*jobs("held")):
+            await anyio.sleep_forever()
     assert {"acquire", "release", "wait_time"} <= set(wrapped.calls)
+    assert wrapped.inner.log("*concurrency") is not None
+    assert list(wrapped.inner.log("*concurrency").expiries) == [t0 + W + 20]  # type: ignore[union-attr]
 
 
-# -- every waiter whose wait got shorter is woken ----------------------------------------------
+async def test_a_backend_without_hold_frees_the_places_instead_of_failing() -> None:
+    class OldBackend:
+        """A backend written to the protocol before release() took ``hold``."""
 
-OPERATOR = ("/sys/info.php", {"get_operator": "1", "phone": "79990000001"})  # 3 per window
-WIDE = RateLimits().scaled(0.01)  # one-minute rules become 0.6 s
-STEP = 0.15  # between answers: more than the scheduling noise we tolerate below
-NOISE = 0.08
+        def __init__(self) -> None:
+            self.inner = MemoryBackend()
 
+        async def acquire(self, demands: Any, ahead: Any = None) -> Any:
+            return await self.inner.acquire(demands, ahead)
 
-async def _answers(limiter: Limiter, count: int) -> list[float]:
-    answered = []
-    for i in range(count):
-        if i:
-            await anyio.sleep(STEP)
-        async with limiter.slot(*OPERATOR):
-            pass
-        answered.append(current_time())
-    return answered
+        async def wait_time(self, demands: Any, ahead: Any = None) -> float:
+            return await self.inner.wait_time(demands, ahead)
 
+        async def release(self, reservation: Any, *, sent: bool) -> None:
+            await self.inner.release(reservation, sent=sent)
 
-@bounded
-async def test_waiters_behind_a_cancelled_one_all_move_up() -> None:
-    limiter = Limiter(WIDE)
-    expiry = [t + 0.6 for t in await _answers(limiter, 3)]  # the first is >= 0.3 s away
-    admitted: dict[str, float] = {}
-
-    async def waiter(name: str) -> None:
-        async with limiter.slot(*OPERATOR):
-            admitted[name] = current_time()
-
-    async def cancelled() -> None:
-        with anyio.move_on_after(0.1):
-            await waiter("cancelled")
-
-    async with anyio.create_task_group() as tg:
-        for task in (cancelled, partial(waiter, "b"), partial(waiter, "c")):
-            tg.start_soon(task)
-            await anyio.sleep(0.01)
-        assert limiter.waiting() == 3
-    assert "cancelled" not in admitted
-    # Both moved up one place: each to the expiry before the one it waited for.
-    assert expiry[0] <= admitted["b"] <= expiry[0] + NOISE
-    assert expiry[1] <= admitted["c"] <= expiry[1] + NOISE
-
-
-@bounded
-async def test_waiters_move_up_when_a_request_turns_out_unsent() -> None:
-    limiter = Limiter(WIDE)
-    expiry = [t + 0.6 for t in await _answers(limiter, 2)]
-    admitted: dict[str, float] = {}
-
-    async def waiter(name: str) -> None:
-        async with limiter.slot(*OPERATOR):
-            admitted[name] = current_time()
-
-    async with anyio.create_task_group() as tg:
-        async with limiter.slot(*OPERATOR) as lease:  # the third slot, in flight
-            for name in ("a", "b", "c"):
-                tg.start_soon(waiter, name)
-                await anyio.sleep(0.01)
-            # a waits for expiry[0], b for expiry[1], c for an answer.
-            assert limiter.waiting() == 3
-            lease.unsent()
-        unsent = current_time()
-    assert unsent <= admitted["a"] <= unsent + NOISE
-    assert expiry[0] <= admitted["b"] <= expiry[0] + NOISE
-    assert expiry[1] <= admitted["c"] <= expiry[1] + NOISE
+    limiter = Limiter(attrs.evolve(LIMITS, concurrency=1), backend=OldBackend())  # type: ignore[arg-type]
+    t0 = now()
+    with anyio.move_on_after(1):
+        async with limiter.slot(*INFO, deadline=t0 + 30):
+            await anyio.sleep_forever()
+    assert await pass_through(limiter, INFO) == t0 + 1

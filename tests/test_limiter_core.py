@@ -15,11 +15,23 @@ INF = math.inf
 
 
 class FakeClock:
-    def __init__(self, now: float = 0.0) -> None:
-        self.now = now
+    """A :class:`~smsc_async.Clock` that moves only when a test sets ``at``."""
 
-    def __call__(self) -> float:
-        return self.now
+    def __init__(self, at: float = 0.0) -> None:
+        self.at = at
+
+    def now(self) -> float:
+        return self.at
+
+    async def sleep(self, seconds: float) -> None:
+        raise AssertionError("the backend never sleeps")
+
+    def jitter(self, high: float) -> float:
+        return 0.0
+
+
+def take(log: SlidingLog, now: float) -> None:
+    assert log.take(lambda: now)
 
 
 # -- SlidingLog: table tests ----------------------------------------------------------------
@@ -28,8 +40,10 @@ class FakeClock:
 def test_docstring_walkthrough() -> None:
     log = SlidingLog(limit=2, window=60.0)
     assert log.try_admit(0.0) == 0.0
-    log.admit(0.0)
-    log.admit(0.0)
+    assert log.take(lambda: 0.0)
+    assert log.take(lambda: 0.0)
+    assert not log.take(lambda: 1.0)  # full, and nothing taken
+    assert log.inflight == 2
     assert log.try_admit(1.0) == INF  # both in flight: an answer decides
     log.complete(5.0)
     assert log.try_admit(6.0) == 59.0  # the answer of 5.0 ages out at 65.0
@@ -75,10 +89,10 @@ def test_ready_at_table(
 ) -> None:
     log = SlidingLog(limit, window)
     for t in completions:
-        log.admit(t)
+        take(log, t)
         log.complete(t)
     for _ in range(inflight):
-        log.admit(now)
+        take(log, now)
     assert log.ready_at(now, ahead) == ready_at
     expected_wait = 0.0 if ready_at <= now else ready_at - now
     assert log.try_admit(now, ahead) == expected_wait
@@ -86,7 +100,7 @@ def test_ready_at_table(
 
 def test_cancelled_entry_frees_its_slot_at_once() -> None:
     log = SlidingLog(1, 60.0)
-    log.admit(0.0)
+    take(log, 0.0)
     assert log.try_admit(0.0) == INF
     log.cancel()
     assert log.try_admit(0.0) == 0.0
@@ -95,89 +109,212 @@ def test_cancelled_entry_frees_its_slot_at_once() -> None:
 
 def test_completion_from_a_clock_that_went_back_keeps_order() -> None:
     log = SlidingLog(2, 10.0)
-    log.admit(0.0)
-    log.admit(0.0)
+    take(log, 0.0)
+    take(log, 0.0)
     log.complete(5.0)
     log.complete(3.0)
     assert list(log.expiries) == [13.0, 15.0]
     assert log.ready_at(5.0) == 13.0
 
 
-# -- SlidingLog: the property ---------------------------------------------------------------
+def test_take_reads_the_clock_only_when_the_log_looks_full() -> None:
+    log = SlidingLog(2, 10.0)
+    reads: list[float] = []
+
+    def clock() -> float:
+        reads.append(20.0)
+        return 20.0
+
+    assert log.take(clock)
+    log.complete(0.0)
+    assert log.take(clock)
+    assert reads == []
+    log.complete(1.0)
+    assert log.take(clock)  # full by count; at 20.0 both answers have aged out
+    assert reads == [20.0]
+    assert len(log) == 1
+
+
+def test_a_cap_holds_a_place_only_when_told_to() -> None:
+    cap = SlidingLog(2, 0.0)
+    take(cap, 0.0)
+    take(cap, 0.0)
+    cap.complete(1.0)  # answered: the place is free at once
+    cap.complete(1.0, hold=29.0)  # cancelled: the gateway may be at work on it until 30.0
+    assert list(cap.expiries) == [30.0]
+    assert cap.ready_at(1.0) == 1.0
+    take(cap, 1.0)
+    assert cap.ready_at(2.0) == 30.0
+    # A rate log counts a held entry for its window from now, not from the hold.
+    rate = SlidingLog(1, 60.0)
+    take(rate, 0.0)
+    rate.complete(5.0, hold=100.0)
+    assert list(rate.expiries) == [65.0]
+
+
+@pytest.mark.parametrize(
+    ("limit", "completions", "inflight", "ahead", "earliest"),
+    [
+        # known from the expiries: the same as ready_at
+        (2, [0.0, 1.0], 0, 0, 60.0),
+        # both in flight: not before either could answer (now) and age out
+        (2, [], 2, 0, 70.0),
+        # one claimant ahead goes at 60.0 (when 0.0 ages out) and counts until 120.0
+        (1, [0.0], 0, 1, 120.0),
+        # two slots; claimants at 60 and 61 fill them until 120 and 121
+        (2, [0.0, 1.0], 0, 2, 120.0),
+        (2, [0.0, 1.0], 0, 3, 121.0),
+    ],
+)
+def test_earliest_table(
+    limit: int, completions: list[float], inflight: int, ahead: int, earliest: float
+) -> None:
+    log = SlidingLog(limit, 60.0)
+    for t in completions:
+        take(log, t)
+        log.complete(t)
+    for _ in range(inflight):
+        take(log, 10.0)
+    assert log.earliest(10.0, ahead) == earliest
+    assert SlidingLog(2, 0.0).earliest(10.0) == 10.0
+
+
+# -- the properties, through the memory backend's hot path -----------------------------------
+
+
+RATE = "rule:key"
+CAP_KEY = "*concurrency"
 
 
 def simulate(
-    limit: int, window: int, requests: list[tuple[int, int]]
-) -> tuple[list[tuple[int, int]], list[int]]:
-    """Run requests (arrival gap, time in flight) first come first served through one log.
+    limit: int, window: int, cap: int, requests: list[tuple[int, int, int, int]]
+) -> tuple[list[tuple[int, int, int]], list[int]]:
+    """Run requests first come first served through ``MemoryBackend.try_acquire/release_now``.
 
-    Returns each request's (admitted, answered) times and its earliest possible admission
-    (arrival, or the previous admission for first-in first-out).
+    Each request is (arrival gap, time in flight, hold, slots): it demands ``slots`` slots of a
+    rate rule of ``limit`` per ``window`` and one place of a cap of ``cap``; it ends ``time in
+    flight`` after admission, and ``hold > 0`` ends it as a cancelled request whose place stays
+    taken ``hold`` seconds more. Returns each request's (admitted, ended, place freed) times and
+    its earliest possible admission (arrival, or the previous admission: first in, first out).
     """
-    log = SlidingLog(limit, float(window))
-    in_flight: list[int] = []  # completion times, a heap
-    schedule: list[tuple[int, int]] = []
+    clock = FakeClock()
+    backend = MemoryBackend(clock=clock)
+    in_flight: list[tuple[int, int, Reservation, int]] = []  # (end, seq, reservation, hold)
+    schedule: list[tuple[int, int, int]] = []
     earliest: list[int] = []
-    arrival = 0
-    previous = 0
-    for gap, duration in requests:
+    arrival = previous = 0
+
+    def complete_until(t: float) -> None:
+        while in_flight and in_flight[0][0] <= t:
+            end, _, reservation, hold = heapq.heappop(in_flight)
+            clock.at = float(end)
+            backend.release_now(reservation, sent=True, hold=float(hold))
+
+    for seq, (gap, duration, hold, slots) in enumerate(requests):
+        demands = (*[Demand(RATE, limit, float(window))] * slots, Demand(CAP_KEY, cap, 0.0))
         arrival += gap
         t: float = max(arrival, previous)
         earliest.append(int(t))
         while True:
-            while in_flight and in_flight[0] <= t:
-                log.complete(float(heapq.heappop(in_flight)))
-            wait = log.try_admit(t)
-            if wait == 0.0:
+            complete_until(t)
+            clock.at = t
+            got = backend.try_acquire(demands)
+            if isinstance(got, Reservation):
                 break
-            if wait == INF:
-                assert in_flight, "an infinite wait needs a request in flight"
-                t = in_flight[0]
-            else:
-                t += wait
-        log.admit(t)
+            # A refusal took nothing, in any log.
+            assert backend.inflight(CAP_KEY) == len(in_flight)
+            assert backend.inflight(RATE) == sum(len(r.demands) - 1 for _, _, r, _ in in_flight)
+            next_end = in_flight[0][0] if in_flight else INF
+            assert got < INF or in_flight, "an infinite wait needs a request in flight"
+            t = min(t + got, next_end)
         assert t == int(t)
-        heapq.heappush(in_flight, int(t) + duration)
-        schedule.append((int(t), int(t) + duration))
+        heapq.heappush(in_flight, (int(t) + duration, seq, got, hold))
+        schedule.append((int(t), int(t) + duration, int(t) + duration + hold))
         previous = int(t)
     return schedule, earliest
 
 
 requests_strategy = st.lists(
-    st.tuples(st.integers(0, 30), st.integers(0, 40)), min_size=1, max_size=40
+    st.tuples(st.integers(0, 30), st.integers(0, 40), st.integers(0, 30), st.integers(1, 3)),
+    min_size=1,
+    max_size=40,
 )
+limits_strategy = {
+    "limit": st.integers(3, 6),
+    "window": st.integers(1, 60),
+    "cap": st.integers(1, 4),
+}
 
 
 @settings(max_examples=300, deadline=None)
-@given(limit=st.integers(1, 5), window=st.integers(1, 60), requests=requests_strategy)
+@given(**limits_strategy, requests=requests_strategy)
 def test_never_more_than_limit_in_any_window(
-    limit: int, window: int, requests: list[tuple[int, int]]
+    limit: int, window: int, cap: int, requests: list[tuple[int, int, int, int]]
 ) -> None:
-    schedule, _ = simulate(limit, window, requests)
-    # Counting each request at its answer (in flight = now): when a request is admitted, fewer
-    # than ``limit`` earlier ones are in flight or answered less than ``window`` ago.
-    for j, (admitted, _) in enumerate(schedule):
-        counted = [i for i in range(j) if schedule[i][1] + window > admitted]
-        assert len(counted) < limit
-    # Hence the gateway, whenever it sees each arrival between admission and answer, never
-    # finds ``limit + 1`` of them within a span shorter than ``window``.
-    answers = sorted(done for _, done in schedule)
-    for i in range(len(answers) - limit):
-        assert answers[i + limit] - answers[i] >= window
+    schedule, _ = simulate(limit, window, cap, requests)
+    slots = [r[3] for r in requests]
+    for j, (admitted, _, _) in enumerate(schedule):
+        # Counting each request at its end (in flight = now): when a request is admitted, its
+        # slots and those of the earlier requests that still count fit in the rule ...
+        counted = sum(slots[i] for i in range(j) if schedule[i][1] + window > admitted)
+        assert counted + slots[j] <= limit
+        # ... and fewer than ``cap`` earlier requests are in flight or hold their place.
+        holding = [i for i in range(j) if schedule[i][2] > admitted or schedule[i][1] > admitted]
+        assert len(holding) < cap
 
 
 @settings(max_examples=300, deadline=None)
-@given(limit=st.integers(1, 5), window=st.integers(1, 60), requests=requests_strategy)
+@given(**limits_strategy, requests=requests_strategy)
 def test_no_request_waits_longer_than_necessary(
-    limit: int, window: int, requests: list[tuple[int, int]]
+    limit: int, window: int, cap: int, requests: list[tuple[int, int, int, int]]
 ) -> None:
-    schedule, earliest = simulate(limit, window, requests)
-    for j, (admitted, _) in enumerate(schedule):
-        # The earliest moment at which fewer than ``limit`` earlier requests still count:
-        # the ``limit``-th latest expiry (answer + window) among them, if there are that many.
-        expiries = sorted((done + window for _, done in schedule[:j]), reverse=True)
-        bound = expiries[limit - 1] if len(expiries) >= limit else earliest[j]
-        assert admitted == max(earliest[j], bound)
+    schedule, earliest = simulate(limit, window, cap, requests)
+    for j, (admitted, _, _) in enumerate(schedule):
+        need = requests[j][3]
+        # The rule: the moment at most ``limit - need`` earlier slots still count.
+        expiries = sorted(
+            (e for i in range(j) for e in [schedule[i][1] + window] * requests[i][3]),
+            reverse=True,
+        )
+        rule = expiries[limit - need] if len(expiries) > limit - need else earliest[j]
+        # The cap: the moment fewer than ``cap`` earlier requests hold a place.
+        frees = sorted((max(schedule[i][1], schedule[i][2]) for i in range(j)), reverse=True)
+        place = frees[cap - 1] if len(frees) >= cap else earliest[j]
+        assert admitted == max(earliest[j], rule, place)
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    limit=st.integers(1, 5),
+    window=st.integers(1, 60),
+    entries=st.lists(st.integers(0, 100), max_size=8),
+    inflight=st.integers(0, 5),
+    ahead=st.integers(0, 8),
+    extra=st.integers(0, 100),
+)
+def test_earliest_is_a_lower_bound_and_exact_when_known(
+    limit: int, window: int, entries: list[int], inflight: int, ahead: int, extra: int
+) -> None:
+    log = SlidingLog(limit, float(window))
+    for t in sorted(entries):
+        log.inflight += 1
+        log.complete(float(t))
+    log.inflight += inflight
+    now = float(max(entries, default=0))
+    ready = log.ready_at(now, ahead)
+    least = log.earliest(now, ahead)
+    if ready < INF:
+        assert least == ready
+    assert now <= least <= ready
+    # Whatever happens next (answers come, claimants go, as late as they like), the request
+    # cannot go before ``least``: replay one such future and check.
+    ends = sorted([*log.expiries, *[now + extra + window] * inflight])
+    admitted = now
+    for _ in range(ahead + 1):  # each claimant, then this request
+        index = len(ends) - limit
+        admitted = max(admitted, ends[index] if index >= 0 else now)
+        ends = sorted([*ends, admitted + extra + window])
+    assert admitted >= least
 
 
 # -- MemoryBackend --------------------------------------------------------------------------
@@ -201,19 +338,19 @@ def test_backend_admits_all_demands_or_none() -> None:
     assert isinstance(other, Reservation)
     assert backend.try_acquire((CAP,)) == INF  # three in flight: the cap is full
     backend.release_now(other, sent=True)
-    clock.now = 1.0
+    clock.at = 1.0
     backend.release_now(first, sent=True)
-    clock.now = 2.0
+    clock.at = 2.0
     backend.release_now(second, sent=True)
     assert backend.inflight(CAP.key) == 0
-    clock.now = 30.0
+    clock.at = 30.0
     assert backend.try_acquire((BALANCE, CAP)) == 31.0  # 1.0 + 60 - 30
     assert backend.wait_time_now((BALANCE,)) == 31.0
     assert backend.wait_time_now((CAP,)) == 0.0
     # Claims of earlier waiters: one ahead means the second answer (2.0) must age out too.
     assert backend.wait_time_now((BALANCE,), (1,)) == 32.0
     assert backend.wait_time_now((Demand("balance:other", 2, 60.0),), (2,)) == INF
-    clock.now = 61.0
+    clock.at = 61.0
     got = backend.try_acquire((BALANCE, CAP), (0, 0))
     assert isinstance(got, Reservation)
 
@@ -237,9 +374,9 @@ async def test_backend_protocol_methods() -> None:
     assert isinstance(got, Reservation)
     assert await backend.acquire((one,)) == INF
     assert await backend.wait_time((one,)) == INF
-    clock.now = 101.0
+    clock.at = 101.0
     await backend.release(got, sent=True)
-    clock.now = 105.0
+    clock.at = 105.0
     assert await backend.wait_time((one,)) == 6.0
     assert await backend.acquire((one,)) == 6.0
 
@@ -250,7 +387,7 @@ def test_memory_stays_bounded_with_many_distinct_keys() -> None:
     cap = Demand("*concurrency", 14, 0.0)
     window = 1.0
     for i in range(100_000):
-        clock.now = i * 1e-3  # a thousand distinct keys live within any one window
+        clock.at = i * 1e-3  # a thousand distinct keys live within any one window
         demand = Demand(f"status_message:{i}|79990000000", 5, window)
         got = backend.try_acquire((demand, cap))
         assert isinstance(got, Reservation)
@@ -271,10 +408,65 @@ def test_busy_log_is_not_dropped() -> None:
     held = backend.try_acquire((busy,))
     assert isinstance(held, Reservation)
     for i in range(5_000):
-        clock.now = i * 1e-2
+        clock.at = i * 1e-2
         got = backend.try_acquire((Demand(f"x:{i}", 1, 1.0),))
         assert isinstance(got, Reservation)
         backend.release_now(got, sent=True)
     assert backend.inflight("balance:balance") == 1
     backend.release_now(held, sent=True)
     assert len(backend.log("balance:balance") or ()) == 1
+
+
+def test_a_repeated_key_takes_one_slot_per_occurrence() -> None:
+    clock = FakeClock()
+    backend = MemoryBackend(clock=clock)
+    pair = Demand("status_message:7|79990000001", 5, 60.0)
+    three = backend.try_acquire((pair, pair, pair, CAP))
+    assert isinstance(three, Reservation)
+    assert backend.inflight(pair.key) == 3
+    assert backend.try_acquire((pair, pair, pair, CAP)) == INF  # 3 + 3 > 5: nothing taken
+    assert backend.inflight(pair.key) == 3
+    assert backend.inflight(CAP.key) == 1
+    clock.at = 1.0
+    backend.release_now(three, sent=True)
+    assert backend.wait_time_now((pair,) * 3) == 60.0
+    assert backend.wait_time_now((pair,) * 2) == 0.0
+    # Claims ahead count once per key; this request's own occurrences are added to them.
+    assert backend.wait_time_now((pair, pair), (1, 1)) == 60.0
+
+
+def test_a_refused_acquire_leaves_no_new_log_behind() -> None:
+    backend = MemoryBackend(clock=FakeClock())
+    full = Demand("*concurrency", 1, 0.0)
+    held = backend.try_acquire((full,))
+    assert isinstance(held, Reservation)
+    fresh = Demand("operator_identical:/sys/info.php&phone=79990000001", 3, 60.0)
+    assert backend.try_acquire((fresh, full)) == INF
+    assert backend.log(fresh.key) is None
+    assert len(backend) == 1
+
+
+def test_a_hold_keeps_the_caps_and_counts_the_rules_from_now() -> None:
+    clock = FakeClock()
+    backend = MemoryBackend(clock=clock)
+    rule = Demand("balance:balance", 10, 60.0)
+    got = backend.try_acquire((rule, CAP))
+    assert isinstance(got, Reservation)
+    clock.at = 5.0
+    backend.release_now(got, sent=False, hold=25.0)  # a hold implies the request may have left
+    assert list(backend.log(CAP.key).expiries) == [30.0]  # type: ignore[union-attr]
+    assert list(backend.log(rule.key).expiries) == [65.0]  # type: ignore[union-attr]
+    for _ in range(2):
+        assert isinstance(backend.try_acquire((CAP,)), Reservation)
+    assert backend.wait_time_now((CAP,)) == 25.0  # three places: two in flight, one held
+
+
+def test_a_bare_time_function_is_a_clock_too() -> None:
+    at = [5.0]
+    backend = MemoryBackend(clock=lambda: at[0])
+    one = Demand("jobs_identical:x", 1, 10.0)
+    got = backend.try_acquire((one,))
+    assert isinstance(got, Reservation)
+    backend.release_now(got, sent=True)
+    at[0] = 7.0
+    assert backend.wait_time_now((one,)) == 8.0

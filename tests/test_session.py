@@ -191,7 +191,8 @@ async def test_lost_answer_of_a_send_is_never_retried(
 
 
 async def test_dropped_connection(smsc: Session, emulator: Emulator) -> None:
-    emulator.inject(Fault(kind="drop", path="/sys/balance.php"))
+    # Persistent: a read is retried after a transport failure (RetryPolicy), so every try drops.
+    emulator.inject(Fault(kind="drop", path="/sys/balance.php", times=None))
     with pytest.raises(TransportError):
         await smsc.balance()
 
@@ -199,7 +200,8 @@ async def test_dropped_connection(smsc: Session, emulator: Emulator) -> None:
 @pytest.mark.parametrize(
     ("fault", "needle"),
     [
-        (Fault(kind="http_status", status=503), "HTTP 503"),
+        # Persistent: a read is retried after a 5xx answer (RetryPolicy), so every try gets it.
+        (Fault(kind="http_status", status=503, times=None), "HTTP 503"),
         (Fault(kind="html"), "HTML"),
         (Fault(kind="malformed"), "malformed"),
     ],

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterable, Callable, Iterable
+from collections.abc import AsyncIterable, Callable, Iterable, Sequence
 
 import attrs
 
@@ -16,6 +16,7 @@ from .._constants import (
 )
 from .._errors import InvalidPhoneError, OperatorNotFoundError
 from .._limits import identical, per_login
+from .._retry import RetryPolicy
 from .._validation import check_int, check_phone, check_phones
 from ._base import Calls, Endpoint, Kind, as_list
 
@@ -46,6 +47,9 @@ WAIT_CALL = Endpoint(
 
 class InfoCalls(Calls):
     """The balance, operator look-ups (one request or a whole list) and confirmation by call."""
+
+    # A bulk run retries on the session's policy (and waits on its clock).
+    _retry: RetryPolicy | None
 
     async def balance(self) -> models.Balance:
         """The account's balance, with its currency and credit (balance.php, ``cur=1``).
@@ -110,9 +114,12 @@ class InfoCalls(Calls):
         every batch; ``total``, the number of items in ``phones`` (default: ``len(phones)`` when
         it has one), lets it estimate the ETA before the input is read to the end. ``concurrency``
         never exceeds the session's ``limits.concurrency``. ``retries`` repeats a batch after a
-        transient failure (timeout, lost connection, unreadable answer, error 9); a failure that
-        outlasts them, or any other error of the session (wrong credentials …), stops the run and
-        is raised from the iteration as it is.
+        transient failure (timeout, lost connection, unreadable answer, error 9), waiting as the
+        session's ``retry`` policy says (its defaults when the session has ``retry=None``); a
+        failure that outlasts them, or any other error of the session (wrong credentials …), stops
+        the run and is raised from the iteration as it is. An item of ``phones`` that is not a
+        number (text that is not one, ``None``, a float …) gets its own result with an ``error``
+        and is never sent.
 
         Enter the returned object to start; leaving the block early cancels the requests in
         flight::
@@ -137,7 +144,7 @@ class InfoCalls(Calls):
         from .._bulk import BulkLookup, check_callback
 
         return BulkLookup(
-            self.operator_info,
+            self._lookup_batch,
             phones,
             batch_size=batch_size,
             concurrency=min(concurrency, limits.concurrency),
@@ -146,4 +153,11 @@ class InfoCalls(Calls):
             skip=skip,
             retries=retries,
             rate_span=2 * limits.operator_any.window,
+            retry=self._retry,
+            clock=self._clock,
         )
+
+    async def _lookup_batch(self, part: Sequence[str]) -> list[models.OperatorInfo]:
+        # The run normalized every number already (stricter than check_phones): straight to
+        # the pipeline, without checking a million numbers twice.
+        return await self._call(OPERATOR_INFO, {"phone": ",".join(part)})

@@ -359,6 +359,6 @@ class MessageCalls(Calls):
                 last = await self._call(STATUS, dict(params))
                 if last.final:
                     return last
-                await anyio.sleep(interval)
+                await self._clock.sleep(interval)
         seen = "no answer" if last is None else f"last status {last.status.name}"
         raise TimeoutError(f"message {params['id']} to {params['phone']}: {seen} after {timeout} s")

@@ -1,0 +1,180 @@
+"""The HTTP client a session sends through: httpx's own transport, or aiohttp's on asyncio.
+
+Either way the session talks to one ``httpx.AsyncClient``: the same timeouts, the same headers,
+the same streaming reads (so any size cap on an answer applies alike) and the same exception
+types, because ``http_backend="aiohttp"`` only swaps the client's *transport* for
+``httpx_aiohttp.AiohttpTransport`` (the transport openai-python offers). aiohttp spends a
+fraction of httpx's CPU per request; it runs on asyncio only, so trio keeps httpx.
+
+The mapping of aiohttp's failures to httpx's exceptions is redone here, because the transport's
+own table files several of them under a different branch than httpx would (a refused connection
+or a dropped answer as ``ConnectTimeout``, a malformed status line not at all): a session must
+raise the same error for the same fault whichever backend carries it.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import AsyncIterator, Iterator
+from contextlib import contextmanager
+from typing import TYPE_CHECKING, Any, Literal
+
+import httpx
+
+if TYPE_CHECKING:
+    import aiohttp
+
+__all__ = ["HTTP_BACKENDS", "HttpBackend", "make_client"]
+
+HttpBackend = Literal["httpx", "aiohttp"]
+HTTP_BACKENDS: tuple[HttpBackend, ...] = ("httpx", "aiohttp")
+
+#: What ``http_backend=None`` means. Only the test suite's transport plugin
+#: (tests/_transports.py) changes it, to run every HTTP test on both backends.
+DEFAULT_BACKEND: HttpBackend = "httpx"
+
+_ASYNCIO_ONLY = (
+    "http_backend='aiohttp' runs on asyncio only; under trio use the default http_backend='httpx'"
+)
+
+
+def _in_trio() -> bool:
+    trio = sys.modules.get("trio")  # never imported here: a program on asyncio has none
+    if trio is None:
+        return False
+    try:
+        trio.lowlevel.current_task()
+    except RuntimeError:
+        return False
+    return True
+
+
+def make_client(
+    http_backend: str | None,
+    *,
+    transport: httpx.AsyncBaseTransport | None,
+    timeout: float,
+    concurrency: int,
+    headers: dict[str, str],
+) -> httpx.AsyncClient:
+    """The session's client: a pool of ``concurrency`` connections on the chosen backend.
+
+    ``http_backend`` is ``"httpx"``, ``"aiohttp"`` or ``None`` (the default, httpx). An injected
+    ``transport`` wins over the default but not over an explicit ``"aiohttp"``.
+    """
+    if http_backend is not None and http_backend not in HTTP_BACKENDS:
+        if not isinstance(http_backend, str):
+            raise TypeError(f"http_backend must be a str, not {type(http_backend).__name__}")
+        raise ValueError(f"http_backend must be 'httpx' or 'aiohttp', got {http_backend!r}")
+    if http_backend == "aiohttp" and transport is not None:
+        raise ValueError("pass transport or http_backend='aiohttp', not both")
+    backend = http_backend if http_backend is not None else DEFAULT_BACKEND
+    pool = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
+    if backend == "aiohttp" and transport is None:
+        if _in_trio():
+            raise RuntimeError(_ASYNCIO_ONLY)
+        transport = _aiohttp_transport(pool)
+    return httpx.AsyncClient(
+        transport=transport,
+        timeout=timeout,
+        limits=pool,
+        headers=headers,
+        follow_redirects=False,
+    )
+
+
+def _aiohttp_transport(pool: httpx.Limits) -> httpx.AsyncBaseTransport:
+    try:
+        from httpx_aiohttp import AiohttpTransport
+    except ImportError:
+        raise ImportError(
+            "http_backend='aiohttp' needs the aiohttp extra: pip install 'smsc-async[aiohttp]'"
+        ) from None
+    # The transport sizes aiohttp's connector from the pool limits (``limit=max_connections``)
+    # and opens its aiohttp session on the first request, inside the running loop.
+    return _AiohttpTransport(AiohttpTransport(limits=pool))
+
+
+class _AiohttpTransport(httpx.AsyncBaseTransport):
+    """``AiohttpTransport`` with httpx's exception types and an asyncio-only guard."""
+
+    def __init__(self, inner: httpx.AsyncBaseTransport) -> None:
+        self._inner = inner
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        import asyncio
+
+        try:
+            asyncio.get_running_loop()
+        except RuntimeError:
+            raise RuntimeError(_ASYNCIO_ONLY) from None
+        with _httpx_errors(request):
+            response = await self._inner.handle_async_request(request)
+        assert isinstance(response.stream, httpx.AsyncByteStream)
+        return httpx.Response(
+            status_code=response.status_code,
+            headers=response.headers.raw,
+            stream=_Body(response.stream, request),
+            request=request,
+            extensions=response.extensions,
+        )
+
+    async def aclose(self) -> None:
+        await self._inner.aclose()
+
+
+class _Body(httpx.AsyncByteStream):
+    """The answer's body, with read failures mapped as httpx maps them."""
+
+    def __init__(self, inner: httpx.AsyncByteStream, request: httpx.Request) -> None:
+        self._inner = inner
+        self._request = request
+
+    async def __aiter__(self) -> AsyncIterator[bytes]:
+        with _httpx_errors(self._request):
+            async for chunk in self._inner:
+                yield chunk
+
+    async def aclose(self) -> None:
+        with _httpx_errors(self._request):
+            await self._inner.aclose()
+
+
+@contextmanager
+def _httpx_errors(request: httpx.Request) -> Iterator[None]:
+    import aiohttp
+
+    try:
+        yield
+    except httpx.HTTPError as exc:
+        cause = exc.__cause__
+        if not isinstance(cause, aiohttp.ClientError):
+            raise
+        raise _mapped(cause, request) from cause
+    except aiohttp.ClientError as exc:
+        # The transport lets some aiohttp errors through unmapped (a malformed answer).
+        raise _mapped(exc, request) from exc
+
+
+def _mapped(exc: aiohttp.ClientError, request: httpx.Request) -> httpx.HTTPError:
+    """The httpx exception httpx's own transport raises for the same fault."""
+    import aiohttp
+
+    kind: type[httpx.TransportError]
+    message: Any = str(exc) or type(exc).__name__
+    if isinstance(exc, aiohttp.ConnectionTimeoutError):
+        kind = httpx.ConnectTimeout
+    elif isinstance(exc, aiohttp.ServerTimeoutError):
+        kind = httpx.ReadTimeout
+    elif isinstance(exc, aiohttp.ClientConnectorError):
+        kind = httpx.ConnectError
+    elif isinstance(exc, aiohttp.ServerDisconnectedError):
+        kind = httpx.RemoteProtocolError
+        message = "Server disconnected without sending a response."
+    elif isinstance(exc, (aiohttp.ClientResponseError, aiohttp.ClientPayloadError)):
+        kind = httpx.RemoteProtocolError  # a malformed status line, headers or body
+    elif isinstance(exc, aiohttp.ClientConnectionError):
+        kind = httpx.ReadError  # reset by peer and the like
+    else:
+        kind = httpx.TransportError
+    return kind(message, request=request)

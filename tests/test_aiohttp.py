@@ -1,0 +1,238 @@
+"""The aiohttp backend: chosen, sized, guarded, and indistinguishable from httpx in what it returns.
+
+Every HTTP behaviour test also runs on aiohttp (tests/_transports.py); these pin what is the
+backend's own: its selection, its connector, the trio guard, and that each transport fault maps to
+the same exception on both backends.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from contextlib import asynccontextmanager
+
+import anyio
+import anyio.abc
+import httpx
+import pytest
+
+from smsc_async import (
+    ConnectError,
+    RequestTimeout,
+    Session,
+    SMSCError,
+    TransportError,
+)
+from smsc_async._http import make_client
+from smsc_async.testing import Emulator, Fault, serve
+
+httpx_aiohttp = pytest.importorskip("httpx_aiohttp")
+aiohttp = pytest.importorskip("aiohttp")
+
+BACKENDS = ("httpx", "aiohttp")
+
+
+@pytest.fixture
+def anyio_backend() -> str:
+    return "asyncio"  # aiohttp runs on asyncio only; the trio guard is tested below
+
+
+def _inner(session: Session) -> httpx_aiohttp.AiohttpTransport:
+    outer = session._client._transport
+    inner = getattr(outer, "_inner", None)
+    assert isinstance(inner, httpx_aiohttp.AiohttpTransport)
+    return inner
+
+
+@pytest.fixture
+def url() -> Iterator[str]:
+    """A fresh emulator on a loopback socket (not ``live_url``: these tests pick their backends)."""
+    with serve(Emulator()) as base_url:
+        yield base_url
+
+
+@pytest.mark.anyio
+async def test_connector_sized_to_the_concurrency_cap(url: str) -> None:
+    async with Session("demo", "demo", base_url=url, http_backend="aiohttp") as smsc:
+        await smsc.balance()
+        client = _inner(smsc).client
+        assert isinstance(client, aiohttp.ClientSession)
+        assert client.connector is not None
+        assert client.connector.limit == smsc.limits.concurrency == 14
+    assert client.closed  # the session closed what it opened
+
+
+@pytest.mark.anyio
+async def test_httpx_backend_is_httpx_own_transport(url: str) -> None:
+    async with Session("demo", "demo", base_url=url, http_backend="httpx") as smsc:
+        assert isinstance(smsc._client._transport, httpx.AsyncHTTPTransport)
+
+
+async def _scenario(smsc: Session) -> list[object]:
+    """Answers whose content does not depend on when they were asked."""
+    out: list[object] = [await smsc.balance()]
+    out.append(await smsc.operator_info(["79161234567", "79031234567", "77011234567"]))
+    out.append(await smsc.cost(["79161234567", "79031234567"], "Привет, мир"))
+    sent = await smsc.send("79161234567", "code 1234")
+    out.append((sent.id, sent.cnt))
+    for call in (lambda: smsc.status(10**9, "79161234567"), lambda: smsc.cost("7916123456", "x")):
+        try:
+            out.append(await call())
+        except SMSCError as exc:
+            out.append((type(exc), str(exc)))
+    return out
+
+
+@pytest.mark.anyio
+async def test_identical_results_on_both_backends() -> None:
+    answers = []
+    for backend in BACKENDS:
+        with serve(Emulator()) as url:  # a fresh gateway for each: the same ids, the same state
+            async with Session("demo", "demo", base_url=url, http_backend=backend) as smsc:
+                answers.append(await _scenario(smsc))
+    assert answers[0] == answers[1]
+    assert len(answers[0]) == 6
+
+
+# -- faults below HTTP: the same exception, whichever backend -----------------------------------
+
+Handler = Callable[[anyio.abc.SocketStream], Awaitable[None]]
+
+
+@asynccontextmanager
+async def raw_server(handler: Handler) -> AsyncIterator[str]:
+    """A TCP server on loopback that answers each connection with ``handler``."""
+    listener = await anyio.create_tcp_listener(local_host="127.0.0.1")
+    port = listener.extra(anyio.abc.SocketAttribute.local_port)
+
+    async def serve_one(stream: anyio.abc.SocketStream) -> None:
+        async with stream:
+            try:
+                await stream.receive(65536)
+                await handler(stream)
+            except (anyio.BrokenResourceError, anyio.ClosedResourceError):
+                pass
+
+    async with listener, anyio.create_task_group() as tg:
+        tg.start_soon(listener.serve, serve_one)
+        try:
+            yield f"http://127.0.0.1:{port}"
+        finally:
+            tg.cancel_scope.cancel()
+
+
+async def _garbage(stream: anyio.abc.SocketStream) -> None:
+    await stream.send(b"this is not HTTP\r\n\r\n")
+
+
+async def _truncated(stream: anyio.abc.SocketStream) -> None:
+    await stream.send(b'HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\n{"balance":')
+
+
+async def _silent(stream: anyio.abc.SocketStream) -> None:
+    await anyio.sleep_forever()
+
+
+async def _close(stream: anyio.abc.SocketStream) -> None:
+    await stream.aclose()
+
+
+FAULTS: dict[str, tuple[Handler | None, type[SMSCError], type[httpx.HTTPError]]] = {
+    "refused": (None, ConnectError, httpx.ConnectError),
+    "closed without an answer": (_close, TransportError, httpx.RemoteProtocolError),
+    "not HTTP": (_garbage, TransportError, httpx.RemoteProtocolError),
+    "truncated body": (_truncated, TransportError, httpx.RemoteProtocolError),
+    "no answer in time": (_silent, RequestTimeout, httpx.ReadTimeout),
+}
+
+
+async def _failure(url: str, backend: str) -> BaseException:
+    async with Session(
+        "demo", "demo", base_url=url, http_backend=backend, timeout=0.2, retry=None
+    ) as smsc:
+        with pytest.raises(SMSCError) as caught:
+            await smsc.balance()
+    return caught.value
+
+
+@pytest.mark.anyio
+@pytest.mark.parametrize("fault", list(FAULTS))
+async def test_faults_map_to_the_same_errors(fault: str) -> None:
+    handler, error, cause = FAULTS[fault]
+    seen = []
+    for backend in BACKENDS:
+        if handler is None:
+            with socket_closed_port() as url:
+                exc = await _failure(url, backend)
+        else:
+            async with raw_server(handler) as url:
+                exc = await _failure(url, backend)
+        seen.append((type(exc), type(exc.__cause__)))
+    assert seen == [(error, cause), (error, cause)]
+
+
+@pytest.mark.anyio
+async def test_a_dropped_answer_maps_as_httpx_maps_it() -> None:
+    seen = []
+    emulator = Emulator()
+    with serve(emulator) as url:
+        for backend in BACKENDS:
+            emulator.inject(Fault(kind="drop", path="/sys/balance.php", times=1))
+            exc = await _failure(url, backend)
+            seen.append((type(exc), type(exc.__cause__)))
+    assert seen == [(TransportError, httpx.RemoteProtocolError)] * 2
+
+
+class socket_closed_port:
+    """A loopback URL on which nothing listens (the port was bound, then freed)."""
+
+    def __enter__(self) -> str:
+        import socket
+
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            port = s.getsockname()[1]
+        return f"http://127.0.0.1:{port}"
+
+    def __exit__(self, *exc: object) -> None:
+        pass
+
+
+# -- selection and its guards -------------------------------------------------------------------
+
+
+def test_bad_http_backend_values_are_refused() -> None:
+    with pytest.raises(ValueError, match="http_backend must be 'httpx' or 'aiohttp'"):
+        Session("demo", "demo", http_backend="requests")  # type: ignore[arg-type]
+    with pytest.raises(TypeError, match="http_backend must be a str"):
+        Session("demo", "demo", http_backend=1)  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match="not both"):
+        Session("demo", "demo", http_backend="aiohttp", transport=httpx.MockTransport(print))
+    with pytest.raises(ValueError, match="not both"):
+        Session("demo", "demo", http_backend="aiohttp", http_client=httpx.AsyncClient())
+
+
+def test_missing_extra_names_it(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setitem(sys.modules, "httpx_aiohttp", None)  # as if not installed
+    with pytest.raises(ImportError, match=r"smsc-async\[aiohttp\]"):
+        make_client("aiohttp", transport=None, timeout=1.0, concurrency=1, headers={})
+
+
+@pytest.mark.parametrize("anyio_backend", ["trio"])
+@pytest.mark.anyio
+async def test_trio_gets_a_clear_error(url: str) -> None:
+    with pytest.raises(RuntimeError, match="asyncio only"):
+        Session("demo", "demo", base_url=url, http_backend="aiohttp")
+
+
+def test_trio_gets_a_clear_error_for_a_session_made_outside_it(url: str) -> None:
+    import trio
+
+    smsc = Session("demo", "demo", base_url=url, http_backend="aiohttp")
+
+    async def use() -> None:
+        async with smsc:
+            await smsc.balance()
+
+    with pytest.raises(RuntimeError, match="asyncio only"):
+        trio.run(use)
