@@ -83,6 +83,9 @@ from ._limits import (
     Rule,
     Scope,
 )
+from ._reconcile import (
+    ReconciledSend,
+)
 from ._retry import (
     RetryPolicy,
 )
@@ -201,6 +204,7 @@ __all__ = [
     "ProtocolError",
     "RateLimitedError",
     "RateLimits",
+    "ReconciledSend",
     "RefusedError",
     "RequestDone",
     "RequestTimeout",

@@ -6,8 +6,18 @@ import datetime as _dt
 
 #: The main gateway host; regional hosts are smscentre.com, smsc.kz, smsc.ua, smsc.tj.
 DEFAULT_BASE_URL = "https://smsc.ru"
-#: Seconds to connect, read, write and wait for a pooled connection.
+#: Seconds one attempt may take from the moment the limiter admits it: waiting for a pooled
+#: connection, connecting, writing the request, waiting for and reading the whole answer.
 DEFAULT_TIMEOUT = 30.0
+#: Bytes an answer may have once decompressed (the largest real answers -- a long history, a
+#: big phone book -- stay well below). A larger one is a ProtocolError, read no further.
+DEFAULT_MAX_RESPONSE_SIZE = 4 * 1024 * 1024
+#: After a lost send's deadline, how long :meth:`~smsc_async.Session.reconcile` still waits before
+#: it trusts "not found": a request written just before the deadline may still be on its way to,
+#: or being stored by, the gateway.
+RECONCILE_GRACE = 5.0
+#: Prefix of the message ids the session gives sends that carry none (the rest is random).
+SESSION_ID_PREFIX = "sa"
 #: Gateway dates are Moscow time, which has had no daylight saving since 2014.
 MOSCOW = _dt.timezone(_dt.timedelta(hours=3), "MSK")
 #: Documented upper bound of ``mes`` (older documentation said 800).

@@ -5,9 +5,10 @@ Every failure is an :class:`SMSCError`::
     SMSCError
     ├── TransportError                 the request did not complete (wraps the httpx error)
     │   ├── ConnectError               no connection could be made
-    │   └── RequestTimeout             connect/read/write/pool timeout
+    │   └── RequestTimeout             no complete answer within the attempt's deadline
     ├── ProtocolError                  an answer we cannot read: non-200, HTML page, empty,
-    │                                  truncated or unstructurable body (.endpoint, .excerpt)
+    │                                  truncated, oversized, too deeply nested or
+    │                                  unstructurable body (.endpoint, .excerpt)
     ├── RefusedError                   the session refused to send; nothing left the machine
     │   ├── DuplicateSendError         an identical send inside its window (a double click)
     │   ├── LockedOutError             earlier authorization failures: stopped before the IP block
@@ -40,7 +41,9 @@ Every failure is an :class:`SMSCError`::
 Codes map to classes **per endpoint**: each endpoint's declaration names its own codes (code 3 is
 "insufficient funds" on send but "not found" elsewhere) beside the shared ones (``SHARED_ERRORS``);
 ``ERROR_TABLES`` gathers them by endpoint name. Credentials never appear in any message here: the
-session never passes them in.
+session never passes them in, and every excerpt or server text it places into one passes its
+redactor first (the password and API key in any spelling -- raw, URL- or form-encoded, HTML- or
+JSON-escaped -- become ``***``).
 """
 
 from __future__ import annotations
@@ -180,16 +183,28 @@ class SendUnconfirmedError(SMSCError):
     endpoint's name and ``reason`` what went wrong (the underlying error is the ``__cause__``).
     ``await session.reconcile(err)`` asks the gateway what it accepted; resend only when it
     answers ``None``.
+
+    ``deadline`` is the time, on the session's clock, after which the lost attempt could no
+    longer be waiting for its answer (``None`` when unknown); ``reconcile`` waits past it before
+    it trusts "not found". The message never shows the phones.
     """
 
     def __init__(
-        self, message: str, *, endpoint: str, id: str, phones: tuple[str, ...], reason: str
+        self,
+        message: str,
+        *,
+        endpoint: str,
+        id: str,
+        phones: tuple[str, ...],
+        reason: str,
+        deadline: float | None = None,
     ) -> None:
         super().__init__(message)
         self.endpoint = endpoint
         self.id = id
         self.phones = phones
         self.reason = reason
+        self.deadline = deadline
 
 
 class APIError(SMSCError):

@@ -171,3 +171,52 @@ def test_unreadable_bodies_are_protocol_errors(status_code: int, body: bytes, re
         decode(BALANCE, status_code, body)
     assert reason in str(info.value)
     assert info.value.endpoint == "balance"
+
+
+@pytest.mark.parametrize(
+    "body",
+    [b"[" * 100_000 + b"]" * 100_000, b'{"a":' * 100_000 + b"0" + b"}" * 100_000, b"[" * 100_000],
+    ids=["lists", "objects", "unclosed"],
+)
+def test_deeply_nested_json_is_a_protocol_error(body: bytes) -> None:
+    with pytest.raises(ProtocolError) as info:
+        _decode(BALANCE, body)
+    assert info.value.endpoint == "balance"
+    assert len(info.value.excerpt) <= 120
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        b'{"error": "x", "error_code": "' + b"9" * 5000 + b'"}',
+        b"ERROR = " + b"9" * 5000 + b" (x)",
+        b'{"balance": ' + b"1" * 5000 + b"}",
+    ],
+    ids=["json-code", "plain-code", "json-number"],
+)
+def test_numbers_too_long_to_convert_are_protocol_errors(body: bytes) -> None:
+    # int() refuses more than 4300 digits with ValueError: it must not escape untyped.
+    with pytest.raises(ProtocolError):
+        _decode(BALANCE, body)
+
+
+def test_redact_applies_to_everything_taken_from_the_answer() -> None:
+    from smsc_async._endpoints._base import decode
+
+    def redact(text: str) -> str:
+        return text.replace("hunter2", "***")
+
+    cases = [
+        (500, b"login=a&psw=hunter2 rejected"),
+        (200, b"<html>psw=hunter2</html>"),
+        (200, b'{"error": "bad psw hunter2", "error_code": 1}'),
+        (200, b"ERROR = 1 (bad psw hunter2)"),
+        (200, b'{"balance": "hunter2"}'),
+    ]
+    for status, body in cases:
+        with pytest.raises((ProtocolError, APIError)) as info:
+            decode(BALANCE, status, body, redact=redact)
+        err = info.value
+        assert "hunter2" not in str(err) and "hunter2" not in repr(err.args)
+        assert "hunter2" not in getattr(err, "excerpt", "")
+        assert "hunter2" not in getattr(err, "message", "")

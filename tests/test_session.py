@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import logging
 from decimal import Decimal
 
 import anyio
@@ -20,8 +21,10 @@ from smsc_async import (
     LockedOutError,
     ProtocolError,
     RateLimits,
+    RequestDone,
     RequestTimeout,
     RetryPolicy,
+    SendUnconfirmedError,
     Session,
     Status,
     TooManyRequestsError,
@@ -182,8 +185,9 @@ async def test_lost_answer_of_a_send_is_never_retried(
     async with Session(
         "demo", "demo", base_url=live_url, limits=limits, timeout=0.2, retry=FAST_RETRY
     ) as smsc:
-        with pytest.raises(RequestTimeout):
+        with pytest.raises(SendUnconfirmedError) as info:
             await smsc.send(PHONE, "maybe sent")
+        assert isinstance(info.value.__cause__, RequestTimeout)
         # Whether it went out is unknown, so the same send stays refused inside its window.
         with pytest.raises(DuplicateSendError):
             await smsc.send(PHONE, "maybe sent")
@@ -285,3 +289,147 @@ async def test_status_of_an_email_by_address(smsc: Session) -> None:
     assert status.status is not Status.NOT_FOUND
     with pytest.raises(ValueError, match="phone"):
         await smsc.status(sent.id, "ann@")
+
+
+# -- the failed-sends guard ------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("codes", [[9], [8, 9]], ids=["error-9", "mixed"])
+async def test_failed_sends_guard_counts_error_9(
+    live_url: str, limits: RateLimits, emulator: Emulator, codes: list[int]
+) -> None:
+    # The gateway blocks the IP after 100 failed sends in a row, error 9 included.
+    rule = limits.failed_sends
+    async with Session("demo", "demo", base_url=live_url, limits=limits, retry=None) as smsc:
+        for i in range(rule.count - 1):
+            code = codes[i % len(codes)]
+            emulator.inject(Fault(kind="error", error_code=code, path="/sys/send.php"))
+            with pytest.raises((TooManyRequestsError, UndeliverableError)):
+                await smsc.send(PHONE, f"attempt {i}")
+        with pytest.raises(CircuitOpenError, match="99 sends failed in a row") as info:
+            await smsc.send(PHONE, "one too many")
+        assert info.value.retry_after > 0
+    assert emulator.stats.requests["/sys/send.php"] == rule.count - 1
+
+
+async def test_error_9_retries_of_one_send_each_count(
+    live_url: str, limits: RateLimits, emulator: Emulator
+) -> None:
+    emulator.inject(Fault(kind="error", error_code=9, path="/sys/send.php", times=None))
+    policy = RetryPolicy(attempts=3, initial=0.0, max_wait=0.0, jitter=0.0)
+    async with Session("demo", "demo", base_url=live_url, limits=limits, retry=policy) as smsc:
+        for i in range(33):
+            with pytest.raises(TooManyRequestsError):
+                await smsc.send(PHONE, f"try {i}")  # 3 requests each: 99 in all
+        with pytest.raises(CircuitOpenError):
+            await smsc.send(PHONE, "stop")
+    assert emulator.stats.requests["/sys/send.php"] == 99
+
+
+# -- configuration ---------------------------------------------------------------------------
+
+
+def test_from_env() -> None:
+    env = {"SMSC_LOGIN": "alex", "SMSC_PASSWORD": "pw", "SMSC_BASE_URL": "https://smsc.kz"}
+    smsc = Session.from_env(environ=env, timeout=5)
+    assert repr(smsc) == "<smsc_async.Session base_url='https://smsc.kz' auth=password>"
+    assert smsc.timeout == 5.0
+    smsc = Session.from_env(environ={"SMSC_API_KEY": "k", "SMSC_LOGIN": ""})
+    assert repr(smsc) == "<smsc_async.Session base_url='https://smsc.ru' auth=api_key>"
+    # Keywords win, credentials as a whole.
+    smsc = Session.from_env(environ=env, api_key="other", base_url="https://smsc.ua")
+    assert repr(smsc) == "<smsc_async.Session base_url='https://smsc.ua' auth=api_key>"
+    with pytest.raises(ValueError, match="SMSC_LOGIN and SMSC_PASSWORD, or SMSC_API_KEY"):
+        Session.from_env(environ={})
+    with pytest.raises(ValueError, match="both SMSC_LOGIN and SMSC_PASSWORD"):
+        Session.from_env(environ={"SMSC_LOGIN": "alex"})
+    with pytest.raises(ValueError, match="not both"):
+        Session.from_env(environ={**env, "SMSC_API_KEY": "k"})
+
+
+def test_from_env_reads_os_environ(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("SMSC_LOGIN", "alex")
+    monkeypatch.setenv("SMSC_PASSWORD", "pw")
+    monkeypatch.delenv("SMSC_API_KEY", raising=False)
+    monkeypatch.delenv("SMSC_BASE_URL", raising=False)
+    assert (
+        repr(Session.from_env()) == "<smsc_async.Session base_url='https://smsc.ru' auth=password>"
+    )
+
+
+async def test_http_client_with_timeout_is_refused() -> None:
+    async with httpx.AsyncClient(timeout=httpx.Timeout(7.0, read=12.0)) as client:
+        with pytest.raises(ValueError, match="timeout"):
+            Session("a", "b", http_client=client, timeout=5)
+        # The client's own longest phase bounds each attempt.
+        assert Session("a", "b", http_client=client).timeout == 12.0
+
+
+# -- what it tells: logs and events ----------------------------------------------------------
+
+
+async def test_one_debug_line_and_one_event_per_attempt(
+    live_url: str,
+    limits: RateLimits,
+    emulator: Emulator,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    caplog.set_level(logging.DEBUG, logger="smsc_async")
+    events: list[object] = []
+    emulator.inject(Fault(kind="error", error_code=9, path="/sys/balance.php", times=2))
+    async with Session(
+        "demo", "demo", base_url=live_url, limits=limits, retry=FAST_RETRY, on_event=events.append
+    ) as smsc:
+        await smsc.balance()
+        await smsc.send(PHONE, "x")
+        with pytest.raises(DuplicateSendError):
+            await smsc.send(PHONE, "x")
+    done = [e for e in events if isinstance(e, RequestDone)]
+    assert [(e.endpoint, e.attempt, e.outcome) for e in done] == [
+        ("balance", 1, "TooManyRequestsError"),
+        ("balance", 2, "TooManyRequestsError"),
+        ("balance", 3, "ok"),
+        ("send", 1, "ok"),
+        ("send", 1, "DuplicateSendError"),
+    ]
+    assert all(e.waited >= 0 and e.duration >= 0 for e in done)
+    assert done[-1].duration == 0.0  # refused before it left
+    lines = [r for r in caplog.records if r.name == "smsc_async"]
+    debug = [r.getMessage() for r in lines if r.levelno == logging.DEBUG]
+    assert len(debug) == 5
+    assert debug[0].startswith("balance attempt 1: TooManyRequestsError in ")
+    assert "s in the limiter" in debug[0]
+    info = [r.getMessage() for r in lines if r.levelno == logging.INFO]
+    retries = [m for m in info if "; try " in m]
+    assert len(retries) == 2 and all("TooManyRequestsError" in m for m in retries)
+    assert PHONE not in caplog.text and "demo" not in caplog.text
+
+
+async def test_circuits_opening_are_warnings(
+    live_url: str, limits: RateLimits, emulator: Emulator, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.WARNING, logger="smsc_async")
+    emulator.inject(Fault(kind="error", error_code=4, path="/sys/balance.php"))
+    async with Session("demo", "demo", base_url=live_url, limits=limits) as smsc:
+        with pytest.raises(IPBlockedError):
+            await smsc.balance()
+    async with Session("demo", "wrong", base_url=live_url, limits=limits) as smsc:
+        with pytest.raises(AuthorizationError):
+            await smsc.balance()
+    messages = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
+    assert messages == [
+        "balance: the gateway blocked this IP (error 4); circuit open for 600 s",
+        "balance: authorization failed (error 2); the session sends nothing more",
+    ]
+
+
+async def test_a_raising_hook_is_logged_and_dropped(
+    caplog: pytest.LogCaptureFixture, live_url: str, limits: RateLimits
+) -> None:
+    def hook(event: object) -> None:
+        raise RuntimeError("dashboard down")
+
+    async with Session("demo", "demo", base_url=live_url, limits=limits, on_event=hook) as s:
+        assert (await s.balance()).currency == "RUR"
+    (record,) = [r for r in caplog.records if r.name == "smsc_async"]
+    assert record.levelno == logging.WARNING and "on_event hook raised" in record.getMessage()

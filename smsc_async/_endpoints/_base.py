@@ -138,54 +138,82 @@ def id_of(data: Any) -> Any:
     return data.get("id") if isinstance(data, dict) else data
 
 
-def _excerpt(text: str) -> str:
-    return text[:EXCERPT_LENGTH]
+def _same(text: str) -> str:
+    return text
 
 
-def decode(endpoint: Endpoint[T], status_code: int, content: bytes) -> T:
-    """Turn one HTTP answer into ``endpoint.model`` or raise the matching error."""
-    text: str | None = None
+def decode(
+    endpoint: Endpoint[T],
+    status_code: int,
+    content: bytes,
+    *,
+    redact: Callable[[str], str] = _same,
+) -> T:
+    """Turn one HTTP answer into ``endpoint.model`` or raise the matching error.
+
+    ``redact`` is applied to every piece of the answer placed into an exception (the excerpt of
+    an unreadable body, the server's error text), so that a page echoing the request cannot carry
+    the session's secrets into an error message. JSON nested too deeply for the parser is a
+    :class:`~smsc_async.ProtocolError` like any other unreadable body.
+    """
+    name = endpoint.name
     if status_code != 200:
-        text = content.decode("utf-8", "replace")
         raise ProtocolError(
             f"HTTP {status_code}",
-            endpoint=endpoint.name,
-            excerpt=_excerpt(text),
+            endpoint=name,
+            excerpt=_excerpt(content, redact),
             status_code=status_code,
         )
     try:
         data = json.loads(content)
+    except RecursionError:
+        raise ProtocolError(
+            "JSON nested too deeply", endpoint=name, excerpt=_excerpt(content, redact)
+        ) from None
     except ValueError:
-        text = content.decode("utf-8", "replace")
-        _raise_unreadable(endpoint, text)
+        _raise_unreadable(endpoint, content.decode("utf-8", "replace"), redact)
     if isinstance(data, dict) and "error_code" in data:
         code = data["error_code"]
-        if isinstance(code, str) and code.isdigit():
+        if isinstance(code, str) and code.isdigit() and len(code) < 10:
             code = int(code)
         if not isinstance(code, int) or isinstance(code, bool):
-            raise ProtocolError("error_code is not a number", endpoint=endpoint.name)
+            raise ProtocolError("error_code is not a number", endpoint=name)
         echoed = data.get("id")
         raise endpoint.error(
-            code, str(data.get("error", "")), None if echoed is None else str(echoed)
+            code,
+            redact(str(data.get("error", ""))),
+            None if echoed is None else redact(str(echoed)),
         )
     if endpoint.adapt is not None:
         data = endpoint.adapt(data)
     try:
         result: T = get_converter().structure(data, endpoint.model())
-    except Exception as exc:  # cattrs raises many kinds; none may escape as such
+    except Exception as exc:  # cattrs raises many kinds (RecursionError too); none may escape
         raise ProtocolError(
-            f"unexpected answer shape ({type(exc).__name__}: {exc})",
-            endpoint=endpoint.name,
-            excerpt=_excerpt(content.decode("utf-8", "replace")),
+            f"unexpected answer shape ({type(exc).__name__}: {redact(_short(str(exc)))})",
+            endpoint=name,
+            excerpt=_excerpt(content, redact),
         ) from None
     return result
 
 
-def _raise_unreadable(endpoint: Endpoint[Any], text: str) -> Any:
+def _short(text: str) -> str:
+    return text if len(text) <= EXCERPT_LENGTH else text[:EXCERPT_LENGTH] + "…"
+
+
+def _excerpt(content: bytes | str, redact: Callable[[str], str]) -> str:
+    text = content.decode("utf-8", "replace") if isinstance(content, bytes) else content
+    return redact(text)[:EXCERPT_LENGTH]
+
+
+def _raise_unreadable(endpoint: Endpoint[Any], text: str, redact: Callable[[str], str]) -> Any:
     match = _PLAIN_ERROR.match(text)
     if match:
         code, message, echoed = match.groups()
-        raise endpoint.error(int(code), message, echoed)
+        if len(code) < 10:
+            raise endpoint.error(
+                int(code), redact(message), None if echoed is None else redact(echoed)
+            )
     stripped = text.lstrip()
     if not stripped:
         reason = "empty body"
@@ -195,4 +223,4 @@ def _raise_unreadable(endpoint: Endpoint[Any], text: str) -> Any:
         reason = "truncated or malformed JSON"
     else:
         reason = "not JSON"
-    raise ProtocolError(reason, endpoint=endpoint.name, excerpt=_excerpt(text))
+    raise ProtocolError(reason, endpoint=endpoint.name, excerpt=_excerpt(text, redact))
