@@ -44,3 +44,7 @@ DEFAULT_LOOKUP_CONCURRENCY = 4
 #: 9 left after the session's own retries) and the waits before them, in seconds. A look-up has no
 #: side effects, so repeating one is safe.
 DEFAULT_LOOKUP_RETRIES = 2
+#: Years a send ``time`` can name: the gateway reads ``DD.MM.YY hh:mm``, a two-digit year.
+SEND_TIME_YEARS = (2000, 2099)
+#: Money arguments (payments, invoices) must stay below this; larger ones are typos.
+MAX_MONEY = 10**12

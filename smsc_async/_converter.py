@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import enum
 import functools
+import re
 import types
 import typing
 from decimal import Decimal, InvalidOperation
@@ -14,7 +15,7 @@ import cattrs
 
 from ._constants import MOSCOW as _MOSCOW_NOW
 
-__all__ = ["get_converter", "moscow_time", "parse_gateway_date"]
+__all__ = ["get_converter", "moscow_time", "parse_gateway_date", "to_json_data"]
 
 _DATE_FORMAT = "%d.%m.%Y %H:%M:%S"
 
@@ -40,14 +41,23 @@ def parse_gateway_date(value: str) -> dt.datetime:
     return dt.datetime.strptime(value, _DATE_FORMAT).replace(tzinfo=moscow_time())
 
 
+# Money in an answer beyond this is not money but a hostile or broken body.
+_MAX_ANSWER_MONEY = Decimal(10) ** 18
+
+
 def _decimal(value: Any, _: type) -> Decimal:
     if isinstance(value, bool) or not isinstance(value, (str, int, float, Decimal)):
         raise ValueError(f"not a decimal: {value!r}")
     try:
         # str() first: Decimal(0.1) would keep the float's binary error.
-        return Decimal(str(value).strip())
+        number = Decimal(str(value).strip())
     except InvalidOperation:
         raise ValueError(f"not a decimal: {value!r}") from None
+    # "sNaN", "NaN", "Infinity" (and JSON's bare NaN/Infinity, which json.loads accepts) are no
+    # amount of money: arithmetic on them raises or spreads NaN through the caller's sums.
+    if not number.is_finite() or abs(number) >= _MAX_ANSWER_MONEY:
+        raise ValueError(f"not a finite amount: {value!r}")
+    return number
 
 
 def _datetime(value: Any, _: type) -> dt.datetime:
@@ -62,9 +72,16 @@ def _int_or_str(value: Any, _: type) -> int | str:
     return value
 
 
+# int() alone would also read "1_000" or Arabic-Indic "١٢"; the gateway writes ASCII digits, and
+# 30 of them bound the work int() does on a hostile body.
+_INT_TEXT = re.compile(r"\s*[-+]?[0-9]{1,30}\s*", re.ASCII)
+
+
 def _int(value: Any, _: type) -> int:
     if isinstance(value, bool) or not isinstance(value, (int, str)):
         raise ValueError(f"not an integer: {value!r}")
+    if isinstance(value, str) and not _INT_TEXT.fullmatch(value):
+        raise ValueError(f"not an integer: {value[:40]!r}")
     return int(value)
 
 
@@ -156,14 +173,20 @@ def _make_flat_hook(cls: Any) -> Any:
         else:
             lines.append(f"    if v{n} is None or v{n}.__class__ is int: pass")
             lines.append(f"    elif v{n} == '': v{n} = None")
-            # int() of a str is all _int does to one, minus its type checks.
-            lines.append(f"    elif v{n}.__class__ is str: v{n} = int(v{n})")
+            # What _int does to a str of ASCII digits, minus its type checks; any other value
+            # (Arabic-Indic digits, "1_0", a float) goes through _int, which refuses it.
+            lines.append(f"    elif v{n}.__class__ is str and _int_text(v{n}): v{n} = int(v{n})")
             lines.append(f"    else: v{n} = _int(v{n}, int)")
             continue
         lines.append(f"    elif v{n} == '': v{n} = None")
     names = ", ".join(f"{name}=v{n}" for n, (name, _) in enumerate(fields))
     lines.append(f"    return cls({names})")
-    scope: dict[str, Any] = {"cls": cls, "_str": _str, "_int": _int}
+    scope: dict[str, Any] = {
+        "cls": cls,
+        "_str": _str,
+        "_int": _int,
+        "_int_text": _INT_TEXT.fullmatch,
+    }
     exec("\n".join(lines), scope)  # source built above from the class's own field names
     return scope["hook"]
 
@@ -190,4 +213,13 @@ def get_converter() -> cattrs.Converter:
     conv.register_structure_hook_factory(
         lambda tp: isinstance(tp, type) and _flat_fields(tp) is not None, _make_flat_hook
     )
+    # The way back, for Model.to_dict(): JSON-safe values (enums already unstructure to ints,
+    # tuples to lists). str(Decimal) is exact; a float would not be.
+    conv.register_unstructure_hook(Decimal, str)
+    conv.register_unstructure_hook(dt.datetime, dt.datetime.isoformat)
     return conv
+
+
+def to_json_data(model: Any) -> Any:
+    """``model`` (an attrs model) as JSON-safe dicts, lists, strs, ints and bools."""
+    return get_converter().unstructure(model)

@@ -326,3 +326,13 @@ def api_error(endpoint: str, code: int, message: str, id: str | None = None) -> 
     table = _error_tables().get(endpoint, SHARED_ERRORS)
     cls = table.get(code, APIError)
     return cls(code, message, endpoint=endpoint, id=id)
+
+
+# Shown under the names users import them by: tracebacks and logs say ``smsc_async.ConnectError``,
+# not ``smsc_async._errors.ConnectError`` (pickle finds them there too). Kept at the end, apart
+# from the class bodies, so every error class defined above is covered (a test checks that each
+# is exported from smsc_async under that name).
+for _obj in list(globals().values()):
+    if isinstance(_obj, type) and issubclass(_obj, SMSCError) and _obj.__module__ == __name__:
+        _obj.__module__ = "smsc_async"
+del _obj

@@ -8,15 +8,18 @@ from __future__ import annotations
 import datetime as dt
 import re
 from collections.abc import Iterable
+from decimal import Decimal, InvalidOperation
 from typing import Any, TypeVar
 
 from ._constants import (
     MAX_DIGIT_SENDER_LENGTH,
     MAX_MESSAGE_ID,
     MAX_MESSAGE_LENGTH,
+    MAX_MONEY,
     MAX_SENDER_LENGTH,
-    MOSCOW,
+    SEND_TIME_YEARS,
 )
+from ._converter import moscow_time
 
 __all__ = [
     "check_choice",
@@ -24,6 +27,7 @@ __all__ = [
     "check_int",
     "check_message",
     "check_message_id",
+    "check_money",
     "check_phone",
     "check_phones",
     "check_sender",
@@ -117,7 +121,8 @@ def check_sender(value: object, name: str = "sender") -> str:
     sender = check_str(name, value, allow_empty=True)
     if sender in ("", "."):
         return sender
-    if sender.isdigit():
+    # isascii() first: str.isdigit() is also true of '١٢٣' and '²³¹', which no operator shows.
+    if sender.isascii() and sender.isdigit():
         if len(sender) > MAX_DIGIT_SENDER_LENGTH:
             raise ValueError(
                 f"{name}: a digit-only sender has at most 15 digits, got {len(sender)}"
@@ -158,17 +163,56 @@ def check_choice(name: str, value: T, choices: Iterable[T]) -> T:
 
 
 def format_send_time(value: object, name: str = "time") -> str:
-    """When to send: an aware datetime (sent as Moscow time) or a timedelta from now."""
+    """When to send: an aware datetime (sent as Moscow time) or a timedelta from now.
+
+    The gateway reads ``DD.MM.YY hh:mm`` with a two-digit year, so only years 2000..2099 (in
+    Moscow) can be expressed; any other year would be read as one of those (2126 as 2026, i.e.
+    at once) and is refused.
+    """
     if isinstance(value, dt.datetime):
         if value.tzinfo is None or value.utcoffset() is None:
             raise ValueError(f"{name} must be timezone-aware; a naive datetime is ambiguous")
-        return value.astimezone(MOSCOW).strftime("%d.%m.%y %H:%M")
+        first, last = SEND_TIME_YEARS
+        try:
+            moscow = value.astimezone(moscow_time())
+        except (OverflowError, ValueError):
+            # datetime.max/min with an offset: outside what Python itself can convert.
+            moscow = None
+        if moscow is None or not first <= moscow.year <= last:
+            raise ValueError(
+                f"{name} must fall in the years {first}..{last} (Moscow time): the gateway reads "
+                f"a two-digit year, got {value.isoformat()}"
+            )
+        return moscow.strftime("%d.%m.%y %H:%M")
     if isinstance(value, dt.timedelta):
         minutes = int(value.total_seconds() // 60)
         if minutes < 0:
             raise ValueError(f"{name} must not be negative, got {value}")
         return f"+{minutes}"
     raise TypeError(f"{name} must be a datetime or a timedelta, not {_type_name(value)}")
+
+
+def check_money(name: str, value: object, *, places: int = 2) -> str:
+    """A positive amount of money with at most ``places`` decimals, as the gateway writes it.
+
+    Takes a :class:`~decimal.Decimal`, an int or a numeric str (never a float, whose binary
+    error would be sent); NaN, infinities and amounts of :data:`MAX_MONEY` or more are refused.
+    """
+    if isinstance(value, (bool, float)) or not isinstance(value, (Decimal, int, str)):
+        raise TypeError(f"{name} must be a Decimal, int or str, not {_type_name(value)}")
+    try:
+        number = Decimal(value.strip()) if isinstance(value, str) else Decimal(value)
+    except InvalidOperation:
+        raise ValueError(f"{name}: {value!r} is not a number") from None
+    if not number.is_finite():
+        raise ValueError(f"{name} must be a finite amount, got {value!r}")
+    # Bounded before quantize(): a huge exponent would overflow the decimal context.
+    if not 0 < number < MAX_MONEY:
+        raise ValueError(f"{name} must be positive and below {MAX_MONEY}, got {value!r}")
+    step = Decimal(1).scaleb(-places)
+    if number != number.quantize(step):
+        raise ValueError(f"{name} must have at most {places} decimals, got {value!r}")
+    return f"{number:.{places}f}"
 
 
 def format_valid(value: object, name: str = "valid") -> str:

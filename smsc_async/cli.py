@@ -14,7 +14,7 @@ host. The rate rules' windows outlive each command: they are kept in an SQLite f
 / ``SMSC_REDIS_URL``, so a command run again within the minute waits for its slot instead of
 drawing error 9. ``--emulator`` keeps the emulator's state there too. Exit codes: 0 success, 1
 the gateway (or the limiter) refused, 2 a usage or configuration error, 3 a network or protocol
-failure, 130 interrupted.
+failure (the shared limiter's store out of reach included: nothing was sent), 130 interrupted.
 """
 
 from __future__ import annotations
@@ -27,13 +27,11 @@ import io
 import json
 import math
 import os
-import pickle
 import re
 import sys
 import tempfile
-import threading
 import time
-from collections import Counter
+from collections import Counter, deque
 from collections.abc import Awaitable, Callable, Iterator
 from contextlib import AsyncExitStack, ExitStack
 from decimal import Decimal
@@ -47,6 +45,7 @@ try:
     import click
     import platformdirs
     from rich.console import Console
+    from rich.live import Live
     from rich.progress import (
         BarColumn,
         MofNCompleteColumn,
@@ -70,6 +69,7 @@ from ._constants import DEFAULT_LOOKUP_BATCH, DEFAULT_LOOKUP_CONCURRENCY
 from ._errors import (
     APIError,
     DuplicateSendError,
+    LimiterUnavailableError,
     MessageNotFoundError,
     OperatorNotFoundError,
     ProtocolError,
@@ -214,61 +214,301 @@ class _EmulatorState:
 
     One command at a time holds it (a lock file), loads it, and saves it back when done, so a
     send followed by ``status`` finds the message and the emulator's rate windows carry over.
+    The file is JSON read as untrusted data (:func:`load_emulator`): one that is damaged, from
+    another version or written by someone else is reported and replaced by a fresh emulator.
     """
 
     def __init__(self, scale: float) -> None:
-        self._path = state_dir() / f"emulator-x{scale:g}.pickle"
+        self._path = state_dir() / f"emulator-x{scale:g}.json"
         self._scale = scale
         self._lock_file: IO[bytes] | None = None
         self.emulator: Any = None
 
     def __enter__(self) -> _EmulatorState:
-        from .testing import Emulator
-
         self._lock_file = open(self._path.with_suffix(".lock"), "ab")
         with contextlib.suppress(ImportError):
             import fcntl
 
             fcntl.flock(self._lock_file.fileno(), fcntl.LOCK_EX)
-        emulator = None
-        if self._path.is_file():
-            try:
-                # Our own file in a 0700 directory of the user, written by this same code.
-                with self._path.open("rb") as f:
-                    emulator = pickle.load(f)
-            except Exception:
-                emulator = None  # from another version: start afresh
-            if not isinstance(emulator, Emulator):
-                emulator = None
-        if emulator is None:
-            # Wall-clock time, so its windows and dates mean the same in the next command.
-            emulator = Emulator(
-                limits=RateLimits().scaled(self._scale), delivery_delay=0.5, clock=time.time
+        try:
+            self.emulator = load_emulator(self._path, self._scale)
+        except BadStateError as exc:
+            _stderr().print(
+                Text.assemble(
+                    ("smsc: warning: ", "bold yellow"),
+                    f"{exc}; the emulator starts afresh (the file is replaced when done)",
+                )
             )
-        self.emulator = emulator
+            self.emulator = _fresh_emulator(self._scale)
         return self
 
     def __exit__(self, *exc: object) -> None:
         try:
-            buffer = io.BytesIO()
-            _StatePickler(buffer).dump(self.emulator)
-            _write_atomically(self._path, buffer.getvalue())
+            data = json.dumps(_dump_emulator(self.emulator), ensure_ascii=False)
+            _write_atomically(self._path, data.encode("utf-8"))
         finally:
             if self._lock_file is not None:
                 self._lock_file.close()
 
 
-class _StatePickler(pickle.Pickler):
-    """Pickles an emulator: its locks are made anew on loading."""
+# -- the emulator's state as JSON ------------------------------------------------------------------
+#
+# What ``--emulator`` keeps between commands: the accounts' balances, messages and incoming
+# messages, the rule windows and IP blocks, the counters. It is read back as untrusted input:
+# JSON (never pickle: loading a pickle runs code), every value checked for its type before it
+# is put into a fresh emulator, and nothing but the fresh emulator's own accounts is changed.
 
-    _LOCKS = (type(threading.Lock()), type(threading.RLock()))
+_STATE_VERSION = 1
+#: A state file larger than this is not read (the emulator keeps at most 100 000 messages).
+_STATE_MAX_BYTES = 64 * 1024 * 1024
 
-    def reducer_override(self, obj: Any) -> Any:
-        if isinstance(obj, self._LOCKS[1]):
-            return threading.RLock, ()
-        if isinstance(obj, self._LOCKS[0]):
-            return threading.Lock, ()
-        return NotImplemented
+
+class BadStateError(Exception):
+    """The emulator's state file cannot be used; the message says why."""
+
+
+def _fresh_emulator(scale: float) -> Any:
+    from .testing import Emulator
+
+    # Wall-clock time, so its windows and dates mean the same in the next command.
+    return Emulator(limits=RateLimits().scaled(scale), delivery_delay=0.5, clock=time.time)
+
+
+def _check(value: Any, kind: type | tuple[type, ...], what: str) -> Any:
+    # bool is an int to isinstance; never accept it where a number is wanted.
+    if isinstance(value, bool) and bool not in (kind if isinstance(kind, tuple) else (kind,)):
+        raise BadStateError(f"{what}: expected {getattr(kind, '__name__', kind)}, got a bool")
+    if not isinstance(value, kind):
+        raise BadStateError(f"{what}: expected {getattr(kind, '__name__', kind)}")
+    return value
+
+
+def _number(value: Any, what: str) -> float:
+    number = float(_check(value, (int, float), what))
+    if not math.isfinite(number):
+        raise BadStateError(f"{what}: not a finite number")
+    return number
+
+
+def _decimal(value: Any, what: str) -> Decimal:
+    try:
+        number = Decimal(_check(value, str, what))
+    except ArithmeticError:
+        raise BadStateError(f"{what}: not a decimal number") from None
+    if not number.is_finite():
+        raise BadStateError(f"{what}: not a finite number")
+    return number
+
+
+def _times(value: Any, what: str) -> list[float]:
+    return [_number(t, what) for t in _check(value, list, what)]
+
+
+def _counter(value: Any, what: str, *, int_keys: bool = False) -> Counter[Any]:
+    counts: Counter[Any] = Counter()
+    for key, count in _check(value, dict, what).items():
+        if int_keys:
+            try:
+                key = int(key)
+            except ValueError:
+                raise BadStateError(f"{what}: {key!r} is not a number") from None
+        counts[key] = _check(count, int, what)
+    return counts
+
+
+def _dump_emulator(emu: Any) -> dict[str, Any]:
+    """The state ``--emulator`` keeps, as JSON-ready data."""
+
+    def operator(op: Any) -> dict[str, Any] | None:
+        if op is None:
+            return None
+        return {
+            "country": op.country,
+            "operator": op.operator,
+            "region": op.region,
+            "mcc": op.mcc,
+            "mnc": op.mnc,
+            "tz": op.tz,
+            "price": str(op.price),
+        }
+
+    with emu._lock:
+        accounts = {
+            login: {
+                "balance": str(account.balance),
+                "credit": None if account.credit is None else str(account.credit),
+                "currency": account.currency,
+                "messages": [
+                    {
+                        "id": m.id,
+                        "phone": m.phone,
+                        "text": m.text,
+                        "sender": m.sender,
+                        "cost": str(m.cost),
+                        "parts": m.parts,
+                        "type": m.type,
+                        "sent_at": m.sent_at,
+                        "start_at": m.start_at,
+                        "final_status": m.final_status,
+                        "final_err": m.final_err,
+                        "operator": operator(m.operator),
+                        "comment": m.comment,
+                    }
+                    for m in account.messages.values()
+                ],
+                "incoming": [
+                    {
+                        "id": i.id,
+                        "phone": i.phone,
+                        "message": i.message,
+                        "to_phone": i.to_phone,
+                        "sent": i.sent,
+                        "received": i.received,
+                    }
+                    for i in account.incoming
+                ],
+            }
+            for login, account in emu.accounts.items()
+        }
+        guard = emu._guard
+        stats = emu.stats
+        return {
+            "version": _STATE_VERSION,
+            "accounts": accounts,
+            "windows": [
+                [owner, name, key, window, list(log)]
+                for (owner, name, key), (window, log) in emu._windows._logs.items()
+            ],
+            "guard": {
+                "auth": {ip: list(log) for ip, log in guard._auth_failures.items()},
+                "sends": {ip: list(log) for ip, log in guard._send_failures.items()},
+                "blocked": dict(guard._blocked),
+            },
+            "stats": {
+                "requests": dict(stats.requests),
+                "errors": {str(k): v for k, v in stats.errors.items()},
+                "errors_by_path": {
+                    path: {str(k): v for k, v in codes.items()}
+                    for path, codes in stats.errors_by_path.items()
+                },
+                "max_in_flight": dict(stats.max_in_flight),
+                "max_status_in_flight": dict(stats.max_status_in_flight),
+                "faults": dict(stats.faults),
+                "sms": stats.sms,
+            },
+            "next_id": emu._next_id,
+            "next_incoming": emu._next_incoming,
+            "arrivals": emu._arrivals,
+        }
+
+
+def _restore(emu: Any, data: Any) -> None:
+    """Put ``data`` (from :func:`_dump_emulator`, or not) into the fresh emulator ``emu``."""
+    from .testing import Incoming, Message
+    from .testing._numbers import Operator
+
+    data = _check(data, dict, "the state")
+    if data.get("version") != _STATE_VERSION:
+        raise BadStateError(f"not version {_STATE_VERSION} of the emulator's state")
+    for login, saved in _check(data["accounts"], dict, "accounts").items():
+        try:
+            account = emu.account(login)
+        except KeyError:
+            continue  # only the emulator's own accounts: a file cannot add logins
+        saved = _check(saved, dict, "an account")
+        account.balance = _decimal(saved["balance"], "balance")
+        account.credit = None if saved["credit"] is None else _decimal(saved["credit"], "credit")
+        account.currency = _check(saved["currency"], str, "currency")
+        messages: dict[tuple[str, str], Any] = {}
+        for m in _check(saved["messages"], list, "messages"):
+            m = _check(m, dict, "a message")
+            op = m["operator"]
+            if op is not None:
+                op = _check(op, dict, "an operator")
+                op = Operator(
+                    **{f: _check(op[f], str, f) for f in ("country", "operator", "region")},
+                    mcc=_check(op["mcc"], str, "mcc"),
+                    mnc=_check(op["mnc"], str, "mnc"),
+                    tz=_check(op["tz"], int, "tz"),
+                    price=_decimal(op["price"], "price"),
+                )
+            message = Message(
+                **{f: _check(m[f], str, f) for f in ("id", "phone", "text", "sender", "comment")},
+                cost=_decimal(m["cost"], "cost"),
+                **{f: _check(m[f], int, f) for f in ("parts", "type", "final_status", "final_err")},
+                sent_at=_number(m["sent_at"], "sent_at"),
+                start_at=_number(m["start_at"], "start_at"),
+                operator=op,
+            )
+            messages[(message.id, message.phone)] = message
+        account.messages = messages
+        account.incoming = [
+            Incoming(
+                id=_check(i["id"], int, "id"),
+                **{f: _check(i[f], str, f) for f in ("phone", "message", "to_phone")},
+                sent=_number(i["sent"], "sent"),
+                received=_number(i["received"], "received"),
+            )
+            for i in map(lambda i: _check(i, dict, "an incoming message"), saved["incoming"])
+        ]
+    logs = emu._windows._logs
+    for entry in _check(data["windows"], list, "windows"):
+        owner, name, key, window, times = _check(entry, list, "a window")
+        for part in (owner, name, key):
+            _check(part, str, "a window's name")
+        logs[(owner, name, key)] = (_number(window, "window"), deque(_times(times, "window")))
+    guard = _check(data["guard"], dict, "guard")
+    for field, saved_logs in (
+        ("_auth_failures", guard["auth"]),
+        ("_send_failures", guard["sends"]),
+    ):
+        target = getattr(emu._guard, field)
+        for ip, times in _check(saved_logs, dict, "guard").items():
+            target[ip] = deque(_times(times, "guard"))
+    for ip, until in _check(guard["blocked"], dict, "blocked").items():
+        emu._guard._blocked[ip] = _number(until, "blocked")
+    saved_stats = _check(data["stats"], dict, "stats")
+    stats = emu.stats
+    stats.requests = _counter(saved_stats["requests"], "requests")
+    stats.errors = _counter(saved_stats["errors"], "errors", int_keys=True)
+    stats.errors_by_path = {
+        _check(path, str, "a path"): _counter(codes, "errors", int_keys=True)
+        for path, codes in _check(saved_stats["errors_by_path"], dict, "errors").items()
+    }
+    stats.max_in_flight = _counter(saved_stats["max_in_flight"], "max_in_flight")
+    stats.max_status_in_flight = _counter(saved_stats["max_status_in_flight"], "max_in_flight")
+    stats.faults = _counter(saved_stats["faults"], "faults")
+    stats.sms = _check(saved_stats["sms"], int, "sms")
+    emu._next_id = _check(data["next_id"], int, "next_id")
+    emu._next_incoming = _check(data["next_incoming"], int, "next_incoming")
+    emu._arrivals = _check(data["arrivals"], int, "arrivals")
+
+
+def load_emulator(path: Path, scale: float) -> Any:
+    """The emulator saved in ``path`` (a fresh one if there is no such file).
+
+    Raises :class:`BadStateError` naming the file and the problem when it cannot be read as
+    the state of an emulator: it is read as data only, whoever wrote it.
+    """
+    emu = _fresh_emulator(scale)
+    try:
+        with path.open("rb") as f:
+            raw = f.read(_STATE_MAX_BYTES + 1)
+    except FileNotFoundError:
+        return emu
+    except OSError as exc:
+        raise BadStateError(f"cannot read {path}: {exc.strerror or exc}") from None
+    if len(raw) > _STATE_MAX_BYTES:
+        raise BadStateError(f"{path} is larger than {_STATE_MAX_BYTES} bytes")
+    try:
+        _restore(emu, json.loads(raw.decode("utf-8")))
+    except BadStateError as exc:
+        raise BadStateError(f"{path} is not the state of an emulator ({exc})") from None
+    except (ValueError, TypeError, KeyError, RecursionError, ArithmeticError) as exc:
+        # Not JSON, or JSON of another shape (a missing field, a list of the wrong length).
+        what = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
+        raise BadStateError(f"{path} is not the state of an emulator ({what})") from None
+    return emu
 
 
 def _write_atomically(path: Path, data: bytes) -> None:
@@ -294,6 +534,55 @@ def _window_text(seconds: float) -> str:
     return f"{seconds:g} s"
 
 
+#: Waits shorter than this pass without a word.
+_NOTICE_FROM = 1.0
+
+
+class _WaitNotice:
+    """Says on stderr what a command waits for, so that it never seems to hang.
+
+    On a terminal a live line counts the wait down (and is gone once the request goes); on a
+    pipe or in a log, one line per wait: ``smsc: waiting 41 s for the 10-per-minute balance
+    rule``.
+    """
+
+    def __init__(self, console: Console) -> None:
+        self._console = console
+        self._meter = Meter(span=60.0, ceiling=math.inf)
+        self._live: Live | None = None
+        self._said: tuple[str, float] | None = None
+
+    def event(self, event: Event) -> None:
+        """The session's ``on_event``."""
+        if not isinstance(event, LimiterWait):
+            return
+        self._meter.event(event)
+        if event.seconds < _NOTICE_FROM:
+            return
+        if self._console.is_terminal:
+            if self._live is None:
+                self._live = Live(self, console=self._console, transient=True)
+                self._live.start()
+            return
+        # The limiter reports every sleep; a wait already told is not told again.
+        now = time.monotonic()
+        if self._said is not None and self._said[0] == event.rule and now < self._said[1]:
+            return
+        self._said = (event.rule, now + event.seconds)
+        text = self._meter.waiting()
+        if text:
+            self._console.print(Text(f"smsc: {text}"))
+
+    def __rich__(self) -> Text:
+        return Text(self._meter.waiting(), style="yellow")
+
+    def close(self) -> None:
+        """Take the live line away."""
+        if self._live is not None:
+            self._live.stop()
+            self._live = None
+
+
 def _run(
     settings: Settings,
     job: Callable[[Session], Awaitable[T]],
@@ -302,6 +591,10 @@ def _run(
 ) -> T:
     """Run ``job`` with a session; turn expected failures into one line and an exit code."""
     limits = settings.limits
+    notice: _WaitNotice | None = None
+    if on_event is None:
+        notice = _WaitNotice(_stderr())
+        on_event = notice.event
     with ExitStack() as outer:
         try:
             if settings.emulator:
@@ -324,6 +617,8 @@ def _run(
 
             async def main() -> T:
                 async with AsyncExitStack() as stack:
+                    if notice is not None:
+                        stack.callback(notice.close)
                     backend = _backend(settings, secret)
                     aclose = getattr(backend, "aclose", None)
                     if aclose is not None:
@@ -361,6 +656,9 @@ def _run(
                 f"(retry in {exc.retry_after:.0f} s or change the text)",
                 EXIT_REFUSED,
             )
+        except LimiterUnavailableError as exc:
+            # Redis (or the state file) out of reach: nothing was sent; a retry may pass.
+            _fail(str(exc), EXIT_NETWORK)
         except (APIError, RefusedError) as exc:
             _fail(str(exc), EXIT_REFUSED)
         except (TransportError, ProtocolError) as exc:
@@ -655,10 +953,16 @@ def _count_numbers(path: str) -> int | None:
         return sum(1 for _ in _lines_with_numbers(lines))
 
 
-def _same_file(a: str, b: str) -> bool:
+def _same_file(source: str, output: str) -> bool:
+    """Whether ``output`` is the file ``source`` reads (``-``: the file stdin comes from)."""
     try:
-        return os.path.samefile(a, b)
-    except OSError:
+        if source == "-":
+            # ``smsc lookup - -o phones.txt < phones.txt`` reads the output all the same.
+            mine, theirs = os.fstat(sys.stdin.fileno()), os.stat(output)
+            return os.path.samestat(mine, theirs)
+        return os.path.samefile(source, output)
+    except (OSError, ValueError):
+        # No such output yet, or no stdin at all (ValueError: it was closed).
         return False
 
 
@@ -737,20 +1041,21 @@ def _format_eta(seconds: float | None) -> str:
     return f"{hours}:{rest // 60:02d}:{rest % 60:02d}" if hours else f"{rest // 60}:{rest % 60:02d}"
 
 
-#: How the bar names the rule a run waits for.
-_RULE_NAMES = {
-    "operator_any": "look-up",
-    "operator_identical": "identical look-up",
-    "balance": "balance",
-    "send_identical": "identical send",
-    "cost_identical": "identical cost",
-    "status_message": "status",
-    "status_batch": "batch status",
-    "messages_hourly": "history",
-    "messages_identical": "identical history",
-    "stat_any": "statistics",
-    "concurrency": "concurrent requests",
-    "status_concurrency": "concurrent status",
+#: How a wait names the rule it waits for; ``{n}`` is the rule's limit, ``{per}`` its window.
+_RULE_PHRASES = {
+    "operator_any": "the {n}-per-{per} look-up rule",
+    "operator_identical": "the {n}-per-{per} rule for identical look-ups",
+    "balance": "the {n}-per-{per} balance rule",
+    "send_identical": "the {n}-per-{per} rule for identical sends",
+    "cost_identical": "the {n}-per-{per} rule for identical cost requests",
+    "status_message": "the {n}-per-{per} status rule of one message",
+    "status_batch": "the {n}-per-{per} rule for batch status requests",
+    "messages_hourly": "the {n}-per-{per} history rule",
+    "messages_identical": "the {n}-per-{per} rule for identical history requests",
+    "senders_list_identical": "the {n}-per-{per} rule for identical sender lists",
+    "stat_any": "the {n}-per-{per} statistics rule",
+    "concurrency": "the cap of {n} requests at once",
+    "status_concurrency": "the cap of {n} status requests at once",
 }
 
 
@@ -760,6 +1065,22 @@ def _per(window: float) -> str:
     if window == 3600.0:
         return "hour"
     return f"{window:g}-s"
+
+
+def rule_phrase(wait: LimiterWait) -> str:
+    """The rule a :class:`~smsc_async.LimiterWait` waits for, as the bar and the notices say it.
+
+    ``"the 100-per-minute look-up rule"``, ``"the cap of 14 requests at once"``.
+    """
+    phrase = _RULE_PHRASES.get(wait.rule)
+    if phrase is None:
+        name = wait.rule.replace("_", " ")
+        phrase = (
+            f"the cap of {{n}} {name} at once"
+            if wait.window == 0
+            else f"the {{n}}-per-{{per}} {name} rule"
+        )
+    return phrase.format(n=wait.limit, per=_per(wait.window))
 
 
 class Meter:
@@ -807,11 +1128,7 @@ class Meter:
         wait = self._wait
         if wait is None:
             return ""
-        name = _RULE_NAMES.get(wait.rule, wait.rule.replace("_", " "))
-        if wait.window == 0:
-            rule = f"the {wait.limit}-{name} cap"
-        else:
-            rule = f"the {wait.limit}-per-{_per(wait.window)} {name} rule"
+        rule = rule_phrase(wait)
         if not math.isfinite(wait.seconds):
             return f"waiting for an answer in flight ({rule})"
         left = self._wait_until - self._clock()
@@ -938,9 +1255,10 @@ def lookup(
     console = _stderr()
     show = progress if progress is not None else console.is_terminal
     to_file = output is not None and output != "-"
-    if to_file and source != "-" and _same_file(source, str(output)):
+    if to_file and _same_file(source, str(output)):
+        what = "the standard input" if source == "-" else f"the input {source}"
         _fail(
-            f"the output {output} is the input {source} (the same file, a link or a hard link); "
+            f"the output {output} is {what} (the same file, a link or a hard link); "
             "pick another --output",
             EXIT_USAGE,
         )
@@ -1045,7 +1363,8 @@ def lookup(
 
     kinds: Counter[str] = Counter()
     try:
-        final = _run(settings, job, on_event=meter.event)
+        # Without a bar, waits are told line by line (a log must not seem to hang either).
+        final = _run(settings, job, on_event=meter.event if show else None)
     except SystemExit as exc:
         if out_file is not None:
             if out_file.existed and restart:

@@ -54,6 +54,7 @@ from types import TracebackType
 from typing import Any
 
 import anyio
+import anyio.lowlevel
 
 from smsc_async._backend import Demand, Reservation
 from smsc_async._errors import LimiterUnavailableError
@@ -472,6 +473,8 @@ class SQLiteBackend:
 
         A wait for a cap held by other processes is bounded by ``poll_interval``, a wait for a
         rule held by a request in flight by one window: their releases cannot wake this process.
+        Cancelled while its transaction runs, it gives back the places the transaction took
+        before the cancellation goes on: nothing is left that nobody owns.
         """
         groups = self._groups(demands, ahead)
         member = self._token + format(next(self._counter), "x")
@@ -483,7 +486,16 @@ class SQLiteBackend:
             return float(wait)
         store.lease(member, taken)
         windows = {g[0]: g[2] for g in groups}
-        return Reservation(demands, _Handle(store, member, taken, windows))
+        reservation = Reservation(demands, _Handle(store, member, taken, windows))
+        # The worker thread cannot be interrupted, so a cancellation that came meanwhile is
+        # delivered only now: give back exactly what the transaction took, and let it through.
+        try:
+            await anyio.lowlevel.checkpoint_if_cancelled()
+        except BaseException:
+            with anyio.CancelScope(shield=True):
+                await self.release(reservation, sent=False)
+            raise
+        return reservation
 
     async def wait_time(
         self, demands: Sequence[Demand], ahead: Sequence[int] | None = None

@@ -6,10 +6,13 @@ directory, so the rate rules' state (and ``--emulator``'s) lives and dies with t
 
 from __future__ import annotations
 
+import contextlib
 import csv
+import datetime as dt
 import json
+import math
 import os
-import pickle
+import re
 import signal
 import subprocess
 import sys
@@ -17,13 +20,23 @@ import time
 from collections import Counter
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import anyio
 import pytest
 
-from smsc_async import RateLimits, Session
+from smsc_async import MessageNotFoundError, RateLimits, Session
 from smsc_async._events import LimiterWait
-from smsc_async.cli import COLUMNS, EXIT_NETWORK, EXIT_REFUSED, EXIT_USAGE, Meter, read_number
+from smsc_async.cli import (
+    COLUMNS,
+    EXIT_NETWORK,
+    EXIT_REFUSED,
+    EXIT_USAGE,
+    Meter,
+    load_emulator,
+    read_number,
+    rule_phrase,
+)
 from smsc_async.sqlite import SQLiteBackend
 from smsc_async.testing import Emulator
 from tests.redis_server import redis_server, redis_url  # noqa: F401
@@ -113,8 +126,7 @@ def assert_complete(rows: list[dict[str, str]]) -> None:
 
 
 def saved_emulator(state: Path, scale: str) -> Emulator:
-    with (state / f"emulator-x{scale}.pickle").open("rb") as f:
-        emulator = pickle.load(f)
+    emulator = load_emulator(state / f"emulator-x{scale}.json", float(scale))
     assert isinstance(emulator, Emulator)
     return emulator
 
@@ -258,6 +270,26 @@ def test_the_output_is_never_the_input(smsc: Run, tmp_path: Path, how: str, rest
     result = smsc("--emulator", "lookup", str(source), "-o", str(out), *flags)
     assert result.exit_code == EXIT_USAGE
     assert "is the input" in result.stderr
+    assert source.read_bytes() == PHONES.read_bytes()
+
+
+@pytest.mark.parametrize("restart", [False, True])
+def test_stdin_redirected_from_the_output_is_the_input_too(
+    state: Path, tmp_path: Path, restart: bool
+) -> None:
+    # smsc lookup - -o phones.txt < phones.txt: the input is the output's file all the same.
+    source = tmp_path / "phones.txt"
+    source.write_bytes(PHONES.read_bytes())
+    command, env = _command(state, None)
+    flags = ["--restart"] if restart else []
+    with source.open("rb") as stdin:
+        proc = subprocess.run(
+            [*command, "--emulator", "lookup", "-", "-o", str(source), *flags],
+            stdin=stdin, capture_output=True, text=True, env=env, cwd=tmp_path, timeout=120,
+            check=False,
+        )  # fmt: skip
+    assert proc.returncode == EXIT_USAGE, proc.stderr
+    assert "is the standard input" in proc.stderr
     assert source.read_bytes() == PHONES.read_bytes()
 
 
@@ -415,7 +447,7 @@ def test_the_bar_says_what_it_waits_for_and_counts_down() -> None:
     meter.progress(101, 300)
     assert meter.waiting() == ""
     meter.event(_wait(float("inf"), rule="concurrency", limit=14, window=0.0))
-    assert meter.waiting() == "waiting for an answer in flight (the 14-concurrent requests cap)"
+    assert meter.waiting() == "waiting for an answer in flight (the cap of 14 requests at once)"
     meter.event(_wait(5.0, rule="messages_hourly", limit=30, window=3600.0))
     assert meter.waiting() == "waiting 5 s for the 30-per-hour history rule"
     clock.t += 5.0
@@ -443,41 +475,112 @@ def test_rate_and_eta_come_from_a_moving_window_not_the_first_burst() -> None:
     assert meter.eta() == pytest.approx(200 / (100 / 60))
 
 
-def _limiter_emits_waits() -> bool:
-    # The limiter reports its waits once helper "time"'s change is in; until then this end-to-end
-    # test has nothing to see (the rendering is tested above on synthetic events).
-    seen: list[object] = []
-    limits = RateLimits().scaled(0.001)
-
-    async def probe() -> None:
-        import httpx
-
-        emulator = Emulator(limits=limits)
-        async with Session(
-            login="demo", password="demo", base_url="http://127.0.0.1", limits=limits,
-            transport=httpx.ASGITransport(app=emulator), on_event=seen.append,
-        ) as s:  # fmt: skip
-            for _ in range(limits.balance.limit + 1):
-                await s.balance()
-
-    anyio.run(probe)
-    return any(isinstance(e, LimiterWait) for e in seen)
+@pytest.mark.parametrize(
+    ("rule", "phrase"),
+    [
+        ("operator_any", "the 100-per-minute look-up rule"),
+        ("operator_identical", "the 3-per-minute rule for identical look-ups"),
+        ("balance", "the 10-per-minute balance rule"),
+        ("send_identical", "the 1-per-minute rule for identical sends"),
+        ("cost_identical", "the 5-per-minute rule for identical cost requests"),
+        ("status_message", "the 5-per-minute status rule of one message"),
+        ("messages_hourly", "the 30-per-hour history rule"),
+        ("messages_identical", "the 3-per-minute rule for identical history requests"),
+        ("senders_list_identical", "the 3-per-minute rule for identical sender lists"),
+        ("concurrency", "the cap of 14 requests at once"),
+        ("status_concurrency", "the cap of 4 status requests at once"),
+    ],
+)
+def test_every_rule_a_command_can_wait_on_is_named_as_people_say_it(rule: str, phrase: str) -> None:
+    # The numbers come from the real rules, as the limiter reports them.
+    limits = RateLimits()
+    value = getattr(limits, rule)
+    limit, window = (value, 0.0) if isinstance(value, int) else (value.limit, value.window)
+    assert rule_phrase(_wait(41.0, rule=rule, limit=limit, window=window)) == phrase
+    meter = Meter(span=60.0, ceiling=1.0, clock=FakeTime())
+    meter.event(_wait(41.0, rule=rule, limit=limit, window=window))
+    assert meter.waiting() == f"waiting 41 s for {phrase}"
 
 
 def test_the_real_bar_shows_the_wait(smsc: Run, tmp_path: Path) -> None:
-    if not _limiter_emits_waits():
-        pytest.skip("the limiter does not emit LimiterWait events yet")
     source = tmp_path / "many.txt"
     source.write_text("".join(f"7916{i:07d}\n" for i in range(103)), encoding="utf-8")
-    # A live bar on a pipe, as on a terminal.
+    # A live bar on a pipe, as on a terminal; the rule's window is 6 s at this scale.
     result = smsc(
         "--emulator", "--emulator-scale", "0.1", "lookup", str(source), "-o",
         str(tmp_path / "o.csv"), "--batch-size", "1", "--progress",
         env={"TTY_COMPATIBLE": "1", "TTY_INTERACTIVE": "1", "COLUMNS": "200"},
     )  # fmt: skip
     assert result.exit_code == 0, result.output
-    assert "look-up rule" in result.stderr
-    assert "waiting " in result.stderr
+    shown = set(re.findall(r"waiting (\d+) s for the 100-per-6-s look-up rule", result.stderr))
+    # The wait is counted down as it passes, from the limiter's own figure.
+    assert shown and max(map(int, shown)) <= 6 and len(shown) >= 2, result.stderr[-2000:]
+    assert "numbers/s" in result.stderr
+
+
+def _fill(state: Path, scale: float, calls: Callable[[Session], Any]) -> None:
+    """Spend a rule from a program of the same login, on the command's own state file."""
+
+    async def go() -> None:
+        import httpx
+
+        limits = RateLimits().scaled(scale)
+        async with (
+            SQLiteBackend(state / f"limits-emulator-x{scale:g}.sqlite3", secret="demo") as b,
+            Session(
+                login="demo", password="demo", base_url="http://127.0.0.1", limits=limits,
+                backend=b, transport=httpx.ASGITransport(app=Emulator(limits=limits)),
+            ) as s,
+        ):  # fmt: skip
+            await calls(s)
+
+    state.mkdir(mode=0o700, exist_ok=True)
+    anyio.run(go)
+
+
+async def _balances(s: Session) -> None:
+    for _ in range(10):
+        await s.balance()
+
+
+async def _statuses(s: Session) -> None:
+    for _ in range(5):
+        await s.status("12345", "79161234567", all=1)
+
+
+async def _histories(s: Session) -> None:
+    for _ in range(30):
+        with contextlib.suppress(MessageNotFoundError):
+            await s.get_messages(start=dt.date.today() - dt.timedelta(days=7), cnt=20)
+
+
+@pytest.mark.parametrize(
+    ("scale", "fill", "command", "phrase", "code"),
+    [
+        ("0.1", _balances, ["balance"], "the 10-per-6-s balance rule", 0),
+        (
+            "0.1", _statuses, ["status", "12345", "79161234567"],
+            "the 5-per-6-s status rule of one message", EXIT_REFUSED,
+        ),
+        ("0.001", _histories, ["history"], "the 30-per-3.6-s history rule", 0),
+    ],
+    ids=["balance", "status", "history"],
+)  # fmt: skip
+def test_a_command_that_waits_says_what_for(
+    smsc: Run,
+    state: Path,
+    scale: str,
+    fill: Callable[[Session], Any],
+    command: list[str],
+    phrase: str,
+    code: int,
+) -> None:
+    _fill(state, float(scale), fill)
+    result = smsc("--emulator", "--emulator-scale", scale, *command)
+    assert result.exit_code == code, result.output
+    told = re.findall(rf"^smsc: waiting (\d+) s for {re.escape(phrase)}$", result.stderr, re.M)
+    assert len(told) == 1, result.stderr
+    assert 1 <= int(told[0]) <= math.ceil(float(scale) * (3600 if "history" in phrase else 60))
 
 
 # -- --country -------------------------------------------------------------------------------------
@@ -574,6 +677,52 @@ def test_the_emulator_keeps_its_state_between_commands(smsc: Run) -> None:
     assert "Hello [b]world[/x]" in history.stdout
 
 
+class _Payload:
+    # A pickle of this runs ``touch <marker>`` when loaded.
+    def __init__(self, marker: Path) -> None:
+        self.marker = marker
+
+    def __reduce__(self) -> tuple[object, ...]:
+        return (os.system, (f"touch {self.marker}",))
+
+
+@pytest.mark.parametrize(
+    "content",
+    [
+        "pickle",
+        b"{not json",
+        b"\xff\xfe\x00",
+        b"[" * 100_000,
+        json.dumps({"version": 1, "accounts": {"demo": {"balance": {"__class__": "os.system"}}}}),
+        json.dumps({"version": 99}),
+        json.dumps({"version": 1, "accounts": []}),
+    ],
+    ids=["hostile pickle", "not json", "not utf-8", "deep nesting", "wrong types", "version",
+         "wrong shape"],
+)  # fmt: skip
+def test_a_corrupt_or_hostile_emulator_state_starts_afresh(
+    smsc: Run, state: Path, tmp_path: Path, content: str | bytes
+) -> None:
+    import pickle
+
+    marker = tmp_path / "pwned"
+    if content == "pickle":
+        content = pickle.dumps(_Payload(marker))
+    state.mkdir(mode=0o700)
+    path = state / "emulator-x1.json"
+    path.write_bytes(content.encode() if isinstance(content, str) else content)
+    result = smsc("--emulator", "balance")
+    assert (result.exit_code, result.stdout.strip()) == (0, "1000.00 RUR"), result.output
+    assert f"{path} is not the state of an emulator" in result.stderr
+    assert "starts afresh" in result.stderr
+    assert not marker.exists()
+    # The file was replaced by a good state: the next command reads it without a word.
+    sent = smsc("--emulator", "send", "79161234567", "Hi", "--json")
+    assert sent.exit_code == 0, sent.output
+    assert sent.stderr == ""
+    assert saved_emulator(state, "1").stats.sms == 1
+
+
 def test_status_of_an_unknown_message_fails(smsc: Run) -> None:
     result = smsc("--emulator", "status", "12345", "79161234567")
     assert result.exit_code == EXIT_REFUSED
@@ -658,6 +807,12 @@ def test_unreachable_gateway(smsc: Run) -> None:
     assert "cannot connect" in result.stderr
 
 
+def test_an_unreachable_limiter_store_is_a_network_failure(smsc: Run) -> None:
+    result = smsc("--emulator", "balance", "--redis", "redis://127.0.0.1:9")
+    assert result.exit_code == EXIT_NETWORK, result.output
+    assert "nothing was sent" in result.stderr
+
+
 def test_invalid_arguments(smsc: Run, account_env: dict[str, str]) -> None:
     result = smsc("send", "not-a-phone", "Hello", env=account_env)
     assert result.exit_code == EXIT_USAGE
@@ -667,7 +822,7 @@ def test_invalid_arguments(smsc: Run, account_env: dict[str, str]) -> None:
 def test_state_is_kept_under_the_state_dir(smsc: Run, state: Path) -> None:
     assert smsc("--emulator", "balance").exit_code == 0
     names = sorted(p.name for p in state.iterdir())
-    assert "emulator-x1.pickle" in names
+    assert "emulator-x1.json" in names
     assert "limits-emulator-x1.sqlite3" in names
     assert state.stat().st_mode & 0o077 == 0
 

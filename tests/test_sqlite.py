@@ -8,8 +8,10 @@ from __future__ import annotations
 
 import math
 import sqlite3
+import threading
 from collections.abc import AsyncIterator
 from pathlib import Path
+from typing import Any
 
 import anyio
 import pytest
@@ -414,3 +416,95 @@ async def test_a_decision_waiting_for_the_lock_does_not_block_the_event_loop(
         finally:
             other.close()
     assert order == ["loop ran", "decided"]
+
+
+# -- cancellation while the worker thread holds the transaction -----------------------------------
+
+
+class GatedWall(FakeWall):
+    """A wall clock that, once armed, stops inside the next transaction until let go."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.armed = False
+        self.inside = threading.Event()
+        self.go = threading.Event()
+
+    def __call__(self) -> float:
+        if self.armed:
+            self.armed = False
+            self.inside.set()
+            assert self.go.wait(30), "never let go"
+        return self.t
+
+
+async def _cancel_inside_the_transaction(wall: GatedWall, call: Any) -> bool:
+    """Run ``call()`` and cancel it while its decision is inside the file's transaction."""
+    wall.armed = True
+    wall.inside.clear()
+    wall.go.clear()
+    with anyio.CancelScope() as scope:
+
+        async def cancel_when_inside() -> None:
+            await anyio.to_thread.run_sync(wall.inside.wait)
+            scope.cancel()
+            wall.go.set()
+
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(cancel_when_inside)
+            await call()
+            # Only reached if the call ignored the cancellation: it must not.
+            await anyio.lowlevel.checkpoint()
+    assert wall.go.is_set()
+    return scope.cancelled_caught
+
+
+@pytest.mark.anyio
+async def test_an_acquire_cancelled_inside_its_transaction_takes_nothing(tmp_path: Path) -> None:
+    wall = GatedWall()
+    async with SQLiteBackend(tmp_path / "limits.sqlite3", lease_ttl=5.0, clock=wall) as base:
+        backend = base.bind("ns")
+        held = await backend.acquire((BALANCE, CAP))
+        assert isinstance(held, Reservation)
+        before = rows(backend.path)
+        got: list[object] = []
+
+        async def acquire() -> None:
+            got.append(await backend.acquire((BALANCE, CAP)))
+
+        assert await _cancel_inside_the_transaction(wall, acquire)
+        # The decision took its rows inside the transaction; the cancelled call gave back
+        # exactly those, and the reservation made before is untouched (and still renewed).
+        assert got == [] or not isinstance(got[0], Reservation)
+        assert rows(backend.path) == before
+        handle: Any = held.handle
+        assert list(backend._store.leased) == [handle.member]
+        # Exactly one place of the cap of two is still free.
+        second = await backend.acquire((CAP,))
+        assert isinstance(second, Reservation)
+        assert await backend.acquire((CAP,)) == POLL
+        await backend.release(second, sent=False)
+        await backend.release(held, sent=False)
+        assert rows(backend.path) == []
+
+
+@pytest.mark.anyio
+async def test_a_slot_cancelled_inside_the_backends_transaction_leaves_nothing(
+    tmp_path: Path,
+) -> None:
+    wall = GatedWall()
+    async with SQLiteBackend(tmp_path / "limits.sqlite3", lease_ttl=5.0, clock=wall) as base:
+        limiter = Limiter(RateLimits(), backend=base.bind("ns"))
+        async with limiter.slot("/sys/balance.php", {}):
+            pass
+        before = rows(base.path)
+        entered: list[bool] = []
+
+        async def slot() -> None:
+            async with limiter.slot("/sys/balance.php", {}):
+                entered.append(True)
+
+        assert await _cancel_inside_the_transaction(wall, slot)
+        # The request never left: nothing of it counts, in the rate log or the caps.
+        assert entered == []
+        assert rows(base.path) == before

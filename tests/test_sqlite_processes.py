@@ -103,7 +103,7 @@ async def _hold(cfg: dict[str, Any]) -> None:
 
 def _worker_main(cfg: dict[str, Any]) -> None:
     if cfg["mode"] == "hold":
-        anyio.run(_hold, cfg)
+        anyio.run(_hold, cfg, backend="trio" if cfg.get("trio") else "asyncio")
         return
     result = anyio.run(_work, cfg, backend="trio" if cfg.get("trio") else "asyncio")
     print(json.dumps(result), flush=True)
@@ -275,18 +275,24 @@ def _taken(path: Path, cap: int, clock: Any) -> int:
     return anyio.run(count)
 
 
-def _hold_in_a_process(path: Path, lease_ttl: float, cap: int, hold: int) -> subprocess.Popen[str]:
+def _hold_in_a_process(
+    path: Path, lease_ttl: float, cap: int, hold: int, *, trio: bool = False
+) -> subprocess.Popen[str]:
     proc = _spawn(
-        {"mode": "hold", "path": str(path), "lease_ttl": lease_ttl, "cap": cap, "hold": hold}
-    )
+        {
+            "mode": "hold", "path": str(path), "lease_ttl": lease_ttl, "cap": cap, "hold": hold,
+            "trio": trio,
+        }
+    )  # fmt: skip
     _expect(proc, "held")
     return proc
 
 
-def test_killed_holder_frees_its_places(tmp_path: Path) -> None:
+@pytest.mark.parametrize("trio", [False, True], ids=["asyncio", "trio"])
+def test_killed_holder_frees_its_places(tmp_path: Path, trio: bool) -> None:
     path = tmp_path / "limits.sqlite3"
     lease_ttl, cap, hold = 2.0, 14, 10
-    proc = _hold_in_a_process(path, lease_ttl, cap, hold)
+    proc = _hold_in_a_process(path, lease_ttl, cap, hold, trio=trio)
     try:
         proc.send_signal(signal.SIGKILL)
         proc.wait()

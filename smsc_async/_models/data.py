@@ -7,6 +7,7 @@ from decimal import Decimal
 
 import attrs
 
+from ._base import Model
 from .messages import MessageType, Status, StatusError
 
 __all__ = [
@@ -21,7 +22,7 @@ __all__ = [
 
 
 @attrs.frozen(kw_only=True)
-class SentMessage:
+class SentMessage(Model):
     """One message of the sending history (get.php ``get_messages``).
 
     ``int_id`` is the gateway's global id: pass the smallest one of a page as ``prev_id`` to get
@@ -53,7 +54,7 @@ class SentMessage:
 
 
 @attrs.frozen(kw_only=True)
-class IncomingMessage:
+class IncomingMessage(Model):
     """A message received on the account's number (get.php ``get_answers``).
 
     ``id`` grows with every message: pass the largest one seen as ``after_id`` to get newer ones.
@@ -68,7 +69,7 @@ class IncomingMessage:
 
 
 @attrs.frozen(kw_only=True)
-class SendingStats:
+class SendingStats(Model):
     """Sending statistics of one login over a period (get.php ``get_stat``).
 
     ``sms`` is the number of messages; ``credit`` and ``debit`` the two money columns exactly as
@@ -84,7 +85,7 @@ class SendingStats:
 
 
 @attrs.frozen(kw_only=True)
-class PriceZone:
+class PriceZone(Model):
     """One tariff zone (get.php ``get_price``).
 
     ``api`` is the SMS price via the API, ``mass`` via the web account; ``mms``, ``hlr`` and
@@ -101,7 +102,7 @@ class PriceZone:
 
 
 @attrs.frozen(kw_only=True)
-class OperatorPrice:
+class OperatorPrice(Model):
     """An individual SMS price for one operator (``mccmnc``) set for the account."""
 
     mccmnc: str
@@ -109,7 +110,7 @@ class OperatorPrice:
 
 
 @attrs.frozen(kw_only=True)
-class Prices:
+class Prices(Model):
     """The account's tariffs (get.php ``get_price``): zones, individual prices, e-mail price."""
 
     zones: tuple[PriceZone, ...] = ()
@@ -118,7 +119,7 @@ class Prices:
 
 
 @attrs.frozen(kw_only=True)
-class ShortLink:
+class ShortLink(Model):
     """Click counts of a short link (tinyurls.php ``get``).
 
     ``cnt`` counts every click; ``cnt_day`` today's, ``cnt_yes`` yesterday's, ``cnt_mon`` this

@@ -7,6 +7,7 @@ from decimal import Decimal
 
 import attrs
 
+from ._base import Model
 from .messages import OpenIntEnum
 
 __all__ = [
@@ -21,7 +22,7 @@ __all__ = [
 
 
 @attrs.frozen(kw_only=True)
-class Template:
+class Template(Model):
     """A message template (templates.php ``get``).
 
     ``format`` is the kind of message it is for (``"sms"``, ``"viber"``, ``"mail"`` …; ``None``
@@ -45,7 +46,7 @@ class JobStatus(OpenIntEnum):
 
 
 @attrs.frozen(kw_only=True)
-class JobCreated:
+class JobCreated(Model):
     """What jobs.php ``add`` answered: the mailing's ``id`` and, when asked for, its ``cost``."""
 
     id: int
@@ -53,7 +54,7 @@ class JobCreated:
 
 
 @attrs.frozen(kw_only=True)
-class Job:
+class Job(Model):
     """A mailing list (jobs.php ``get`` / ``get_all``).
 
     ``time`` is when it starts (aware, Moscow-based); ``cnt`` the number of recipients; ``rpt``
@@ -74,7 +75,7 @@ class Job:
 
 
 @attrs.frozen(kw_only=True)
-class Contact:
+class Contact(Model):
     """A contact of the phone book (phones.php ``get``); ``grp`` lists the ids of its groups."""
 
     id: int
@@ -89,7 +90,7 @@ class Contact:
 
 
 @attrs.frozen(kw_only=True)
-class ContactGroup:
+class ContactGroup(Model):
     """A contact group (phones.php ``get_group``); send to it with ``phones="G<num>"``.
 
     ``type`` is 0 for a group of numbers, 1 for one of e-mail addresses; ``cnt`` its size.
@@ -103,7 +104,7 @@ class ContactGroup:
 
 
 @attrs.frozen(kw_only=True)
-class UserStat:
+class UserStat(Model):
     """Sending statistics of a sub-client (users.php ``get_stat`` / ``get_stat_all``).
 
     ``sms`` is the number of messages sent, ``credit`` what was spent and ``debit`` what was paid

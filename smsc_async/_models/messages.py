@@ -8,6 +8,8 @@ from decimal import Decimal
 
 import attrs
 
+from ._base import Model
+
 __all__ = [
     "Balance",
     "CostEstimate",
@@ -112,7 +114,7 @@ class MessageType(OpenIntEnum):
 
 
 @attrs.frozen(kw_only=True)
-class Balance:
+class Balance(Model):
     """The account's balance (balance.php with ``cur=1``)."""
 
     balance: Decimal
@@ -121,7 +123,7 @@ class Balance:
 
 
 @attrs.frozen(kw_only=True)
-class PhoneResult:
+class PhoneResult(Model):
     """Per-number detail of a send (``op=1`` / ``err=1``); ``status``/``error`` set on failures."""
 
     phone: str
@@ -132,7 +134,7 @@ class PhoneResult:
 
 
 @attrs.frozen(kw_only=True)
-class SendResult:
+class SendResult(Model):
     """What send.php answered: the message ``id`` and ``cnt`` parts (× recipients).
 
     ``cost`` is set for ``cost=2`` and ``cost=3``, ``balance`` for ``cost=3``; ``phones`` when
@@ -147,7 +149,7 @@ class SendResult:
 
 
 @attrs.frozen(kw_only=True)
-class CostEstimate:
+class CostEstimate(Model):
     """What a send would cost (send.php ``cost=1``); nothing was sent."""
 
     cost: Decimal
@@ -156,7 +158,7 @@ class CostEstimate:
 
 
 @attrs.frozen(kw_only=True)
-class MessageStatus:
+class MessageStatus(Model):
     """Status of one message (status.php); ``all=1``/``all=2`` fill in the optional fields."""
 
     status: Status
@@ -198,7 +200,7 @@ class MessageStatus:
 
 
 @attrs.frozen(kw_only=True)
-class OperatorInfo:
+class OperatorInfo(Model):
     """Operator of a number (info.php ``get_operator``).
 
     In answers about several numbers ``phone`` says which number an entry is for; an entry the

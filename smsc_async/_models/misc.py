@@ -12,6 +12,8 @@ from decimal import Decimal
 
 import attrs
 
+from ._base import Model
+
 __all__ = [
     "OPERATOR_TEMPLATE_OPERATORS",
     "Act",
@@ -27,7 +29,7 @@ OPERATOR_TEMPLATE_OPERATORS = ("mts", "mega", "bee", "tele2")
 
 
 @attrs.frozen(kw_only=True)
-class OperatorTemplate:
+class OperatorTemplate(Model):
     """A message template registered with mobile operators (op_templates.php ``get``).
 
     ``<operator>_srv`` / ``<operator>_trn`` say whether it is registered as a service or a
@@ -59,7 +61,7 @@ class OperatorTemplate:
 
 
 @attrs.frozen(kw_only=True)
-class Invoice:
+class Invoice(Model):
     """An invoice issued to a sub-client (documents.php ``get_account``).
 
     ``num`` is the document number printed on it; ``date`` when it was issued (aware, Moscow);
@@ -75,7 +77,7 @@ class Invoice:
 
 
 @attrs.frozen(kw_only=True)
-class Act:
+class Act(Model):
     """An act (certificate of services rendered) of a sub-client (documents.php ``get_act``).
 
     ``invoice`` is the id of the invoice it closes, when there is one.
@@ -89,7 +91,7 @@ class Act:
 
 
 @attrs.frozen(kw_only=True)
-class InboundNumber:
+class InboundNumber(Model):
     """A dedicated number for incoming messages (receive_phones.php ``gets``).
 
     ``cost`` is the monthly fee; ``bought`` whether it is connected to this account and
@@ -108,7 +110,7 @@ class InboundNumber:
 
 
 @attrs.frozen(kw_only=True)
-class WaitCall:
+class WaitCall(Model):
     """A number check by incoming call (wait_call.php): the subscriber calls ``phone``.
 
     ``id`` identifies the check; the gateway reports the call (to the account's callback URL) once
@@ -120,7 +122,7 @@ class WaitCall:
 
 
 @attrs.frozen(kw_only=True)
-class MegafonStat:
+class MegafonStat(Model):
     """MegaFon statistics of one personal ``account`` (get.php ``get_mega_accounts``)."""
 
     account: str

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import attrs
 
+from ._base import Model
 from .messages import OpenIntEnum
 
 __all__ = [
@@ -61,7 +62,7 @@ SENDER_OPERATOR_FIELDS = (
 
 
 @attrs.frozen(kw_only=True)
-class SenderName:
+class SenderName(Model):
     """A sender name (senders.php ``get``).
 
     ``status`` is set in ``all=1`` lists; the per-operator fields (``mega_step``, ``mts_int`` …)
