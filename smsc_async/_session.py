@@ -551,8 +551,9 @@ class Session(MessageCalls, ChannelCalls, InfoCalls, DataCalls):
             )
 
     async def _call_once(self, endpoint: Endpoint[T], params: dict[str, str]) -> T:
-        """One attempt of a read, without the session's retries: for callers that retry by the
-        same policy themselves (bulk look-ups), so that retries never nest.
+        """One attempt of a read, without the session's retries.
+
+        For callers that retry by the same policy themselves (bulk look-ups): retries never nest.
         """
         if endpoint.kind is Kind.SEND:
             raise RuntimeError("sends go through _call: they need an id and the send guard")
