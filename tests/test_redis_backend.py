@@ -322,8 +322,12 @@ async def test_abandoned_leases_run_out(redis_url: str) -> None:  # noqa: F811
     async with RedisBackend.from_url(redis_url, lease_ttl=lease, poll_interval=0.01) as root:
         backend = root.bind("dead")
         wait = await backend.acquire((CAP,))
-        assert isinstance(wait, float)
-        assert wait <= 0.01
+        if isinstance(wait, Reservation):
+            # Only a machine too busy to look before the leases ended gets here: then they had.
+            assert current_time() - taken >= lease
+            await backend.release(wait, sent=True)
+        else:
+            assert wait <= 0.01
         # The cap comes back when the leases end (polled: no release will ever announce it)...
         got = await backend.acquire((CAP,))
         while not isinstance(got, Reservation):
@@ -333,8 +337,11 @@ async def test_abandoned_leases_run_out(redis_url: str) -> None:  # noqa: F811
         await backend.release(got, sent=True)
         # ...a rule's entry counts one window more, as if answered at the lease's end.
         wait = await backend.acquire((rule,))
-        assert isinstance(wait, float)
-        assert 0 < wait <= W
+        if isinstance(wait, Reservation):
+            # Looked too late (a busy machine): the entry must then have aged out for real.
+            assert current_time() - taken >= lease + W
+        else:
+            assert 0 < wait <= W
 
 
 @pytest.mark.anyio
