@@ -130,12 +130,31 @@ def _check_base_url(base_url: str) -> str:
     return base_url.rstrip("/")
 
 
-def _limits_namespace(credentials: Credentials) -> str:
-    """The name a shared limiter backend files this login's logs under: a hash, never a secret."""
+def _limits_namespace(credentials: Credentials) -> tuple[str, bytes]:
+    """Where a shared limiter backend files this login's logs, and the key it hashes them with.
+
+    Both come from the login's secret (its password or API key), never in clear: the namespace
+    is a keyed hash of the login, so a guessed login cannot be matched against Redis offline,
+    and the key turns the numbers and texts in log keys into MACs. Every process of one login
+    derives the same pair; a new password moves the login to a new namespace.
+    """
     import hashlib  # only shared backends need it; kept off the import path
 
-    identity = credentials.identity().encode()
-    return hashlib.blake2b(identity, digest_size=12, person=b"smsc_async.lim").hexdigest()
+    identity = credentials.identity()
+    key = _derive_key(identity, credentials.secrets()[0])
+    namespace = hashlib.blake2b(
+        identity.encode(), key=key, digest_size=12, person=b"smsc_async.lim"
+    ).hexdigest()
+    return namespace, key
+
+
+@functools.lru_cache(maxsize=32)
+def _derive_key(identity: str, secret: str) -> bytes:
+    # A slow KDF: a weak password cannot be recovered from the namespace by guessing quickly.
+    import hashlib
+
+    salt = b"smsc_async.limits\0" + identity.encode()
+    return hashlib.pbkdf2_hmac("sha256", secret.encode(), salt, 20_000)
 
 
 def _check_timeout(timeout: object) -> float:
@@ -285,7 +304,14 @@ class Session(MessageCalls, ChannelCalls, InfoCalls, DataCalls):
         bind = getattr(backend, "bind", None)
         if bind is not None:
             # A shared backend (Redis) keeps each login's logs apart: tell it whose these are.
-            backend = bind(_limits_namespace(self._credentials))
+            namespace, key = _limits_namespace(self._credentials)
+            import inspect  # only shared backends get here
+
+            if "key" in inspect.signature(bind).parameters:
+                # It hashes the numbers and texts in its keys with the login's secret (Redis).
+                backend = bind(namespace, key=key)
+            else:
+                backend = bind(namespace)
         self._limiter = Limiter(
             self._limits,
             backend=backend,
@@ -525,8 +551,10 @@ class Session(MessageCalls, ChannelCalls, InfoCalls, DataCalls):
             )
 
     async def _call_once(self, endpoint: Endpoint[T], params: dict[str, str]) -> T:
-        """One attempt of a read, without the session's retries: for callers that retry by the
-        same policy themselves (bulk look-ups), so that retries never nest."""
+        """One attempt of a read, without the session's retries.
+
+        For callers that retry by the same policy themselves (bulk look-ups): retries never nest.
+        """
         if endpoint.kind is Kind.SEND:
             raise RuntimeError("sends go through _call: they need an id and the send guard")
         if endpoint.selector:

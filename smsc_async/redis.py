@@ -3,7 +3,7 @@
 The gateway counts requests per login, not per process. A web backend with several workers, or
 a bot beside a nightly job, must therefore share its windows and its concurrency cap, or each
 process spends the whole allowance and the gateway answers error 9. :class:`RedisBackend` keeps
-the limiter's logs in Redis (``pip install smsc-async[redis]``)::
+the limiter's logs in Redis (``pip install smsc-async[redis]``, Redis 7.0 or later)::
 
     from smsc_async import Session
     from smsc_async.redis import RedisBackend
@@ -14,16 +14,23 @@ the limiter's logs in Redis (``pip install smsc-async[redis]``)::
 
 How the logs live in Redis:
 
-* one sorted set per log (a rule's key, or a concurrency cap), members are request ids and
-  scores the microsecond when the entry stops counting: answer time + window for completed
-  requests; *acquire time + lease_ttl + window* for requests in flight, so a process that dies
-  holding slots gives them back once its leases expire;
-* every decision (acquire, wait time, release) is one Lua script run atomically over all the
-  logs a request counts against, reading the time from the Redis server (``TIME``), never from
-  the hosts' clocks, and answering with how long to wait;
-* keys are ``<prefix>:{<namespace>}:<rule>:<key>``: the session binds the namespace to a hash of
-  its login (never a password or API key in clear), and the ``{…}`` hash tag puts all of one
-  login's keys in one Redis Cluster slot;
+* one sorted set per log (a rule's key, or a concurrency cap); members are per-attempt tokens
+  and scores the microsecond when the entry stops counting: answer time + window for completed
+  requests, *last heartbeat + lease_ttl + window* for requests in flight. A process renews the
+  leases of its requests in flight every ``heartbeat`` seconds, so a process that dies (or
+  loses Redis) gives its places back within ``lease_ttl`` seconds;
+* every decision (acquire, wait time, release, renewal) is one Lua script run atomically over
+  all the logs a request counts against, reading the time from the Redis server (``TIME``),
+  never from the hosts' clocks, and answering with how long to wait;
+* an acquire is idempotent and can be undone: its token marks the entries it took, and an
+  attempt whose outcome the caller never learnt (cancelled, timed out) is undone by token and
+  *tombstoned*, so the script refuses it should it still run later. Each acquire also carries
+  the server time after which its caller has given up, past which the script refuses it;
+* keys are ``<prefix>:{<namespace>}:<rule>:<mac>``: the session binds the namespace to a keyed
+  hash of its login and derives the MAC key from its password or API key, and the part of a
+  log key that names a number, a text or a message id is replaced by its MAC, so nothing in
+  Redis can be matched against a guessed number or text without the login's secret. The
+  ``{…}`` hash tag puts all of one login's keys in one Redis Cluster slot;
 * every key carries an expiry at least as late as its last entry, so idle keys disappear.
 """
 
@@ -36,7 +43,9 @@ import itertools
 import logging
 import math
 import secrets
-from collections.abc import Callable, Sequence
+import time
+from collections import deque
+from collections.abc import Sequence
 from functools import partial
 from types import TracebackType
 from typing import Any, Union
@@ -48,7 +57,7 @@ try:
     import redis.asyncio as _aredis
     from redis.asyncio.retry import Retry as _AsyncRetry
     from redis.backoff import NoBackoff
-    from redis.exceptions import NoScriptError, RedisError, ResponseError
+    from redis.exceptions import NoScriptError
     from redis.retry import Retry as _SyncRetry
 except ImportError as exc:  # pragma: no cover - depends on the installed extras
     raise ImportError(
@@ -73,55 +82,90 @@ RedisClient = Union[
 
 _INF = math.inf
 _MICRO = 1_000_000
-#: Seconds a request may stay in flight before its slots are presumed abandoned.
-DEFAULT_LEASE_TTL = 150.0
+#: Seconds a request in flight keeps its places without a heartbeat (a dead holder's places
+#: come back after at most this long).
+DEFAULT_LEASE_TTL = 6.0
 #: Seconds between checks while a concurrency cap is full with other processes' requests.
 DEFAULT_POLL_INTERVAL = 0.005
 #: Seconds one Redis call may take before the backend gives up on it.
 DEFAULT_TIMEOUT = 2.0
 #: Seconds on in-memory limits before a falling-back backend tries Redis again.
 DEFAULT_RECHECK = 5.0
+# How often releases Redis could not take are tried again while any are waiting.
+_RETRY_INTERVAL = 0.05
+# At most this many releases wait for Redis to come back (older ones run out with their lease).
+_PENDING_MAX = 10_000
+# The log of tombstoned (undone) acquire tokens, one per namespace. Demand keys never start so.
+_CANCELLED = "#cancelled"
 
-# Shared by both scripts: the server's clock in microseconds, and scores written as integers
-# (Lua's tostring keeps only 14 digits; a microsecond timestamp has 16).
+# The server's clock in microseconds. Scores go to redis.call as Lua numbers, which Redis writes
+# exactly for integers below 2^53 (a microsecond timestamp has 16 digits; Lua's own tostring
+# would keep 14). ``keep`` extends a key's expiry to at least ``ms`` from now, never shortening
+# it.
 _PRELUDE = """
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000000 + tonumber(t[2])
-local function int(x) return string.format('%.0f', x) end
-local function keep(key, us)
-  -- Extend the key's expiry to at least ``us`` from now, never shorten it.
-  local ms = math.ceil(us / 1000) + 1
+local function keep(key, ms)
   if redis.call('PTTL', key) < ms then redis.call('PEXPIRE', key, ms) end
-end
-local function fit(key)
-  -- Make the key expire with its last entry (an empty sorted set is gone already).
-  local last = redis.call('ZRANGE', key, -1, -1, 'WITHSCORES')[2]
-  if last then redis.call('PEXPIRE', key, math.ceil((tonumber(last) - now) / 1000) + 1) end
 end
 """
 
-# KEYS: the logs. ARGV: take (1/0), member, lease µs, poll µs, then per key limit, window µs,
-# ahead. Returns 0 (admissible; taken when asked), -1 (wait for a release of an earlier claim
-# of the caller), or the µs to wait.
+# KEYS: the logs, then (when taking) the namespace's tombstone log. ARGV: take (1/0), token,
+# lease µs, poll µs, the server time after which the caller has given up (0: unknown), then per
+# log: limit, window µs, and 2 * ahead + tend (1: this process last tended the key's expiry
+# and garbage long enough ago to do it now). A log may repeat: each occurrence takes its own
+# entry (token, token#1, token#2...). Returns {code, now}: code 0 admissible (taken when asked),
+# -1 wait for a release of an earlier claim of the caller, -2 the token was undone, -3 too
+# late, else the µs to wait.
+#
+# Entries that stopped counting are skipped by ZCOUNT and removed when a process tends the
+# key (every lease_ttl / 2 per process and key) or when the log is full; the expiry of a key in
+# use is pushed to 2 * lease + window whenever a process tends it, so no key dies under a live
+# entry, and an idle key goes by itself.
 _DECIDE = (
     _PRELUDE
     + """
+local take = ARGV[1] == '1'
+local member = ARGV[2]
+local nlogs = #KEYS
+if take then
+  nlogs = nlogs - 1
+  local late = tonumber(ARGV[5])
+  if late > 0 and now > late then return {-3, now} end
+  if redis.call('ZSCORE', KEYS[#KEYS], member) then return {-2, now} end
+end
 local lease = tonumber(ARGV[3])
 local poll = tonumber(ARGV[4])
+local after = now + 1  -- scores are whole µs: "> now"
 local wait = 0
-local snow = int(now)
-for i, key in ipairs(KEYS) do
-  local limit = tonumber(ARGV[3 * i + 2])
-  local window = tonumber(ARGV[3 * i + 3])
-  local ahead = tonumber(ARGV[3 * i + 4])
-  redis.call('ZREMRANGEBYSCORE', key, '-inf', snow)
-  local n = redis.call('ZCARD', key)
-  -- The k-th oldest entry (0-based) must go before this request has a slot.
-  local k = n + ahead - limit
+local counts = {}
+local seen = {}
+local tend = {}
+for i = 1, nlogs do
+  local key = KEYS[i]
+  local limit = tonumber(ARGV[3 * i + 3])
+  local window = tonumber(ARGV[3 * i + 4])
+  local packed = tonumber(ARGV[3 * i + 5])
+  local flag = packed % 2
+  local ahead = (packed - flag) / 2
+  local n = counts[key]
+  local occ = seen[key] or 0
+  if n == nil then
+    if flag == 1 then
+      redis.call('ZREMRANGEBYSCORE', key, '-inf', now)
+      tend[key] = true
+    end
+    n = redis.call('ZCOUNT', key, after, '+inf')
+    counts[key] = n
+  end
+  seen[key] = occ + 1
+  -- The k-th oldest entry still counting (0-based) must go before this request has a slot.
+  local k = n + ahead + occ - limit
   if k >= 0 then
     local w = -1
     if k < n then
-      local s = tonumber(redis.call('ZRANGE', key, k, k, 'WITHSCORES')[2])
+      local s = tonumber(redis.call('ZRANGEBYSCORE', key, after, '+inf', 'WITHSCORES',
+        'LIMIT', k, 1)[2])
       if s - window <= now then
         -- Answered (or its lease ran out): it stops counting at s, exactly.
         w = s - now
@@ -140,33 +184,104 @@ for i, key in ipairs(KEYS) do
     end
   end
 end
-if wait ~= 0 or ARGV[1] ~= '1' then
-  return wait
+if wait ~= 0 or not take then
+  return {wait, now}
 end
-for i, key in ipairs(KEYS) do
-  local window = tonumber(ARGV[3 * i + 3])
-  redis.call('ZADD', key, int(now + lease + window), ARGV[2])
-  keep(key, lease + window)
+seen = {}
+for i = 1, nlogs do
+  local key = KEYS[i]
+  local window = tonumber(ARGV[3 * i + 4])
+  local m = member
+  local occ = seen[key]
+  if occ then
+    m = member .. '#' .. occ
+    seen[key] = occ + 1
+  else
+    seen[key] = 1
+  end
+  redis.call('ZADD', key, now + lease + window, m)
+  if counts[key] == 0 or tend[key] then
+    -- A new key (or one holding only what stopped counting) may have no expiry yet.
+    local ms = math.ceil((2 * lease + window) / 1000) + 1
+    if counts[key] == 0 then redis.call('PEXPIRE', key, ms) else keep(key, ms) end
+    counts[key] = -1
+    tend[key] = nil
+  end
+end
+return {0, now}
+"""
+)
+
+# KEYS: the logs, then (to undo) the tombstone log. ARGV: mode ('1' answered, '0' never left,
+# 'u' undo an acquire whose outcome is unknown), token, hold µs, lease µs, µs the tombstone
+# stays, then per log window µs.
+_RELEASE = (
+    _PRELUDE
+    + """
+local mode = ARGV[1]
+local member = ARGV[2]
+local hold = tonumber(ARGV[3])
+local lease = tonumber(ARGV[4])
+local nlogs = #KEYS
+if mode == 'u' then
+  nlogs = nlogs - 1
+  local tomb = KEYS[#KEYS]
+  local stay = tonumber(ARGV[5])
+  redis.call('ZREMRANGEBYSCORE', tomb, '-inf', now)
+  redis.call('ZADD', tomb, now + stay, member)
+  keep(tomb, math.ceil(stay / 1000) + 1)
+end
+local seen = {}
+for i = 1, nlogs do
+  local key = KEYS[i]
+  local window = tonumber(ARGV[i + 5])
+  local m = member
+  local occ = seen[key]
+  if occ then
+    m = member .. '#' .. occ
+    seen[key] = occ + 1
+  else
+    seen[key] = 1
+  end
+  local span = 0
+  if window > 0 then
+    -- Answered (or maybe seen by the gateway): counts one window from now.
+    if mode == '1' or hold > 0 then span = window end
+  elseif hold > 0 then
+    -- The gateway may still be working on it: its place stays taken a while.
+    span = hold
+  end
+  if span == 0 then
+    redis.call('ZREM', key, m)
+  elseif window == 0 or redis.call('ZADD', key, 'XX', 'LT', 'CH', now + span, m) == 0 then
+    -- Held, re-added after its lease ran out, or counting longer than its lease did: the
+    -- key's expiry may be short of it.
+    redis.call('ZADD', key, now + span, m)
+    keep(key, math.ceil((2 * lease + span) / 1000) + 1)
+  end
 end
 return 0
 """
 )
 
-# KEYS: the logs. ARGV: sent (1/0), member, then per key window µs.
-_RELEASE = (
+# KEYS: the logs. ARGV: lease µs, the server time after which the caller has given up, then per
+# entry: log index, window µs, token. Extends in-flight entries that still exist (never brings
+# back one released or run out).
+_RENEW = (
     _PRELUDE
     + """
-local sent = ARGV[1] == '1'
-for i, key in ipairs(KEYS) do
-  local window = tonumber(ARGV[i + 2])
-  if sent and window > 0 then
-    -- The answer arrived now: the entry counts one window from now (re-added if its lease
-    -- ran out meanwhile, because the gateway counted it all the same).
-    redis.call('ZADD', key, int(now + window), ARGV[2])
-  else
-    redis.call('ZREM', key, ARGV[2])
-  end
-  fit(key)
+local late = tonumber(ARGV[2])
+if late > 0 and now > late then return -3 end
+local lease = tonumber(ARGV[1])
+local longest = {}
+for j = 3, #ARGV, 3 do
+  local i = tonumber(ARGV[j])
+  local window = tonumber(ARGV[j + 1])
+  redis.call('ZADD', KEYS[i], 'XX', 'GT', now + lease + window, ARGV[j + 2])
+  if longest[i] == nil or window > longest[i] then longest[i] = window end
+end
+for i, window in pairs(longest) do
+  keep(KEYS[i], math.ceil((2 * lease + window) / 1000) + 1)
 end
 return 0
 """
@@ -174,19 +289,19 @@ return 0
 
 
 class _Script:
-    """A Lua script and its SHA1, run by EVALSHA (one round trip) with EVAL as the fallback."""
+    """A Lua script and its SHA1: run by EVALSHA (one round trip), EVAL when not cached yet."""
 
-    __slots__ = ("sha", "sha_bytes", "source", "source_bytes")
+    __slots__ = ("sha", "source")
 
     def __init__(self, source: str) -> None:
         self.source = source
-        self.source_bytes = source.encode()
-        self.sha = hashlib.sha1(self.source_bytes, usedforsecurity=False).hexdigest()
-        self.sha_bytes = self.sha.encode()
+        self.sha = hashlib.sha1(source.encode(), usedforsecurity=False).hexdigest()
 
 
 _DECIDE_SCRIPT = _Script(_DECIDE)
 _RELEASE_SCRIPT = _Script(_RELEASE)
+_RENEW_SCRIPT = _Script(_RENEW)
+_SCRIPTS = (_DECIDE_SCRIPT, _RELEASE_SCRIPT, _RENEW_SCRIPT)
 
 
 def _in_asyncio() -> bool:
@@ -197,149 +312,344 @@ def _in_asyncio() -> bool:
     return True
 
 
-def _bulk(value: bytes) -> bytes:
-    return b"$%d\r\n%b\r\n" % (len(value), value)
+def _run_sync(client: Any, script: _Script, keys: Sequence[str], args: Sequence[Any]) -> Any:
+    try:
+        return client.evalsha(script.sha, len(keys), *keys, *args)
+    except NoScriptError:
+        # First use on this server (or after SCRIPT FLUSH): EVAL also caches it.
+        return client.eval(script.source, len(keys), *keys, *args)
 
 
-def _pack(command: bytes, script: bytes, keys: Sequence[str], args: Sequence[Any]) -> bytes:
-    """One RESP command: ``command script numkeys *keys *args`` (ints and strs only)."""
-    parts = [b"*%d\r\n" % (3 + len(keys) + len(args)), _bulk(command), _bulk(script)]
-    parts.append(_bulk(b"%d" % len(keys)))
-    parts.extend(_bulk(key.encode()) for key in keys)
-    parts.extend(_bulk(arg.encode() if isinstance(arg, str) else b"%d" % arg) for arg in args)
-    return b"".join(parts)
+def _unavailable(exc: BaseException) -> LimiterUnavailableError:
+    return LimiterUnavailableError(
+        f"the shared limiter on Redis did not answer ({type(exc).__name__}: {exc}); "
+        "nothing was sent"
+    )
 
 
-class _Store:
-    """Runs scripts on one Redis client, in the cheapest way the client allows.
+# Arguments as bytes: redis-py passes bytes through, while it formats every int and encodes
+# every str on each call.
+_SMALL = [str(i).encode() for i in range(256)]
 
-    * an asyncio ``redis.asyncio.Redis``: on connections of its own, made with the client's
-      settings, sending pre-packed EVALSHA commands and reading with a timeout: redis-py's
-      command layer (pool, retries, encoders) costs more than the round trip itself;
-    * an asyncio ``RedisCluster``: through the client (it routes by the keys' hash slot);
-    * a synchronous client (what :meth:`RedisBackend.from_url` makes under trio): in worker
-      threads.
-    """
+
+def _b(n: int) -> bytes:
+    return _SMALL[n] if 0 <= n < 256 else str(n).encode()
+
+
+class _Plan:
+    """What a request's demands need on Redis, computed once per distinct set of demands."""
+
+    __slots__ = (
+        "keys",
+        "keys_take",
+        "members",
+        "statics",
+        "tend_at",
+        "windows",
+        "windows_b",
+        "zero_tail",
+    )
+
+    def __init__(self, keys: list[str], demands: Sequence[Demand], tomb: str) -> None:
+        self.keys = keys
+        self.keys_take = [*keys, tomb]
+        self.windows = [round(d.window * _MICRO) for d in demands]
+        self.windows_b = [_b(w) for w in self.windows]
+        self.statics = [(_b(d.limit), w) for d, w in zip(demands, self.windows_b, strict=True)]
+        # The arguments per log when nobody waits ahead and no key is due for tending.
+        self.zero_tail: list[bytes] = []
+        for limit, window in self.statics:
+            self.zero_tail += (limit, window, b"0")
+        #: Until when (monotonic) none of the keys needs tending by this process.
+        self.tend_at = -_INF
+        # Per position, the suffix of its entry's token when its log repeats ("#1", "#2"...).
+        seen: dict[str, int] = {}
+        members = []
+        for key in keys:
+            occ = seen.get(key, 0)
+            seen[key] = occ + 1
+            members.append(f"#{occ}" if occ else "")
+        self.members = members
+
+
+class _Shared:
+    """State shared by a backend and all its views: the client, the clock offset, the leases."""
 
     def __init__(
-        self, client: Any, *, owned: bool, timeout: float, url: str | None = None, **options: Any
+        self,
+        client: Any,
+        *,
+        owned: bool,
+        timeout: float,
+        lease_us: int,
+        heartbeat: float,
+        url: str | None = None,
+        cluster: bool | None = None,
+        options: dict[str, Any] | None = None,
     ) -> None:
         # ``client`` None: created from ``url`` on first use, for the running async library.
-        self._client = client
-        self._owned = owned
-        self._timeout = timeout
-        self._url = url
-        self._options = options
-        # Connections of the direct mode that are not in use.
-        self._free: list[Any] = []
-        self._connection: Callable[[], Any] | None = None
-        #: Whether every call is bounded by socket timeouts, so that no extra timeout scope is
-        #: needed around it (a scope costs a sixth of a round trip).
+        self.client = client
+        self.owned = owned
+        self.timeout = timeout
+        self.lease_us = lease_us
+        self.heartbeat = heartbeat
+        self.url = url
+        self.cluster = cluster
+        self.options = options or {}
+        self.threaded = False
+        #: Whether socket timeouts bound every call, so no timeout scope is needed around it.
         self.bounded = False
-        self._mode = "pending"
         if client is not None:
             self._adopt(client)
+        # Server time minus local monotonic time, in µs (a lower bound, from the last reply).
+        self.offset: int | None = None
+        self.token = secrets.token_hex(6) + ":"
+        self.counter = itertools.count()
+        # Reservations in flight (token -> view, plan), renewed by the worker.
+        self.live: dict[str, tuple[RedisBackend, _Plan]] = {}
+        # Releases and undos Redis could not take: (queued at, view, keys, args).
+        self.pending: deque[tuple[float, RedisBackend, list[str], list[Any]]] = deque()
+        # Redis failed on the last call: releases go to ``pending`` without trying.
+        self.failing = False
+        self.starting: anyio.Event | None = None  # set once the client is ready
+        # The client exists, the scripts are loaded, the server's clock is known.
+        self.ready = False
+        self.worker: object = None  # the event loop (or trio token) the worker runs in
+        self.worker_scope: anyio.CancelScope | None = None
 
     def _adopt(self, client: Any) -> None:
-        self._mode = "threaded"
-        if isinstance(client, _aredis.RedisCluster):
-            self._mode = "client"
-        elif isinstance(client, _aredis.Redis):
-            self._mode = "direct"
-            pool = client.connection_pool
-            settings = dict(pool.connection_kwargs)
-            # Connecting (and its handshake) is bounded by these; see _direct for the rest.
-            settings["socket_timeout"] = settings.get("socket_timeout") or self._timeout
-            settings["socket_connect_timeout"] = (
-                settings.get("socket_connect_timeout") or self._timeout
-            )
-            self._connection = partial(pool.connection_class, **settings)
-            self.bounded = True
-        elif self._owned:
-            self.bounded = True  # from_url set its socket timeouts
+        self.threaded = not isinstance(client, (_aredis.Redis, _aredis.RedisCluster))
+        self.bounded = self.owned  # from_url set the socket timeouts and turned retries off
 
-    def _ensure(self) -> Any:
-        if self._client is None:
-            assert self._url is not None
-            options = dict(self._options)
-            client: Any
-            if _in_asyncio():
-                options.setdefault("retry", _AsyncRetry(NoBackoff(), 0))
-                client = _aredis.from_url(self._url, **options)
+    def _probe(self) -> bool:
+        # Whether the server is a cluster node (asked once, when the backend is first used).
+        assert self.url is not None
+        with _redis.Redis.from_url(
+            self.url,
+            socket_timeout=self.timeout,
+            socket_connect_timeout=self.timeout,
+            retry=_SyncRetry(NoBackoff(), 0),
+        ) as probe:
+            return bool(probe.info("cluster").get("cluster_enabled") == 1)
+
+    def _make_sync_client(self) -> Any:
+        # redis-py's asyncio client runs only on asyncio: elsewhere (trio) use the synchronous
+        # client from worker threads, redis-py's documented way outside asyncio.
+        assert self.url is not None
+        options = dict(self.options)
+        options.setdefault("retry", _SyncRetry(NoBackoff(), 0))
+        if self.cluster:
+            return _redis.RedisCluster.from_url(self.url, **options)
+        return _redis.from_url(self.url, **options)
+
+    async def _ensure(self) -> Any:
+        # One task creates the client; the others wait for it (two tasks starting redis-py's
+        # cluster client at once make it drop each other's connections).
+        while not self.ready:
+            starting = self.starting
+            if starting is not None:
+                await starting.wait()
+                continue
+            self.starting = anyio.Event()
+            try:
+                await self._create()
+            finally:
+                starting, self.starting = self.starting, None
+                starting.set()
+        return self.client
+
+    async def _create(self) -> None:
+        client: Any = self.client
+        threaded = self.threaded
+        if client is None:
+            assert self.url is not None
+            # Blocking I/O (the probe, the synchronous clients) goes to a thread; the asyncio
+            # client is made here, in its event loop.
+            if self.cluster is None:
+                self.cluster = await anyio.to_thread.run_sync(self._probe)
+            threaded = not _in_asyncio()
+            if threaded:
+                client = await anyio.to_thread.run_sync(self._make_sync_client)
             else:
-                # redis-py's asyncio client runs only on asyncio: elsewhere (trio) use the
-                # synchronous client from worker threads.
-                options.setdefault("retry", _SyncRetry(NoBackoff(), 0))
-                client = _redis.from_url(self._url, **options)
-            self._client = client
+                options = dict(self.options)
+                options.setdefault("retry", _AsyncRetry(NoBackoff(), 0))
+                if self.cluster:
+                    client = _aredis.RedisCluster.from_url(self.url, **options)
+                else:
+                    client = _aredis.from_url(self.url, **options)
+        try:
+            # The scripts, loaded up front (on every master of a cluster), so EVALSHA runs
+            # from the first call; and the server's clock, so that even the first acquire
+            # carries the time after which its caller has given up.
+            if threaded:
+                for script in _SCRIPTS:
+                    await anyio.to_thread.run_sync(client.script_load, script.source)
+                seconds, micros = await anyio.to_thread.run_sync(client.time)
+            else:
+                for script in _SCRIPTS:
+                    await client.script_load(script.source)
+                seconds, micros = await client.time()
+        except BaseException:
+            if self.client is None:  # ours: close it (a client passed in stays as it is)
+                with anyio.CancelScope(shield=True):
+                    if threaded:
+                        await anyio.to_thread.run_sync(client.close)
+                    else:
+                        await client.aclose()
+            raise
+        self.note_time(int(seconds) * _MICRO + int(micros))
+        if self.client is None:
+            self.client = client
             self._adopt(client)
-        return self._client
+        self.ready = True
 
     async def run(self, script: _Script, keys: Sequence[str], args: Sequence[Any]) -> Any:
-        client = self._ensure()
-        mode = self._mode
-        if mode == "direct":
-            try:
-                return await self._direct(_pack(b"EVALSHA", script.sha_bytes, keys, args))
-            except NoScriptError:
-                # First use on this server (or after SCRIPT FLUSH): EVAL also caches it.
-                return await self._direct(_pack(b"EVAL", script.source_bytes, keys, args))
-        if mode == "threaded":
-            call = partial(_run_sync, client, script, keys, args)
-            return await anyio.to_thread.run_sync(call, abandon_on_cancel=True)
+        """Run ``script``; any failure is :class:`LimiterUnavailableError`, nothing else."""
+        try:
+            if not self.ready:
+                with anyio.fail_after(self.timeout * 2):
+                    await self._ensure()
+            client = self.client
+            if self.threaded:
+                call = partial(_run_sync, client, script, keys, args)
+                # The thread reads its own reply (its connection stays in step) even when the
+                # caller gives up; the socket timeouts bound it, the scope bounds the caller.
+                with anyio.fail_after(self.timeout * 2 if self.bounded else self.timeout):
+                    reply = await anyio.to_thread.run_sync(call, abandon_on_cancel=True)
+            elif self.bounded:
+                reply = await self._run_async(client, script, keys, args)
+            else:
+                # A cancelled command makes redis-py drop its connection: never out of step.
+                with anyio.fail_after(self.timeout):
+                    reply = await self._run_async(client, script, keys, args)
+        except Exception as exc:
+            self.failing = True
+            raise _unavailable(exc) from exc
+        self.failing = False
+        return reply
+
+    @staticmethod
+    async def _run_async(client: Any, script: _Script, keys: Sequence[str], args: Any) -> Any:
         try:
             return await client.evalsha(script.sha, len(keys), *keys, *args)
         except NoScriptError:
             return await client.eval(script.source, len(keys), *keys, *args)
 
-    async def _direct(self, packed: bytes) -> Any:
-        free = self._free
-        fresh = not free
-        if fresh:
-            assert self._connection is not None
-            connection = self._connection()
-        else:
-            connection = free.pop()
+    def not_after(self) -> int:
+        """The server time (µs) after which a call sent now has been given up by its caller."""
+        offset = self.offset
+        if offset is None:
+            return 0
+        return round((time.monotonic() + self.timeout) * _MICRO) + offset
+
+    def note_time(self, server_us: int) -> None:
+        self.offset = server_us - round(time.monotonic() * _MICRO)
+
+    # -- the worker: heartbeats and releases to retry ----------------------------------------
+
+    def wake_worker(self) -> None:
+        """Make sure the worker runs in this event loop (it stops when it has nothing to do)."""
+        loop: object
         try:
-            if fresh:
-                await connection.connect()
-                # Sends become plain writes: with a socket timeout redis-py starts a task per
-                # send to time it. Every read below carries the timeout instead.
-                connection.socket_timeout = None
-            await connection.send_packed_command(packed, check_health=False)
-            reply = await connection.read_response(timeout=self._timeout)
-        except ResponseError:
-            # An error reply leaves the connection in step: keep it.
-            free.append(connection)
-            raise
-        except BaseException:
-            # Cancelled or failed mid-command: the reply may still come, so the connection is
-            # out of step for good.
-            with anyio.CancelScope(shield=True):
-                await connection.disconnect(nowait=True)
-            raise
-        free.append(connection)
-        return reply
+            loop = asyncio.get_running_loop()
+        except RuntimeError:
+            import trio
+
+            loop = trio.lowlevel.current_trio_token()
+        if self.worker is loop:
+            return
+        self.worker = loop
+        if isinstance(loop, asyncio.AbstractEventLoop):
+            task = loop.create_task(self._work(loop))
+            _TASKS.add(task)
+            task.add_done_callback(_TASKS.discard)
+        else:
+            import trio
+
+            trio.lowlevel.spawn_system_task(self._work, loop)
+
+    async def _work(self, loop: object) -> None:
+        try:
+            with anyio.CancelScope() as scope:
+                self.worker_scope = scope
+                # Lingers two heartbeats after its last lease: short requests come and go far
+                # more often than that, and starting a task per request would cost more.
+                idle = 0
+                while idle < 2:
+                    await anyio.sleep(_RETRY_INTERVAL if self.pending else self.heartbeat)
+                    idle = 0 if self.live or self.pending else idle + 1
+                    await self.drain()
+                    await self._renew()
+        except Exception:  # pragma: no cover - a bug; never crash the event loop
+            logger.exception("smsc_async: the Redis lease worker failed")
+        finally:
+            if self.worker is loop:
+                self.worker = None
+                self.worker_scope = None
+
+    async def drain(self) -> None:
+        """Try the releases Redis could not take, oldest first, until one fails."""
+        pending = self.pending
+        horizon = time.monotonic() - (self.lease_us / _MICRO + self.timeout)
+        while pending:
+            entry = pending[0]
+            queued, _, keys, args = entry
+            if queued < horizon:
+                pending.popleft()  # its entries ran out with their lease meanwhile
+                continue
+            try:
+                # Releases are idempotent: a concurrent drain running the same one is harmless.
+                await self.run(_RELEASE_SCRIPT, keys, args)
+            except LimiterUnavailableError:
+                return
+            if pending and pending[0] is entry:
+                pending.popleft()
+
+    def defer(self, view: RedisBackend, keys: list[str], args: list[Any]) -> None:
+        if len(self.pending) >= _PENDING_MAX:
+            self.pending.popleft()
+        self.pending.append((time.monotonic(), view, keys, args))
+        self.wake_worker()
+
+    async def _renew(self) -> None:
+        if not self.live:
+            return
+        groups: dict[str, tuple[list[str], dict[str, int], list[Any]]] = {}
+        for member, (view, plan) in list(self.live.items()):
+            group = groups.get(view._base)
+            if group is None:
+                group = groups[view._base] = ([], {}, [self.lease_us, self.not_after()])
+            keys, index, args = group
+            for key, window, suffix in zip(plan.keys, plan.windows, plan.members, strict=True):
+                i = index.get(key)
+                if i is None:
+                    keys.append(key)
+                    i = index[key] = len(keys)
+                args += (i, window, member + suffix)
+        for keys, _, args in groups.values():
+            try:
+                await self.run(_RENEW_SCRIPT, keys, args)
+            except LimiterUnavailableError as exc:
+                logger.warning("smsc_async: could not renew limiter leases on Redis (%s)", exc)
 
     async def aclose(self) -> None:
-        free, self._free = self._free, []
-        for connection in free:
-            await connection.disconnect()
-        client = self._client
-        if client is None or not self._owned:
+        scope = self.worker_scope
+        if scope is not None:
+            scope.cancel()
+        self.worker = None
+        client = self.client
+        if client is None or not self.owned:
             return
-        self._client = None
-        if self._mode == "threaded":
+        self.client = None
+        self.ready = False
+        if self.threaded:
             await anyio.to_thread.run_sync(client.close)
         else:
             await client.aclose()
 
 
-def _run_sync(client: Any, script: _Script, keys: Sequence[str], args: Sequence[Any]) -> Any:
-    try:
-        return client.evalsha(script.sha, len(keys), *keys, *args)
-    except NoScriptError:
-        return client.eval(script.source, len(keys), *keys, *args)
+# Strong references to the workers' asyncio tasks (the loop keeps only weak ones).
+_TASKS: set[asyncio.Task[None]] = set()
 
 
 def _wait_seconds(result: int) -> float:
@@ -351,30 +661,36 @@ class RedisBackend:
 
     Implements :class:`~smsc_async.LimiterBackend` with one atomic Lua script per decision, on
     the Redis server's clock. Create it from a URL, or around a client you already have (an
-    asyncio ``redis.asyncio.Redis``/``RedisCluster``, or a synchronous ``redis.Redis`` that is
-    then called from worker threads -- the way to use it under trio; :meth:`from_url` picks
-    the right one by itself)::
+    asyncio ``redis.asyncio.Redis``/``RedisCluster``, or a synchronous ``redis.Redis``/
+    ``RedisCluster`` that is then called from worker threads -- the way to use it under trio;
+    :meth:`from_url` picks the right one by itself)::
 
         backend = RedisBackend.from_url("redis://cache:6379/0")
-        backend = RedisBackend(redis.asyncio.Redis(host="cache"))
+        backend = RedisBackend(redis.asyncio.Redis(host="cache", socket_timeout=2.0))
 
     Pass it to every :class:`~smsc_async.Session` of the login (``backend=backend``); the session
-    binds it to a hash of its login (:meth:`bind`), so one backend may serve several logins.
+    binds it to a keyed hash of its login (:meth:`bind`), so one backend may serve several logins.
 
     * ``prefix`` starts every key (keep the default unless several applications share a Redis
       and must not share limits);
-    * ``lease_ttl``: seconds after which a request still in flight is presumed abandoned (its
-      process died) and its slots come back; keep it above the longest a request can take;
+    * ``lease_ttl``: seconds a request in flight keeps its places without a heartbeat. The
+      backend renews the leases of its requests in flight every ``heartbeat`` seconds (default
+      ``lease_ttl / 4``), so a live holder keeps them as long as its request takes, and a dead
+      process (or one cut off from Redis) gives them back within ``lease_ttl``. A holder cut off
+      from Redis for longer than ``lease_ttl - heartbeat`` loses its places to the others;
     * ``poll_interval``: how often a request waiting on a concurrency cap full of other
       processes' requests looks again;
     * ``timeout``: seconds one Redis call may take; beyond, or when Redis cannot be reached,
       requests fail with :class:`~smsc_async.LimiterUnavailableError` (nothing is sent) --
       unless ``fallback=True``: then the backend logs a warning and keeps this process's own
       in-memory limits, trying Redis again every ``recheck`` seconds. Releases never raise: a
-      release Redis cannot take is logged and its lease runs out by itself.
+      release Redis cannot take is tried again as soon as Redis answers (within its lease).
 
-    Close it when done (``async with`` or :meth:`aclose`); it closes only a client it created
-    (and the connections it opened itself). Use one backend per event loop.
+    A client of your own should have socket timeouts and redis-py's retries off
+    (``retry=Retry(NoBackoff(), 0)``), as :meth:`from_url` sets them: a retried acquire is
+    harmless but can hold its places until its lease ends. Close the backend when done
+    (``async with`` or :meth:`aclose`); it closes only a client it created. Use one backend per
+    event loop.
     """
 
     def __init__(
@@ -384,16 +700,21 @@ class RedisBackend:
         prefix: str = "smsc",
         namespace: str = "default",
         lease_ttl: float = DEFAULT_LEASE_TTL,
+        heartbeat: float | None = None,
         poll_interval: float = DEFAULT_POLL_INTERVAL,
         timeout: float = DEFAULT_TIMEOUT,
         fallback: bool = False,
         recheck: float = DEFAULT_RECHECK,
     ) -> None:
         self._setup(
-            _Store(client, owned=False, timeout=timeout),
+            client,
+            None,
+            None,
+            {},
             prefix=prefix,
             namespace=namespace,
             lease_ttl=lease_ttl,
+            heartbeat=heartbeat,
             poll_interval=poll_interval,
             timeout=timeout,
             fallback=fallback,
@@ -408,32 +729,44 @@ class RedisBackend:
         prefix: str = "smsc",
         namespace: str = "default",
         lease_ttl: float = DEFAULT_LEASE_TTL,
+        heartbeat: float | None = None,
         poll_interval: float = DEFAULT_POLL_INTERVAL,
         timeout: float = DEFAULT_TIMEOUT,
         fallback: bool = False,
         recheck: float = DEFAULT_RECHECK,
+        cluster: bool | None = None,
         **client_options: Any,
     ) -> RedisBackend:
         """A backend on a client it creates (and closes) for ``url`` (``redis://``, ``rediss://``).
 
         The client is created on first use: redis-py's asyncio client under asyncio, its
-        synchronous client in worker threads otherwise (trio). ``client_options`` go to
-        ``redis.from_url``; socket timeouts default to ``timeout`` and redis-py's own retries
-        are off (a retried acquire could take a slot twice).
+        synchronous client in worker threads otherwise (trio). ``cluster`` selects redis-py's
+        cluster client (``None``: ask the server, once). ``client_options`` go to redis-py's
+        ``from_url``; socket timeouts default to ``timeout`` and redis-py's own retries are off.
         """
+        if not isinstance(url, str):
+            raise TypeError(f"url must be a str, not {type(url).__name__}")
+        scheme = url.partition("://")[0].lower() if "://" in url else ""
+        if scheme not in ("redis", "rediss", "unix"):
+            # The scheme only: the rest of a URL may carry a password.
+            raise ValueError(
+                f"url must be a redis://, rediss:// or unix:// URL, not {scheme or 'no'} scheme"
+            )
         options: dict[str, Any] = {
             "socket_timeout": timeout,
             "socket_connect_timeout": timeout,
-            "retry_on_timeout": False,
         }
         options.update(client_options)
         self = cls.__new__(cls)
-        store = _Store(None, owned=True, timeout=timeout, url=url, **options)
         self._setup(
-            store,
+            None,
+            url,
+            cluster,
+            options,
             prefix=prefix,
             namespace=namespace,
             lease_ttl=lease_ttl,
+            heartbeat=heartbeat,
             poll_interval=poll_interval,
             timeout=timeout,
             fallback=fallback,
@@ -443,11 +776,15 @@ class RedisBackend:
 
     def _setup(
         self,
-        store: _Store,
+        client: Any,
+        url: str | None,
+        cluster: bool | None,
+        options: dict[str, Any],
         *,
         prefix: str,
         namespace: str,
         lease_ttl: float,
+        heartbeat: float | None,
         poll_interval: float,
         timeout: float,
         fallback: bool,
@@ -459,29 +796,54 @@ class RedisBackend:
             if "{" in value or "}" in value:
                 # The braces are the Redis Cluster hash tag: ours must be the first.
                 raise ValueError(f"{name} must not contain braces, got {value!r}")
+        if heartbeat is None:
+            heartbeat = lease_ttl / 4 if isinstance(lease_ttl, (int, float)) else lease_ttl
         for name, number in (
             ("lease_ttl", lease_ttl),
+            ("heartbeat", heartbeat),
             ("poll_interval", poll_interval),
             ("timeout", timeout),
             ("recheck", recheck),
         ):
+            if isinstance(number, bool) or not isinstance(number, (int, float)):
+                raise TypeError(f"{name} must be a number of seconds, not {type(number).__name__}")
             if not number > 0 or number == _INF:
                 raise ValueError(f"{name} must be a positive number of seconds, got {number!r}")
-        self._store = store
+        if heartbeat >= lease_ttl:
+            raise ValueError(
+                f"heartbeat ({heartbeat!r} s) must be shorter than lease_ttl ({lease_ttl!r} s)"
+            )
+        if cluster is not None and not isinstance(cluster, bool):
+            raise TypeError(f"cluster must be a bool or None, not {type(cluster).__name__}")
+        self._shared = _Shared(
+            client,
+            owned=client is None,
+            timeout=timeout,
+            lease_us=round(lease_ttl * _MICRO),
+            heartbeat=heartbeat,
+            url=url,
+            cluster=cluster,
+            options=options,
+        )
         self._prefix = prefix
         self._namespace = namespace
+        self._mac_key = hashlib.blake2b(namespace.encode(), person=b"smsc_async.ns").digest()
         self._lease_us = round(lease_ttl * _MICRO)
         self._poll_us = max(1, round(poll_interval * _MICRO))
+        self._lease_b = _b(self._lease_us)
+        self._poll_b = _b(self._poll_us)
         self._timeout = timeout
         self._fallback = fallback
         self._recheck = recheck
-        self._token = secrets.token_hex(5) + ":"
-        self._counter = itertools.count()
         self._reset_view()
 
     def _reset_view(self) -> None:
         self._base = f"{self._prefix}:{{{self._namespace}}}:"
+        self._tomb = self._base + _CANCELLED
         self._keys: dict[str, str] = {}
+        self._plans: dict[tuple[Demand, ...], _Plan] = {}
+        # When this process last tended each key (its expiry and its garbage), monotonic.
+        self._tend: dict[str, float] = {}
         self._memory: MemoryBackend | None = None
         # While falling back: when to try Redis again.
         self._down_until = -_INF
@@ -491,34 +853,67 @@ class RedisBackend:
 
     @property
     def namespace(self) -> str:
-        """The namespace of this view's keys (the session sets it to a hash of its login)."""
+        """The namespace of this view's keys (the session sets it to a keyed hash of its login)."""
         return self._namespace
 
-    def bind(self, namespace: str) -> RedisBackend:
+    def bind(self, namespace: str, *, key: bytes | None = None) -> RedisBackend:
         """A view of this backend (same client, same settings) keeping its keys in ``namespace``.
 
-        :class:`~smsc_async.Session` calls it with a hash of its login, so every process of
-        one login meets in the same keys and different logins never do.
+        ``key`` (16 to 64 bytes) is the secret the view's log keys are hashed with: the part of
+        a key that names a number, a text or an id becomes a MAC (keyed BLAKE2b) of it, so
+        nothing stored can be matched against a guess without ``key``. Every process of one
+        login must pass the same. Without it the MAC key is derived from ``namespace`` alone,
+        which hides nothing from someone who knows the namespace. :class:`~smsc_async.Session`
+        calls it with a keyed hash of its login and a key derived from its password or API key,
+        so every process of one login meets in the same keys and different logins never do.
         """
         if not isinstance(namespace, str) or not namespace or "{" in namespace or "}" in namespace:
             raise ValueError(f"namespace must be a non-empty str without braces, got {namespace!r}")
+        if key is not None and (not isinstance(key, bytes) or not 16 <= len(key) <= 64):
+            raise ValueError("key must be 16 to 64 bytes")
         view = copy.copy(self)
         view._namespace = namespace
+        view._mac_key = (
+            key
+            if key is not None
+            else hashlib.blake2b(namespace.encode(), person=b"smsc_async.ns").digest()
+        )
         view._reset_view()
         return view
 
     def key(self, demand_key: str) -> str:
-        """The Redis key of the log ``demand_key`` (e.g. ``"balance:balance"``), for inspection."""
+        """The Redis key of the log ``demand_key`` (e.g. ``"balance:balance"``), for inspection.
+
+        A rule's log keeps its rule name readable and hashes the rest:
+        ``smsc:{<namespace>}:balance:<mac>``; a cap (``"*concurrency"``) keeps its name.
+        """
         key = self._keys.get(demand_key)
         if key is None:
             if len(self._keys) >= 4096:
                 self._keys.clear()
-            key = self._keys[demand_key] = self._base + demand_key
+            rule, sep, rest = demand_key.partition(":")
+            if sep:
+                mac = hashlib.blake2b(rest.encode(), key=self._mac_key, digest_size=16)
+                key = f"{self._base}{rule}:{mac.hexdigest()}"
+            else:
+                key = self._base + demand_key
+            self._keys[demand_key] = key
         return key
 
+    def _plan(self, demands: Sequence[Demand]) -> _Plan:
+        index = demands if isinstance(demands, tuple) else tuple(demands)
+        plan = self._plans.get(index)
+        if plan is None:
+            if len(self._plans) >= 4096:
+                self._plans.clear()
+            plan = self._plans[index] = _Plan(
+                [self.key(d.key) for d in demands], demands, self._tomb
+            )
+        return plan
+
     async def aclose(self) -> None:
-        """Close the Redis client if this backend created it (:meth:`from_url`). Idempotent."""
-        await self._store.aclose()
+        """Stop renewing leases and close the Redis client if :meth:`from_url` made it."""
+        await self._shared.aclose()
 
     async def __aenter__(self) -> RedisBackend:
         return self
@@ -544,20 +939,68 @@ class RedisBackend:
         memory = self._memory_now()
         if memory is not None:
             return memory.try_acquire(demands, ahead)
-        member = self._token + format(next(self._counter), "x")
-        keys, args = self._decide_args(demands, ahead, take=True, member=member)
-        try:
-            result = await self._run(_DECIDE_SCRIPT, keys, args)
-        except anyio.get_cancelled_exc_class():
-            # The script may have run before the cancellation: take back what it took.
-            with anyio.CancelScope(shield=True):
-                await self._quiet_release(keys, [member, "0"], member)
-            raise
-        except LimiterUnavailableError as exc:
-            return self._fall_back(exc).try_acquire(demands, ahead)
-        if result == 0:
-            return Reservation(demands, member)
-        return _wait_seconds(result)
+        shared = self._shared
+        if shared.pending and not shared.failing:
+            # This process's own releases that Redis missed go first: its places are free.
+            await shared.drain()
+        plan = self._plan(demands)
+        member = shared.token + format(next(shared.counter), "x")
+        clock = time.monotonic()
+        due = None if clock < plan.tend_at else self._due(plan, clock)
+        tail: list[Any]
+        if ahead is None and due is None:
+            tail = plan.zero_tail
+        else:
+            tail = []
+            for i, (limit, window) in enumerate(plan.statics):
+                packed = 2 * (ahead[i] if ahead is not None else 0)
+                if due is not None and due[i]:
+                    packed += 1
+                tail += (limit, window, _b(packed))
+        for attempt in range(2):
+            not_after = shared.not_after()
+            args = [b"1", member, self._lease_b, self._poll_b, _b(not_after), *tail]
+            try:
+                reply = await shared.run(_DECIDE_SCRIPT, plan.keys_take, args)
+                code, server_now = int(reply[0]), int(reply[1])
+            except anyio.get_cancelled_exc_class():
+                # The script may have run, or may still run: undo it, and tombstone its token.
+                with anyio.CancelScope(shield=True):
+                    await self._undo(plan, member, now=True)
+                raise
+            except LimiterUnavailableError as exc:
+                await self._undo(plan, member, now=False)
+                return self._fall_back(exc).try_acquire(demands, ahead)
+            except (TypeError, ValueError, IndexError) as exc:
+                await self._undo(plan, member, now=False)
+                return self._fall_back(_unavailable(exc)).try_acquire(demands, ahead)
+            shared.note_time(server_now)
+            if code == 0:
+                if due is not None:
+                    self._tended(plan, due, clock)
+                shared.live[member] = (self, plan)
+                shared.wake_worker()
+                self._recovered()
+                return Reservation(demands, member)
+            if attempt:
+                break
+            if code == -3:
+                # Refused as late: the clock offset was stale (a stalled loop). Once more, on
+                # the offset this reply gave.
+                continue
+            if code != -2 and shared.pending:
+                # Redis is back: the releases it missed first (they may free what we wait for).
+                await shared.drain()
+                continue
+            break
+        self._recovered()
+        if code in (-2, -3):
+            return self._fall_back(
+                LimiterUnavailableError(
+                    "the shared limiter on Redis answered too late; nothing was sent"
+                )
+            ).try_acquire(demands, ahead)
+        return _wait_seconds(code)
 
     async def wait_time(
         self, demands: Sequence[Demand], ahead: Sequence[int] | None = None
@@ -566,81 +1009,98 @@ class RedisBackend:
         memory = self._memory_now()
         if memory is not None:
             return memory.wait_time_now(demands, ahead)
-        keys, args = self._decide_args(demands, ahead, take=False, member="")
+        plan = self._plan(demands)
+        tail: list[Any]
+        if ahead is None:
+            tail = plan.zero_tail
+        else:
+            tail = []
+            for (limit, window), claims in zip(plan.statics, ahead, strict=True):
+                tail += (limit, window, _b(2 * claims))
+        args = [b"0", b"", self._lease_b, self._poll_b, b"0", *tail]
         try:
-            result = await self._run(_DECIDE_SCRIPT, keys, args)
+            reply = await self._shared.run(_DECIDE_SCRIPT, plan.keys, args)
+            code, server_now = int(reply[0]), int(reply[1])
         except LimiterUnavailableError as exc:
             return self._fall_back(exc).wait_time_now(demands, ahead)
-        return _wait_seconds(result)
+        except (TypeError, ValueError, IndexError) as exc:
+            return self._fall_back(_unavailable(exc)).wait_time_now(demands, ahead)
+        self._shared.note_time(server_now)
+        self._recovered()
+        return _wait_seconds(code)
 
-    async def release(self, reservation: Reservation, *, sent: bool) -> None:
+    async def release(self, reservation: Reservation, *, sent: bool, hold: float = 0.0) -> None:
         """See :meth:`smsc_async.LimiterBackend.release`; one round trip, and it never raises.
 
-        If Redis cannot take the release, the entries stay until their leases run out.
+        ``hold > 0``: the request's concurrency places stay taken ``hold`` more seconds (the
+        gateway may still be working on it) and its rate entries count from now. If Redis
+        cannot take the release, it is tried again as soon as Redis answers; its entries run
+        out with their lease at the latest.
         """
         handle = reservation.handle
         if not isinstance(handle, str):
             # Taken from the in-memory fallback.
             assert self._memory is not None
-            self._memory.release_now(reservation, sent=sent)
+            self._memory.release_now(reservation, sent=sent, hold=hold)
             return
-        if self._down_until > -_INF:
-            # Redis is known to be down: do not hold the caller up for a timeout.
-            logger.debug("smsc_async: Redis down; limiter entry %s runs out with its lease", handle)
+        shared = self._shared
+        shared.live.pop(handle, None)
+        plan = self._plan(reservation.demands)
+        hold_us = round(min(hold, 86_400.0) * _MICRO) if hold > 0 else 0
+        args: list[Any] = [b"1" if sent else b"0", handle, _b(hold_us), self._lease_b, b"0"]
+        args += plan.windows_b
+        if shared.failing or self._down_until > -_INF:
+            # Redis is failing right now: do not hold the caller up for a timeout.
+            shared.defer(self, plan.keys, args)
             return
-        keys = [self.key(d.key) for d in reservation.demands]
-        args: list[Any] = ["1" if sent else "0", handle]
-        args.extend(round(d.window * _MICRO) for d in reservation.demands)
-        await self._quiet_release(keys, args, handle)
-
-    # -- internals ---------------------------------------------------------------------------
-
-    def _decide_args(
-        self,
-        demands: Sequence[Demand],
-        ahead: Sequence[int] | None,
-        *,
-        take: bool,
-        member: str,
-    ) -> tuple[list[str], list[Any]]:
-        keys = [self.key(d.key) for d in demands]
-        args: list[Any] = ["1" if take else "0", member, self._lease_us, self._poll_us]
-        for i, demand in enumerate(demands):
-            args.append(demand.limit)
-            args.append(round(demand.window * _MICRO))
-            args.append(ahead[i] if ahead is not None else 0)
-        return keys, args
-
-    async def _run(self, script: _Script, keys: Sequence[str], args: Sequence[Any]) -> int:
-        store = self._store
         try:
-            if store.bounded:
-                # A timeout scope costs a sixth of a round trip: skip it when the socket
-                # timeouts already bound the call.
-                result = await store.run(script, keys, args)
-            else:
-                with anyio.fail_after(self._timeout):
-                    result = await store.run(script, keys, args)
-        except (RedisError, OSError, TimeoutError) as exc:
-            raise LimiterUnavailableError(
-                f"the shared limiter on Redis did not answer ({type(exc).__name__}: {exc}); "
-                "nothing was sent"
-            ) from exc
-        if self._down_until > -_INF:
-            self._down_until = -_INF
-            logger.warning("smsc_async: Redis answers again; shared limits are back")
-        return int(result)
-
-    async def _quiet_release(self, keys: Sequence[str], args: Sequence[Any], member: str) -> None:
-        try:
-            await self._run(_RELEASE_SCRIPT, keys, args)
+            await shared.run(_RELEASE_SCRIPT, plan.keys, args)
         except LimiterUnavailableError as exc:
             logger.warning(
                 "smsc_async: could not release limiter entry %s on Redis (%s); "
-                "it runs out with its lease",
-                member,
+                "trying again when Redis answers",
+                handle,
                 exc.__cause__ or exc,
             )
+            shared.defer(self, plan.keys, args)
+
+    # -- internals ---------------------------------------------------------------------------
+
+    def _due(self, plan: _Plan, clock: float) -> list[bool]:
+        # Which keys this process should tend now: each at least every lease_ttl / 2.
+        half = self._lease_us / _MICRO / 2
+        tend = self._tend
+        return [clock - tend.get(key, -_INF) >= half for key in plan.keys]
+
+    def _tended(self, plan: _Plan, due: list[bool], clock: float) -> None:
+        tend = self._tend
+        if len(tend) >= 4096:
+            tend.clear()
+        for key, was_due in zip(plan.keys, due, strict=True):
+            if was_due:
+                tend[key] = clock
+        half = self._lease_us / _MICRO / 2
+        plan.tend_at = min(tend.get(key, clock) for key in plan.keys) + half
+
+    async def _undo(self, plan: _Plan, member: str, *, now: bool) -> None:
+        """Take back whatever an acquire of unknown outcome took, and tombstone its token."""
+        shared = self._shared
+        # The tombstone outlives the acquire: the script refuses it as late by then, or (clock
+        # offset not known yet) its entries would have run out anyway.
+        tomb_us = self._lease_us + 2 * round(shared.timeout * _MICRO)
+        args: list[Any] = [b"u", member, b"0", self._lease_b, _b(tomb_us), *plan.windows_b]
+        if now and not shared.failing:
+            try:
+                await shared.run(_RELEASE_SCRIPT, plan.keys_take, args)
+                return
+            except LimiterUnavailableError:
+                pass
+        shared.defer(self, plan.keys_take, args)
+
+    def _recovered(self) -> None:
+        if self._down_until > -_INF:
+            self._down_until = -_INF
+            logger.warning("smsc_async: Redis answers again; shared limits are back")
 
     def _memory_now(self) -> MemoryBackend | None:
         # The in-memory fallback, while it is in force.

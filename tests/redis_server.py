@@ -1,12 +1,22 @@
-"""A throwaway Redis server for the tests: Debian's ``redis-server`` on a free loopback port.
+"""Throwaway Redis servers for the tests: Debian's ``redis-server`` on free loopback ports.
 
 Import the fixtures into a test module (``from tests.redis_server import redis_url``). With no
-``redis-server`` on PATH (``.ci/run`` installs it) the tests that need one skip with the reason.
+``redis-server`` (or, for the cluster, no ``redis-cli``) on PATH (``.ci/run`` installs them) the
+tests that need one skip with the reason.
+
+* :func:`redis_server` / :func:`redis_url`: one server for the whole run, flushed per test;
+* :func:`private_redis`: a server of the test's own, to pause (SIGSTOP), kill and restart;
+* :func:`redis_cluster`: a three-master Redis Cluster, started and joined by the fixture.
+
+Every server runs with ``--enable-debug-command local`` so a test can stall it with
+``DEBUG SLEEP`` (loopback only; never in production).
 """
 
 from __future__ import annotations
 
+import os
 import shutil
+import signal
 import socket
 import subprocess
 import tempfile
@@ -25,51 +35,112 @@ def _free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def start_redis() -> tuple[subprocess.Popen[bytes], str]:
-    """Start a private, non-persistent redis-server; return the process and its URL."""
-    binary = shutil.which("redis-server")
+def _binary(name: str) -> str:
+    binary = shutil.which(name)
     if binary is None:
-        pytest.skip("redis-server is not on PATH (Debian: apt-get install redis-server)")
-    workdir = tempfile.mkdtemp(prefix="smsc-redis-")
-    for _ in range(3):
-        port = _free_port()
-        process = subprocess.Popen(
-            [
-                binary,
-                "--port",
-                str(port),
-                "--bind",
-                "127.0.0.1",
-                "--save",
-                "",
-                "--appendonly",
-                "no",
-                "--dir",
-                workdir,
-                "--daemonize",
-                "no",
-            ],
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
-        url = f"redis://127.0.0.1:{port}/0"
+        pytest.skip(f"{name} is not on PATH (Debian: apt-get install redis-server redis-tools)")
+    return binary
+
+
+class RedisProcess:
+    """One ``redis-server`` on a loopback port: its URL, and ways to pause, kill and restart it."""
+
+    def __init__(self, *, port: int | None = None, cluster: bool = False) -> None:
+        self.binary = _binary("redis-server")
+        self.workdir = tempfile.mkdtemp(prefix="smsc-redis-")
+        self.cluster = cluster
+        self.process: subprocess.Popen[bytes] | None = None
+        for _ in range(3):
+            self.port = port if port is not None else _free_port()
+            if self._start():
+                return
+            if port is not None:
+                break
+        pytest.skip("redis-server is installed but could not be started on a loopback port")
+
+    @property
+    def url(self) -> str:
+        return f"redis://127.0.0.1:{self.port}/0"
+
+    def _start(self) -> bool:
+        args = [
+            self.binary,
+            "--port",
+            str(self.port),
+            "--bind",
+            "127.0.0.1",
+            "--save",
+            "",
+            "--appendonly",
+            "no",
+            "--dir",
+            self.workdir,
+            "--daemonize",
+            "no",
+            "--enable-debug-command",
+            "local",
+            "--logfile",
+            f"{self.workdir}/redis-{self.port}.log",
+        ]
+        if self.cluster:
+            args += ["--cluster-enabled", "yes", "--cluster-config-file", f"nodes-{self.port}.conf"]
+        self.process = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         deadline = time.monotonic() + _START_TIMEOUT
-        while process.poll() is None and time.monotonic() < deadline:
+        while self.process.poll() is None and time.monotonic() < deadline:
             try:
-                with redis.Redis.from_url(url, socket_timeout=0.5) as client:
+                with redis.Redis(host="127.0.0.1", port=self.port, socket_timeout=0.5) as client:
                     client.ping()
-                return process, url
+                return True
             except redis.ConnectionError:
                 time.sleep(0.02)
-        # Lost a race for the port (or a slow start): try another one.
-        process.kill()
-        process.wait()
-    pytest.skip("redis-server is installed but could not be started on a loopback port")
+        self.kill()
+        return False
+
+    def alive(self) -> bool:
+        return self.process is not None and self.process.poll() is None
+
+    def pause(self) -> None:
+        assert self.process is not None
+        self.process.send_signal(signal.SIGSTOP)
+
+    def resume(self) -> None:
+        assert self.process is not None
+        self.process.send_signal(signal.SIGCONT)
+
+    def kill(self) -> None:
+        """SIGKILL: the server dies with everything it held."""
+        if self.process is not None and self.process.poll() is None:
+            self.process.send_signal(signal.SIGCONT)
+            self.process.kill()
+            self.process.wait()
+
+    def restart(self) -> None:
+        """Start again on the same port (empty: nothing persisted)."""
+        self.kill()
+        if not self._start():
+            pytest.fail("redis-server did not restart on its port")
+
+    def stop(self) -> None:
+        if self.process is not None and self.process.poll() is None:
+            self.process.send_signal(signal.SIGCONT)
+            self.process.terminate()
+            try:
+                self.process.wait(timeout=5)
+            except subprocess.TimeoutExpired:
+                self.kill()
+
+
+def start_redis() -> tuple[subprocess.Popen[bytes], str]:
+    """Start a private, non-persistent redis-server; return the process and its URL."""
+    server = RedisProcess()
+    assert server.process is not None
+    return server.process, server.url
 
 
 def stop_redis(process: subprocess.Popen[bytes]) -> None:
     """Stop a server from :func:`start_redis`."""
     if process.poll() is None:
+        os.kill(process.pid, signal.SIGCONT)
         process.terminate()
         try:
             process.wait(timeout=5)
@@ -97,3 +168,89 @@ def redis_url(redis_server: tuple[subprocess.Popen[bytes], str]) -> str:
     with redis.Redis.from_url(url) as client:
         client.flushdb()
     return url
+
+
+@pytest.fixture
+def private_redis() -> Iterator[RedisProcess]:
+    """A redis-server of this test's own: pause it, kill it, restart it."""
+    server = RedisProcess()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+class RedisCluster:
+    """Three cluster-enabled masters on loopback, joined by ``redis-cli --cluster create``."""
+
+    def __init__(self) -> None:
+        cli = _binary("redis-cli")
+        self.nodes: list[RedisProcess] = []
+        try:
+            self.nodes = [RedisProcess(cluster=True) for _ in range(3)]
+            addresses = [f"127.0.0.1:{node.port}" for node in self.nodes]
+            subprocess.run(
+                [
+                    cli,
+                    "--cluster",
+                    "create",
+                    *addresses,
+                    "--cluster-replicas",
+                    "0",
+                    "--cluster-yes",
+                ],
+                check=True,
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
+                timeout=60,
+            )
+            deadline = time.monotonic() + 30
+            while not self._ready():
+                if time.monotonic() > deadline:
+                    pytest.fail("the Redis cluster did not reach cluster_state:ok")
+                time.sleep(0.05)
+        except BaseException:
+            self.stop()
+            raise
+
+    def _ready(self) -> bool:
+        for node in self.nodes:
+            with redis.Redis(host="127.0.0.1", port=node.port, socket_timeout=1.0) as client:
+                if client.cluster("info").get("cluster_state") != "ok":
+                    return False
+        return True
+
+    @property
+    def url(self) -> str:
+        return f"redis://127.0.0.1:{self.nodes[0].port}/0"
+
+    def client(self) -> redis.RedisCluster:
+        return redis.RedisCluster(host="127.0.0.1", port=self.nodes[0].port)
+
+    def flush(self) -> None:
+        for node in self.nodes:
+            with redis.Redis(host="127.0.0.1", port=node.port) as client:
+                client.flushall()
+
+    def stop(self) -> None:
+        for node in self.nodes:
+            node.stop()
+
+
+@pytest.fixture(scope="session")
+def redis_cluster() -> Iterator[RedisCluster]:
+    """One three-master cluster for the whole run."""
+    cluster = RedisCluster()
+    try:
+        yield cluster
+    finally:
+        cluster.stop()
+
+
+def all_keys(client: redis.Redis | redis.RedisCluster) -> list[str]:
+    """Every key on the server (on every master of a cluster), decoded."""
+    if isinstance(client, redis.RedisCluster):
+        found = client.keys("*", target_nodes=redis.RedisCluster.PRIMARIES)
+    else:
+        found = client.keys("*")
+    return sorted(k.decode() for k in found)

@@ -28,12 +28,14 @@ from smsc_async._errors import LimiterUnavailableError
 from smsc_async._limiter import Limiter
 from smsc_async.redis import RedisBackend
 from smsc_async.testing import Emulator
-from tests.redis_server import redis_server, redis_url  # noqa: F401
+from tests.redis_server import all_keys, redis_server, redis_url  # noqa: F401
 
 pytestmark = pytest.mark.redis
 
 W = 0.3  # seconds: a rule window long enough to tell a wait from scheduling noise
-SLACK = 0.15
+# Bounded, not timed: a hung or absent Redis holds a caller a few timeouts at most (connect,
+# then read), far from forever; a busy machine adds its own delays.
+BOUND = 10.0
 
 BALANCE = Demand("balance:balance", 3, W)
 CAP = Demand("*concurrency", 2, 0.0)
@@ -71,8 +73,8 @@ async def test_limit_then_exact_wait(backend: RedisBackend) -> None:
     assert isinstance(wait, float)
     # The first answer counts until one window after it (server clock, same machine).
     assert 0 < wait <= W
-    assert wait == pytest.approx(answered[0] + W - current_time(), abs=0.05)
-    assert await backend.wait_time(demands) == pytest.approx(wait, abs=0.05)
+    assert 0 < await backend.wait_time(demands) <= wait
+    # Waiting what it said is enough, exactly: no second wait.
     await anyio.sleep(wait)
     got = await backend.acquire(demands)
     assert isinstance(got, Reservation)
@@ -95,10 +97,10 @@ async def test_unsent_frees_and_in_flight_counts(backend: RedisBackend) -> None:
         await backend.release(r, sent=True)
     third = await backend.acquire(demands)
     assert isinstance(third, Reservation)
-    # The rule (3) now holds 2 answered + 1 in flight. An in-flight entry counts a whole window
-    # from its answer, so the answer to the next one is at least a window away.
+    # The rule (3) now holds 2 answered + 1 in flight: the next one waits for the oldest answer.
     wait = await backend.acquire((BALANCE,))
-    assert wait == pytest.approx(W - 0.0, abs=0.05)
+    assert isinstance(wait, float)
+    assert 0 < wait <= W
     await backend.release(third, sent=True)
 
 
@@ -125,6 +127,57 @@ async def test_refusal_takes_nothing(backend: RedisBackend, sync_redis: redis.Re
     assert isinstance(await backend.acquire((BALANCE, other)), float)
     assert sync_redis.zcard(backend.key(BALANCE.key)) == 0
     await backend.release(got, sent=False)
+
+
+@pytest.mark.anyio
+async def test_hold_keeps_the_places_and_counts_the_rules(
+    backend: RedisBackend, sync_redis: redis.Redis
+) -> None:
+    cap = Demand("*concurrency", 1, 0.0)
+    rule = Demand("stat_any:stat", 2, W)
+    got = await backend.acquire((rule, cap))
+    assert isinstance(got, Reservation)
+    hold = 0.5
+    # Cancelled while the gateway may still be working on it: the place stays taken for
+    # ``hold`` seconds, the rule's entry counts from now as if answered.
+    await backend.release(got, sent=False, hold=hold)
+    [(_, cap_until)] = sync_redis.zrange(backend.key(cap.key), 0, -1, withscores=True)
+    [(_, rule_until)] = sync_redis.zrange(backend.key(rule.key), 0, -1, withscores=True)
+    assert cap_until - rule_until == round((hold - W) * 1_000_000)  # one clock reading
+    assert isinstance(await backend.acquire((cap,)), float)
+    got = await backend.acquire((cap,))
+    while not isinstance(got, Reservation):
+        await anyio.sleep(0.01)
+        got = await backend.acquire((cap,))
+    seconds, micros = sync_redis.time()
+    assert seconds * 1_000_000 + micros >= cap_until
+    await backend.release(got, sent=False, hold=0.0)
+    # Nothing counts any more (the held entry that ran out is swept later).
+    seconds, micros = sync_redis.time()
+    assert sync_redis.zcount(backend.key(cap.key), f"({seconds * 1_000_000 + micros}", "+inf") == 0
+
+
+@pytest.mark.anyio
+async def test_a_repeated_key_takes_a_slot_per_occurrence(
+    backend: RedisBackend, sync_redis: redis.Redis
+) -> None:
+    pair = Demand("status_message:1|79161234567", 3, W)
+    key = backend.key(pair.key)
+    got = await backend.acquire((pair, pair, pair, CAP))
+    assert isinstance(got, Reservation)
+    assert sync_redis.zcard(key) == 3
+    assert isinstance(await backend.acquire((pair,)), float)  # all three slots are taken
+    await backend.release(got, sent=False)
+    assert sync_redis.zcard(key) == 0
+    # Four occurrences of a rule of three can never fit.
+    assert await backend.acquire((pair,) * 4) == math.inf
+    assert await backend.wait_time((pair,) * 4) == math.inf
+    two = await backend.acquire((pair, pair))
+    assert isinstance(two, Reservation)
+    assert await backend.wait_time((pair,)) == 0.0
+    assert isinstance(await backend.acquire((pair, pair)), float)
+    await backend.release(two, sent=True)
+    assert sync_redis.zcard(key) == 2  # both answered entries count a window
 
 
 def _run_ops(ops: list[tuple[str, int]], url: str) -> None:
@@ -209,11 +262,9 @@ async def test_an_asyncio_client_passed_in(redis_url: str, sync_redis: redis.Red
 
     client = redis.asyncio.Redis.from_url(redis_url)
     try:
-        connections = len(sync_redis.client_list())
         async with RedisBackend(client) as root:
             await _round(root.bind("asyncio-client"))
-        # The backend's own connections are closed with it; the client stays usable.
-        assert len(sync_redis.client_list()) == connections
+        # Through the client's own pool; not ours to close.
         assert await client.ping()
     finally:
         await client.aclose()
@@ -236,48 +287,81 @@ async def test_keys_share_one_slot_per_login_and_expire(
     redis_url: str,  # noqa: F811
     sync_redis: redis.Redis,
 ) -> None:
-    async with RedisBackend.from_url(redis_url, lease_ttl=0.2) as root:
+    lease = 0.2
+    async with RedisBackend.from_url(redis_url, lease_ttl=lease) as root:
         backend = root.bind("abc123")
         demands = (BALANCE, Demand("send_identical:/sys/send.php&mes=hi", 1, W), CAP)
         got = await backend.acquire(demands)
         assert isinstance(got, Reservation)
-        keys = sorted(k.decode() for k in sync_redis.keys("*"))
-        assert keys == sorted(f"smsc:{{abc123}}:{d.key}" for d in demands)
+        keys = sorted(all_keys(sync_redis))
+        assert keys == sorted(backend.key(d.key) for d in demands)
+        assert all(k.startswith("smsc:{abc123}:") for k in keys)
         assert len({key_slot(k.encode()) for k in keys}) == 1
         for key in keys:
-            # No key outlives its last entry by more than a little.
-            assert 0 < sync_redis.pttl(key) <= (0.2 + W) * 1000 + 2
+            # No key outlives its last entry by more than a lease (the slack that lets a
+            # process push a key's expiry only every lease / 2).
+            assert 0 < sync_redis.pttl(key) <= (2 * lease + W) * 1000 + 2
         await backend.release(got, sent=True)
         assert not sync_redis.exists(backend.key(CAP.key))  # the cap's entry is gone at once
-        await anyio.sleep(W + 0.05)
-        assert sync_redis.keys("*") == []
+        # The rest go by themselves (Redis's own clock; sleeping longer changes nothing).
+        await anyio.sleep(2 * lease + W + 0.05)
+        assert all_keys(sync_redis) == []
 
 
 @pytest.mark.anyio
 async def test_abandoned_leases_run_out(redis_url: str) -> None:  # noqa: F811
-    lease = 0.25
+    lease = 0.5
+    rule = Demand("stat_any:stat", 1, W)
+    # Taken and never released by a holder that then goes (its heartbeats stop with it).
+    async with RedisBackend.from_url(redis_url, lease_ttl=lease) as root:
+        holder = root.bind("dead")
+        taken = current_time()
+        assert isinstance(await holder.acquire((CAP,)), Reservation)
+        assert isinstance(await holder.acquire((CAP,)), Reservation)
+        assert isinstance(await holder.acquire((rule,)), Reservation)
     async with RedisBackend.from_url(redis_url, lease_ttl=lease, poll_interval=0.01) as root:
         backend = root.bind("dead")
-        rule = Demand("stat_any:stat", 1, W)
-        # Taken and never released, as by a process that died holding them.
-        assert isinstance(await backend.acquire((CAP,)), Reservation)
-        assert isinstance(await backend.acquire((CAP,)), Reservation)
-        assert isinstance(await backend.acquire((rule,)), Reservation)
-        taken = current_time()
         wait = await backend.acquire((CAP,))
-        assert isinstance(wait, float)
-        assert wait <= 0.01
+        if isinstance(wait, Reservation):
+            # Only a machine too busy to look before the leases ended gets here: then they had.
+            assert current_time() - taken >= lease
+            await backend.release(wait, sent=True)
+        else:
+            assert wait <= 0.01
         # The cap comes back when the leases end (polled: no release will ever announce it)...
         got = await backend.acquire((CAP,))
         while not isinstance(got, Reservation):
             await anyio.sleep(0.01)
             got = await backend.acquire((CAP,))
-        assert lease - 0.02 <= current_time() - taken <= lease + SLACK
+        assert current_time() - taken >= lease
         await backend.release(got, sent=True)
         # ...a rule's entry counts one window more, as if answered at the lease's end.
         wait = await backend.acquire((rule,))
-        assert isinstance(wait, float)
-        assert wait == pytest.approx(taken + lease + W - current_time(), abs=0.05)
+        if isinstance(wait, Reservation):
+            # Looked too late (a busy machine): the entry must then have aged out for real.
+            assert current_time() - taken >= lease + W
+        else:
+            assert 0 < wait <= W
+
+
+@pytest.mark.anyio
+async def test_a_live_holder_keeps_its_places_past_the_lease(redis_url: str) -> None:  # noqa: F811
+    lease = 1.2  # renewed every 0.3 s: a loop stalled 0.9 s would lose it
+    async with RedisBackend.from_url(redis_url, lease_ttl=lease) as root:
+        backend = root.bind(uuid.uuid4().hex)
+        cap = Demand("*concurrency", 1, 0.0)
+        rule = Demand("stat_any:stat", 1, W)
+        got = await backend.acquire((rule, cap))
+        assert isinstance(got, Reservation)
+        # Several leases long, in flight all along: the heartbeats keep both places taken.
+        for _ in range(6):
+            await anyio.sleep(lease / 2)
+            assert isinstance(await backend.acquire((cap,)), float)
+            assert isinstance(await backend.acquire((rule,)), float)
+        await backend.release(got, sent=False)
+        again = await backend.acquire((rule, cap))
+        assert isinstance(again, Reservation)
+        await backend.release(again, sent=False)
 
 
 @pytest.mark.anyio
@@ -292,7 +376,8 @@ async def test_decisions_ignore_the_host_clock(
     assert isinstance(got, Reservation)
     await backend.release(got, sent=True)
     wait = await backend.acquire((Demand("stat_any:stat", 1, W),))
-    assert wait == pytest.approx(W, abs=0.05)
+    assert isinstance(wait, float)
+    assert 0 < wait <= W  # a day off would make it 0 or a day
 
 
 def test_bind_and_settings_are_checked(redis_url: str) -> None:  # noqa: F811
@@ -300,11 +385,25 @@ def test_bind_and_settings_are_checked(redis_url: str) -> None:  # noqa: F811
     assert backend.namespace == "default"
     view = backend.bind("f00")
     assert view.namespace == "f00"
-    assert view.key("balance:balance") == "smsc:{f00}:balance:balance"
-    assert backend.key("balance:balance") == "smsc:{default}:balance:balance"
+    assert view.key("balance:balance").startswith("smsc:{f00}:balance:")
+    assert backend.key("balance:balance").startswith("smsc:{default}:balance:")
+    assert view.key("*concurrency") == "smsc:{f00}:*concurrency"
+    # The MAC key decides the hashed part: same key, same Redis key; another key, another.
+    secret = bytes(range(32))
+    assert backend.bind("f00", key=secret).key("a:b") == backend.bind("f00", key=secret).key("a:b")
+    assert backend.bind("f00", key=secret).key("a:b") != view.key("a:b")
+    with pytest.raises(ValueError, match="key"):
+        backend.bind("f00", key=b"short")
+    with pytest.raises(ValueError, match="heartbeat"):
+        RedisBackend.from_url(redis_url, lease_ttl=1.0, heartbeat=1.0)
+    with pytest.raises(TypeError, match="lease_ttl"):
+        RedisBackend.from_url(redis_url, lease_ttl="5")  # type: ignore[arg-type]
     for bad in ("", "a{b", "c}"):
         with pytest.raises(ValueError, match="namespace"):
             backend.bind(bad)
+    with pytest.raises(ValueError, match="redis://") as bad:
+        RedisBackend.from_url("http://user:s3cret@nowhere")
+    assert "s3cret" not in str(bad.value)
     with pytest.raises(ValueError, match="prefix"):
         RedisBackend.from_url(redis_url, prefix="x{y}")
     with pytest.raises(ValueError, match="lease_ttl"):
@@ -324,13 +423,11 @@ async def test_two_limiters_share_one_window(backend: RedisBackend) -> None:
     answered = []
     for i in range(10):
         async with (a if i % 2 else b).slot("/sys/balance.php", {}):
-            pass
-        answered.append(current_time())
-    start = current_time()
+            # Before the release: the answer cannot count from any earlier.
+            answered.append(current_time())
     async with a.slot("/sys/balance.php", {}):
         admitted = current_time()
     assert admitted >= answered[0] + limits.balance.window
-    assert admitted - start <= limits.balance.window + SLACK
 
 
 @pytest.mark.anyio
@@ -386,10 +483,10 @@ async def test_session_binds_a_hash_of_its_login(
         ]
         for i in range(limits.balance.limit):
             await sessions[i % 2].balance()
-        keys = [k.decode() for k in sync_redis.keys("*")]
+        keys = all_keys(sync_redis)
         assert len(keys) == 1
         assert "demo" not in keys[0]
-        assert keys[0].endswith("}:balance:balance")
+        assert ":balance:" in keys[0]
         # The second session waits for the first one's window: no error 9 from the gateway.
         start = current_time()
         await sessions[1].balance()
@@ -397,7 +494,7 @@ async def test_session_binds_a_hash_of_its_login(
         assert emulator.stats.errors[9] == 0
         async with Session(api_key="demo-key", base_url=live_url, backend=backend) as other:
             await other.balance()
-        assert len(sync_redis.keys("*")) == 2  # another identity, another namespace
+        assert len(all_keys(sync_redis)) == 2  # another identity, another namespace
         for session in sessions:
             await session.aclose()
 
@@ -447,7 +544,7 @@ async def test_unreachable_redis_fails_clearly() -> None:
         with pytest.raises(LimiterUnavailableError, match="Redis did not answer"):
             async with limiter.slot("/sys/balance.php", {}):
                 pytest.fail("admitted without the shared limiter")
-        assert current_time() - start < 0.5 + SLACK
+        assert current_time() - start < BOUND
 
 
 @pytest.mark.anyio
@@ -456,7 +553,7 @@ async def test_hung_redis_times_out(silent_server: str) -> None:
         start = current_time()
         with pytest.raises(LimiterUnavailableError):
             await backend.acquire((BALANCE, CAP))
-        assert current_time() - start < 0.2 + SLACK
+        assert current_time() - start < BOUND
 
 
 @pytest.mark.anyio
@@ -475,16 +572,3 @@ async def test_fallback_to_memory_with_a_warning(caplog: pytest.LogCaptureFixtur
         assert current_time() - start >= 0.3 - 0.02
     warnings = [r for r in caplog.records if "falling back" in r.getMessage()]
     assert len(warnings) == 1
-
-
-@pytest.mark.anyio
-async def test_cancelled_call_is_bounded_and_drops_its_connection(silent_server: str) -> None:
-    async with RedisBackend.from_url(silent_server, timeout=0.3) as backend:
-        start = current_time()
-        with anyio.move_on_after(0.05):
-            await backend.acquire((BALANCE, CAP))
-            pytest.fail("a silent Redis admitted a request")
-        # The cancellation tried to take back what the script might have taken: bounded too.
-        assert current_time() - start < 0.05 + 0.3 + SLACK
-        # A connection cut mid-command is out of step: never reused.
-        assert backend._store._free == []

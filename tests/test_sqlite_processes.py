@@ -254,7 +254,10 @@ def test_four_processes_share_the_rules(
         times = [t for r in results for t in r["answers"].get(kind, [])]
         assert all(r["answers"].get(kind) for r in results), kind  # every process took part
         used = _usage(times, rule.limit, rule.window)
-        assert used >= 0.95, (kind, used)
+        # Each slot counts from its answer, so answer latency on a loaded machine shows as unused
+        # allowance (0.991-0.992 measured on a quiet one; 0.94 seen with both cores kept busy):
+        # the lower bound only catches a limiter that wastes the rule, the upper one is exact.
+        assert used >= 0.85, (kind, used)
         assert used <= 1.0 + 1e-9, (kind, used)
 
 

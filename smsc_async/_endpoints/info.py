@@ -114,8 +114,8 @@ class InfoCalls(Calls):
         every batch; ``total``, the number of items in ``phones`` (default: ``len(phones)`` when
         it has one), lets it estimate the ETA before the input is read to the end. ``concurrency``
         never exceeds the session's ``limits.concurrency``. ``retries`` repeats a batch after a
-        failure the session's policy retries for reads (error 9, a transport failure, HTTP 5xx), waiting as the
-        session's ``retry`` policy says (its defaults when the session has ``retry=None``); a
+        failure the session's policy retries for reads (error 9, a transport failure, HTTP 5xx),
+        waiting as the session's ``retry`` policy says (its defaults when it has ``retry=None``); a
         failure that outlasts them, or any other error of the session (wrong credentials …), stops
         the run and is raised from the iteration as it is. An item of ``phones`` that is not a
         number (text that is not one, ``None``, a float …) gets its own result with an ``error``
