@@ -99,6 +99,9 @@ _PENDING_MAX = 10_000
 # The version of the key layout and the scripts' data model, part of every key: clients of
 # another layout never meet ours in the same keys (they would misread each other's entries).
 _LAYOUT = "v2"
+# At most this many shapes of request get an acquire script of their own (the rule table gives
+# a few dozen; the server caches each script it is sent).
+_SHAPES_MAX = 256
 
 # The scripts, one per kind of decision. Shared conventions:
 #
@@ -123,6 +126,9 @@ _PRELUDE = """
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000000 + tonumber(t[2])
 local lease = @LEASE@
+"""
+# ``keep``: extend a key's expiry to at least ``ms`` from now, never shortening it.
+_KEEP = """
 local function keep(key, ms)
   if redis.call('PTTL', key) < ms then redis.call('PEXPIRE', key, ms) end
 end
@@ -199,11 +205,16 @@ end
 # ARGV[1]: the server time after which the caller has given up (0: unknown), the check's
 # figures, the token. Returns the server time (µs) when admitted and taken, else {code, now}:
 # code -2 the token was undone, -3 too late, else the wait as in the check.
-_ACQUIRE = (
+_ACQUIRE_HEAD = (
     _PRELUDE
     + """
 local late = struct.unpack('<d', ARGV[1], 1)
 if late > 0 and now > late then return {-3, now} end
+"""
+)
+_ACQUIRE_BODY = (
+    _KEEP
+    + """
 local member = string.sub(ARGV[1], 9 + 24 * #KEYS)
 """
     + _CHECK.replace("@POS@", "9")
@@ -242,6 +253,40 @@ end
 return now
 """
 )
+_ACQUIRE = _ACQUIRE_HEAD + _ACQUIRE_BODY
+
+
+def _shaped_acquire(shape: tuple[tuple[int, int], ...], lease_us: int) -> str:
+    """The acquire for one shape of request (distinct logs of these limits and windows, µs).
+
+    Nobody waiting ahead, no key due for tending, every log's ZCARD below its limit: that
+    settles it, and the entries are taken in straight-line code with the figures written in.
+    Otherwise the generic acquire runs, in the same call.
+    """
+    cards = "".join(
+        f"local c{i} = redis.call('ZCARD', KEYS[{i}])\n" for i in range(1, len(shape) + 1)
+    )
+    fits = " and ".join(f"c{i} < {limit}" for i, (limit, _) in enumerate(shape, 1))
+    take = [f"  local member = string.sub(ARGV[1], {9 + 24 * len(shape)})"]
+    for i, (_, window) in enumerate(shape, 1):
+        score = f"now + {lease_us + window}"
+        if i == 1:
+            take += [
+                f"  if redis.call('ZADD', KEYS[1], 'NX', {score}, member) == 0 then",
+                "    if tonumber(redis.call('ZSCORE', KEYS[1], member)) < 0 then",
+                "      return {-2, now}",
+                "    end",
+                "    return now",
+                "  end",
+            ]
+        else:
+            take.append(f"  redis.call('ZADD', KEYS[{i}], {score}, member)")
+        # A new key gets its expiry: 2 * lease + window, in ms rounded up, + 1.
+        ms = -(-(2 * lease_us + window) // 1000) + 1
+        take.append(f"  if c{i} == 0 then redis.call('PEXPIRE', KEYS[{i}], {ms}) end")
+    fast = f"{cards}if {fits} then\n" + "\n".join(take) + "\n  return now\nend\n"
+    return _ACQUIRE_HEAD + fast + _ACQUIRE_BODY
+
 
 # ARGV[1]: the check's figures (tend flags 0). Returns {wait, now}, the wait as in the check.
 _WAIT = _PRELUDE + _CHECK.replace("@POS@", "1") + "return {wait, now}\n"
@@ -249,6 +294,7 @@ _WAIT = _PRELUDE + _CHECK.replace("@POS@", "1") + "return {wait, now}\n"
 # ARGV[1]: 2 * hold µs + sent (1: answered), per log window µs, the token.
 _RELEASE = (
     _PRELUDE
+    + _KEEP
     + """
 local spec = ARGV[1]
 local code = struct.unpack('<d', spec, 1)
@@ -293,6 +339,7 @@ return 0
 # expiry that also covers any entry a process adds to that log meanwhile).
 _UNDO = (
     _PRELUDE
+    + _KEEP
     + """
 local stay = struct.unpack('<d', ARGV[1], 1)
 local member = string.sub(ARGV[1], 9 + 8 * #KEYS)
@@ -324,6 +371,7 @@ return 0
 # one released or run out, never revives a tombstone).
 _RENEW = (
     _PRELUDE
+    + _KEEP
     + """
 local late = tonumber(ARGV[1])
 if late > 0 and now > late then return -3 end
@@ -355,18 +403,46 @@ class _Script:
 class _Scripts:
     """The scripts of one lease and poll interval (constants of their text)."""
 
-    __slots__ = ("acquire", "all", "release", "renew", "undo", "wait")
+    __slots__ = (
+        "_shaped",
+        "acquire",
+        "all",
+        "lease_us",
+        "poll_us",
+        "release",
+        "renew",
+        "undo",
+        "wait",
+    )
 
     def __init__(self, lease_us: int, poll_us: int) -> None:
-        def make(source: str) -> _Script:
-            return _Script(source.replace("@LEASE@", str(lease_us)).replace("@POLL@", str(poll_us)))
-
+        self.lease_us = lease_us
+        self.poll_us = poll_us
+        make = self._make
         self.acquire = make(_ACQUIRE)
         self.wait = make(_WAIT)
         self.release = make(_RELEASE)
         self.undo = make(_UNDO)
         self.renew = make(_RENEW)
         self.all = (self.acquire, self.wait, self.release, self.undo, self.renew)
+        self._shaped: dict[tuple[tuple[int, int], ...], _Script] = {}
+
+    def _make(self, source: str) -> _Script:
+        return _Script(
+            source.replace("@LEASE@", str(self.lease_us)).replace("@POLL@", str(self.poll_us))
+        )
+
+    def shaped(self, keys: Sequence[str], limits: list[int], windows: list[int]) -> _Script:
+        """The acquire for requests of this shape (loaded on first use: EVALSHA, else EVAL)."""
+        if len(set(keys)) < len(keys):
+            return self.acquire  # a repeated log: the generic script counts its occurrences
+        shape = tuple(zip(limits, windows, strict=True))
+        script = self._shaped.get(shape)
+        if script is None:
+            if len(self._shaped) >= _SHAPES_MAX:
+                return self.acquire
+            script = self._shaped[shape] = self._make(_shaped_acquire(shape, self.lease_us))
+        return script
 
 
 def _in_asyncio() -> bool:
@@ -414,6 +490,7 @@ class _Plan:
 
     __slots__ = (
         "acquire_cmd",
+        "acquire_script",
         "head",
         "keys",
         "limits",
@@ -428,11 +505,13 @@ class _Plan:
     def __init__(self, keys: list[str], demands: Sequence[Demand], scripts: _Scripts) -> None:
         self.keys = keys
         self.head: tuple[Any, ...] = (b"%d" % len(keys), *(k.encode() for k in keys))
-        # The hot paths' commands but for their last arguments.
-        self.acquire_cmd = ("EVALSHA", scripts.acquire.sha.encode(), *self.head)
-        self.release_cmd = ("EVALSHA", scripts.release.sha.encode(), *self.head)
         self.limits = [d.limit for d in demands]
         self.windows = [round(d.window * _MICRO) for d in demands]
+        #: The acquire when nobody waits ahead and nothing is due (the usual case).
+        self.acquire_script = scripts.shaped(keys, self.limits, self.windows)
+        # The hot paths' commands but for their last argument.
+        self.acquire_cmd = ("EVALSHA", self.acquire_script.sha.encode(), *self.head)
+        self.release_cmd = ("EVALSHA", scripts.release.sha.encode(), *self.head)
         #: The acquire's and the wait's figures when nobody waits ahead and nothing is due.
         self.zero_spec = self.spec(None, None)
         self.release_spec = _pack(self.windows)
@@ -1050,8 +1129,11 @@ class RedisBackend:
         member = shared.token + b"%x" % next(shared.counter)
         clock = time.monotonic()
         due = None if clock < plan.tend_at else self._due(plan, clock)
-        spec = plan.zero_spec if ahead is None and due is None else plan.spec(ahead, due)
-        script = shared.scripts.acquire
+        if ahead is None and due is None:
+            spec, script, command = plan.zero_spec, plan.acquire_script, plan.acquire_cmd
+        else:
+            script = shared.scripts.acquire
+            spec, command = plan.spec(ahead, due), ("EVALSHA", script.sha, *plan.head)
         for attempt in range(2):
             late = shared.not_after(clock if attempt == 0 else time.monotonic())
             args = (_DOUBLE.pack(late) + spec + member,)
@@ -1059,7 +1141,7 @@ class RedisBackend:
                 if shared.fast:
                     # shared.run's fast path, inline: this is the hot path.
                     try:
-                        reply = await shared.client.execute_command(*plan.acquire_cmd, *args)
+                        reply = await shared.client.execute_command(*command, *args)
                     except NoScriptError:
                         reply = await shared.run(script, plan.head, args)
                     except Exception as exc:
@@ -1083,13 +1165,15 @@ class RedisBackend:
             except (TypeError, ValueError, IndexError) as exc:
                 await self._undo(plan, member, now=False)
                 return self._fall_back(_unavailable(exc)).try_acquire(demands, ahead)
-            shared.note_time(server_now)
+            shared.offset = server_now - round(time.monotonic() * _MICRO)  # note_time
             if code == 0:
                 if due is not None:
                     self._tended(plan, due, clock)
                 shared.live[member] = (self, plan)
-                shared.wake_worker()
-                self._recovered()
+                if not shared.fast or shared.worker is not asyncio.get_running_loop():
+                    shared.wake_worker()
+                if self._down_until != -_INF:
+                    self._recovered()
                 return _new_reservation(Reservation, (demands, member))
             if attempt:
                 break
