@@ -21,12 +21,17 @@ How the logs live in Redis:
   loses Redis) gives its places back within ``lease_ttl`` seconds;
 * every decision (acquire, wait time, release, renewal) is one Lua script run atomically over
   all the logs a request counts against, reading the time from the Redis server (``TIME``),
-  never from the hosts' clocks, and answering with how long to wait;
+  never from the hosts' clocks, and answering with how long to wait. An acquire runs about one
+  command per log and per step (``ZCARD`` bounds what counts; only a log that looks full is
+  swept and counted exactly), and the client sends it precomputed bytes: the keys, one packed
+  argument, and a script per shape of request with its limits written in;
 * an acquire is idempotent and can be undone: its token marks the entries it took, and an
   attempt whose outcome the caller never learnt (cancelled, timed out) is undone by token and
-  *tombstoned*, so the script refuses it should it still run later. Each acquire also carries
+  *tombstoned* (its token stays in the request's first log with a negative score, which never
+  counts), so the script refuses it should it still run later. Each acquire also carries
   the server time after which its caller has given up, past which the script refuses it;
-* keys are ``<prefix>:{<namespace>}:<rule>:<mac>``: the session binds the namespace to a keyed
+* keys are ``<prefix>:{<namespace>}:v2:<rule>:<mac>`` (``v2``: the layout of the entries, so
+  clients of another layout never share keys with these): the session binds the namespace to a keyed
   hash of its login and derives the MAC key from its password or API key, and the part of a
   log key that names a number, a text or a message id is replaced by its MAC, so nothing in
   Redis can be matched against a guessed number or text without the login's secret. The
