@@ -293,6 +293,48 @@ def _shaped_acquire(shape: tuple[tuple[int, int], ...], lease_us: int) -> str:
     return _ACQUIRE_HEAD + fast + _ACQUIRE_BODY
 
 
+def _shaped_release(windows: tuple[int, ...], lease_us: int) -> str:
+    """The release for one shape of request (distinct logs of these windows, µs).
+
+    What the generic release does, in straight-line code with each log's window written in.
+    """
+    lines = [
+        "local spec = ARGV[1]",
+        "local code = struct.unpack('<d', spec, 1)",
+        f"local member = string.sub(spec, {9 + 8 * len(windows)})",
+        "local sent = code % 2",
+        "local hold = (code - sent) / 2",
+    ]
+
+    def keep(i: int, ms: str) -> str:
+        # The key's expiry pushed to at least ``ms`` from now, never shortened.
+        return (
+            f"local ms = {ms} "
+            f"if redis.call('PTTL', KEYS[{i}]) < ms then redis.call('PEXPIRE', KEYS[{i}], ms) end"
+        )
+
+    for i, window in enumerate(windows, 1):
+        if window > 0:
+            ms = str(-(-(2 * lease_us + window) // 1000) + 1)
+            lines += [
+                "if sent == 1 or hold > 0 then",
+                f"  if redis.call('ZADD', KEYS[{i}], 'XX', 'LT', 'CH', now + {window}, member)"
+                " == 0 then",
+                f"    redis.call('ZADD', KEYS[{i}], now + {window}, member)",
+                f"    {keep(i, ms)}",
+                "  end",
+                f"else redis.call('ZREM', KEYS[{i}], member) end",
+            ]
+        else:
+            lines += [
+                "if hold > 0 then",
+                f"  redis.call('ZADD', KEYS[{i}], now + hold, member)",
+                f"  {keep(i, f'math.ceil((2 * {lease_us} + hold) / 1000) + 1')}",
+                f"else redis.call('ZREM', KEYS[{i}], member) end",
+            ]
+    return _PRELUDE + "\n".join(lines) + "\nreturn 0\n"
+
+
 # ARGV[1]: the check's figures (tend flags 0). Returns {wait, now}, the wait as in the check.
 _WAIT = _PRELUDE + _CHECK.replace("@POS@", "1") + "return {wait, now}\n"
 
@@ -430,24 +472,34 @@ class _Scripts:
         self.undo = make(_UNDO)
         self.renew = make(_RENEW)
         self.all = (self.acquire, self.wait, self.release, self.undo, self.renew)
-        self._shaped: dict[tuple[tuple[int, int], ...], _Script] = {}
+        self._shaped: dict[tuple[tuple[int, int], ...], tuple[_Script, _Script]] = {}
 
     def _make(self, source: str) -> _Script:
         return _Script(
             source.replace("@LEASE@", str(self.lease_us)).replace("@POLL@", str(self.poll_us))
         )
 
-    def shaped(self, keys: Sequence[str], limits: list[int], windows: list[int]) -> _Script:
-        """The acquire for requests of this shape (loaded on first use: EVALSHA, else EVAL)."""
+    def shaped(
+        self, keys: Sequence[str], limits: list[int], windows: list[int]
+    ) -> tuple[_Script, _Script]:
+        """The acquire and the release for requests of this shape.
+
+        Loaded on first use (EVALSHA, else EVAL); the generic ones when a log repeats or the
+        shapes are too many.
+        """
         if len(set(keys)) < len(keys):
-            return self.acquire  # a repeated log: the generic script counts its occurrences
+            # A repeated log: the generic scripts count its occurrences.
+            return self.acquire, self.release
         shape = tuple(zip(limits, windows, strict=True))
-        script = self._shaped.get(shape)
-        if script is None:
+        scripts = self._shaped.get(shape)
+        if scripts is None:
             if len(self._shaped) >= _SHAPES_MAX:
-                return self.acquire
-            script = self._shaped[shape] = self._make(_shaped_acquire(shape, self.lease_us))
-        return script
+                return self.acquire, self.release
+            scripts = self._shaped[shape] = (
+                self._make(_shaped_acquire(shape, self.lease_us)),
+                self._make(_shaped_release(tuple(windows), self.lease_us)),
+            )
+        return scripts
 
 
 def _in_asyncio() -> bool:
@@ -501,6 +553,7 @@ class _Plan:
         "limits",
         "members",
         "release_cmd",
+        "release_script",
         "release_spec",
         "tend_at",
         "windows",
@@ -513,10 +566,10 @@ class _Plan:
         self.limits = [d.limit for d in demands]
         self.windows = [round(d.window * _MICRO) for d in demands]
         #: The acquire when nobody waits ahead and nothing is due (the usual case).
-        self.acquire_script = scripts.shaped(keys, self.limits, self.windows)
+        self.acquire_script, self.release_script = scripts.shaped(keys, self.limits, self.windows)
         # The hot paths' commands but for their last argument.
         self.acquire_cmd = ("EVALSHA", self.acquire_script.sha.encode(), *self.head)
-        self.release_cmd = ("EVALSHA", scripts.release.sha.encode(), *self.head)
+        self.release_cmd = ("EVALSHA", self.release_script.sha.encode(), *self.head)
         #: The acquire's and the wait's figures when nobody waits ahead and nothing is due.
         self.zero_spec = self.spec(None, None)
         self.release_spec = _pack(self.windows)
@@ -1243,7 +1296,7 @@ class RedisBackend:
         else:
             code = _SENT if sent else _UNSENT
         args = [code + plan.release_spec + handle]
-        script = shared.scripts.release
+        script = plan.release_script
         if shared.failing or self._down_until > -_INF:
             # Redis is failing right now: do not hold the caller up for a timeout.
             shared.defer(script, plan, args)
