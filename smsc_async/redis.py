@@ -1122,7 +1122,7 @@ class RedisBackend:
         """The Redis key of the log ``demand_key`` (e.g. ``"balance:balance"``), for inspection.
 
         A rule's log keeps its rule name readable and hashes the rest:
-        ``smsc:{<namespace>}:balance:<mac>``; a cap (``"*concurrency"``) keeps its name.
+        ``smsc:{<namespace>}:v2:balance:<mac>``; a cap (``"*concurrency"``) keeps its name.
         """
         key = self._keys.get(demand_key)
         if key is None:
