@@ -194,7 +194,9 @@ def limiter_slot(n: int) -> float:
 class _StubbedSession(Session):
     """A session whose attempt returns at once: what is left is the retry wrapper around it."""
 
-    async def _attempt(self, endpoint: Endpoint[object], params: dict[str, str]) -> object:
+    async def _attempt(
+        self, endpoint: Endpoint[object], params: dict[str, str], key: object, attempt: int
+    ) -> object:
         return params
 
 
@@ -204,11 +206,14 @@ _ENDPOINT: Endpoint[object] = Endpoint("balance", "/sys/balance.php", lambda: ob
 def _session_loop(n: int, wrapped: bool) -> float:
     async def main() -> float:
         smsc = _StubbedSession("demo", "demo", base_url="http://127.0.0.1")
-        call = smsc._call if wrapped else smsc._attempt
         params = {"cur": "1"}
         start = time.process_time()
-        for _ in range(n):
-            await call(_ENDPOINT, params)
+        if wrapped:
+            for _ in range(n):
+                await smsc._call(_ENDPOINT, params)
+        else:
+            for _ in range(n):
+                await smsc._attempt(_ENDPOINT, params, params, 1)
         spent = time.process_time() - start
         await smsc.aclose()
         return spent

@@ -261,6 +261,11 @@ class _StoredLog(SlidingLog):
         self.queued = False
 
 
+#: Per demands tuple: the drop count it was bound at, its logs, a reservation of them.
+_Bound = tuple[int, tuple[_StoredLog, ...], Reservation]
+_BOUND_CACHE_SIZE = 1024
+
+
 class _ReadOnlyClock:
     """A :class:`~smsc_async.Clock` around a bare time function: the backend only reads it."""
 
@@ -301,6 +306,12 @@ class MemoryBackend:
         # log at most once. For one window length those times grow (completion + window), so
         # the front is the next candidate; a log found still in use is put back at the end.
         self._idle: dict[float, deque[tuple[float, _StoredLog]]] = {}
+        # The same requests come back (a balance, a limiter's cached plan): per demands tuple,
+        # its logs and a reservation of them, valid while no log has been dropped since
+        # (``_drops`` then moved on). A reservation only names its logs, so one per demands
+        # tuple serves every request that makes those demands.
+        self._bound: dict[tuple[Demand, ...], _Bound] = {}
+        self._drops = 0
 
     @property
     def clock(self) -> Clock:
@@ -335,31 +346,70 @@ class MemoryBackend:
             wait = self.wait_time_now(demands, ahead)
             if wait > 0:
                 return wait
+        try:
+            bound = self._bound.get(demands)  # type: ignore[call-overload]
+        except TypeError:  # demands in a list: not hashable, no shortcut
+            return self._take(demands)
+        if bound is None or bound[0] != self._drops:
+            bound = self._bind(demands)  # type: ignore[arg-type]
+        logs = bound[1]
+        # Room by count alone: no clock read, nothing to prune. A repeated key meets its own
+        # earlier entry here (each occurrence is one slot).
+        for i, log in enumerate(logs):
+            if log.inflight + len(log.expiries) >= log.limit:
+                for earlier in logs[:i]:
+                    earlier.inflight -= 1
+                return self._take(demands)  # maybe only aged-out entries fill it: look closer
+            log.inflight += 1
+        return bound[2]
+
+    def _bind(self, demands: tuple[Demand, ...]) -> _Bound:
+        bound = self._bound
+        if len(bound) >= _BOUND_CACHE_SIZE:
+            bound.clear()
+        logs = self._logs
+        found = []
+        for demand in demands:
+            log = logs.get(demand.key)
+            found.append(log if log is not None else self._new_log(demand))
+        handle = tuple(found)
+        entry = bound[demands] = (
+            self._drops,
+            handle,
+            _new_reservation(Reservation, (demands, handle)),
+        )
+        return entry
+
+    def _take(self, demands: Sequence[Demand]) -> Reservation | float:
+        """:meth:`try_acquire` without the shortcut: prune full-looking logs, undo on refusal."""
         logs = self._logs
         taken: list[_StoredLog] = []
         for demand in demands:
             log = logs.get(demand[0])
             if log is None:
                 log = self._new_log(demand)
-            # A repeated key meets its own earlier entry here: each occurrence is one slot.
-            # SlidingLog.take with its room-by-count case inlined (no call, no clock read).
-            if log.inflight + len(log.expiries) < log.limit:
-                log.inflight += 1
-            elif not log.take(self._clock.now):
-                self._undo(taken, log)
+            if not log.take(self._clock.now):
+                self._undo(taken, demands)
                 return self.wait_time_now(demands)
             taken.append(log)
-        return _new_reservation(Reservation, (demands, taken))
+        return _new_reservation(Reservation, (demands, tuple(taken)))
 
-    def _undo(self, taken: list[_StoredLog], refused: _StoredLog) -> None:
+    def _undo(self, taken: list[_StoredLog], demands: Sequence[Demand]) -> None:
         for log in taken:
             log.cancel()
         logs = self._logs
-        for log in (*taken, refused):
-            # A log created for this attempt and left empty: drop it (the sweep never saw it).
-            empty = not log.inflight and not log.expiries and not log.queued
-            if log.window and empty and logs.get(log.key) is log:
-                del logs[log.key]
+        for demand in demands:
+            log = logs.get(demand.key)
+            # A log created for this attempt (or bound and never used) and left empty: drop it
+            # (the sweep never saw it).
+            if log is None or not log.window or log.queued:
+                continue
+            if not log.inflight and not log.expiries:
+                self._drop(log)
+
+    def _drop(self, log: _StoredLog) -> None:
+        del self._logs[log.key]
+        self._drops += 1  # bound logs may be this one: bind again
 
     def wait_time_now(self, demands: Sequence[Demand], ahead: Sequence[int] | None = None) -> float:
         """Synchronous :meth:`wait_time`."""
@@ -400,7 +450,7 @@ class MemoryBackend:
 
     def release_now(self, reservation: Reservation, *, sent: bool, hold: float = 0.0) -> None:
         """Synchronous :meth:`release`."""
-        found: list[_StoredLog] = reservation.handle  # type: ignore[assignment]
+        found: tuple[_StoredLog, ...] = reservation.handle  # type: ignore[assignment]
         if not sent and hold <= 0:
             for log in found:
                 log.cancel()
@@ -447,7 +497,7 @@ class MemoryBackend:
             at = candidate.idle_at(now)
             if at <= now:
                 if self._logs.get(candidate.key) is candidate:
-                    del self._logs[candidate.key]
+                    self._drop(candidate)
             else:
                 candidate.queued = True
                 idle.append((at, candidate))
