@@ -1,8 +1,10 @@
 """Client CPU per call: the Session over bare httpx, and the aiohttp backend over the default.
 
 Every client calls the same emulator endpoint (``/sys/balance.php``, fmt=3), served by a separate
-process on loopback so that this process's CPU time is the client's alone. Each figure pairs A
-and B in interleaved slices (benchmarks/_pairs.py) and prints the median of the paired ratios:
+process on loopback so that this process's CPU time (``time.process_time``: the whole client,
+threads included) is the client's alone. Each figure pairs A and B in many short interleaved
+slices (benchmarks/_pairs.py: warm-up pairs discarded, no garbage collection inside a slice) and
+prints the median of the paired ratios with its interquartile spread:
 
 * per async backend (asyncio, trio), one call at a time: client CPU µs per call of
   ``Session.balance()`` against a bare ``httpx.AsyncClient`` posting the same form;
@@ -15,7 +17,7 @@ The sessions run with their full limiter and the library's defaults, on the prod
 with the balance rule raised out of the way (the real rule allows 10 a minute), so the figures are
 the pipeline's cost, not the rule's waits.
 
-    python benchmarks/session_overhead.py [--calls 280] [--slices 15]
+    python benchmarks/session_overhead.py [--calls 42] [--slices 41]
 """
 
 from __future__ import annotations
@@ -109,6 +111,7 @@ async def _measure(url: str, n: int, slices: int, backend: str) -> dict[str, Any
                 lambda: _cpu_per_call(bare_call, n, 1),
                 lambda: _cpu_per_call(smsc.balance, n, 1),
                 slices=slices,
+                warmup=3,
             )
             print(
                 f"[{backend}] sequential client CPU per call: " + seq.line("µs", "httpx", "Session")
@@ -126,6 +129,7 @@ async def _measure(url: str, n: int, slices: int, backend: str) -> dict[str, Any
                     lambda: _cpu_per_call(smsc.balance, n, 14),
                     lambda: _cpu_per_call(fast.balance, n, 14),
                     slices=slices,
+                    warmup=3,
                 )
             print(
                 f"[{backend}] 14 concurrent calls, client CPU per call: "
@@ -156,8 +160,8 @@ def _import_ms(statements: tuple[str, str], runs: int = 15) -> tuple[float, floa
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--calls", type=int, default=280, help="calls per slice")
-    parser.add_argument("--slices", type=int, default=15, help="interleaved A/B pairs")
+    parser.add_argument("--calls", type=int, default=42, help="calls per slice")
+    parser.add_argument("--slices", type=int, default=41, help="interleaved A/B pairs")
     parser.add_argument("--no-import", action="store_true", help="skip the import-time figure")
     args = parser.parse_args()
     figures: dict[str, Any] = {}
