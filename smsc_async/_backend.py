@@ -347,7 +347,7 @@ class MemoryBackend:
             if wait > 0:
                 return wait
         try:
-            bound = self._bound.get(demands)  # type: ignore[call-overload]
+            bound: _Bound | None = self._bound.get(demands)  # type: ignore[call-overload]
         except TypeError:  # demands in a list: not hashable, no shortcut
             return self._take(demands)
         if bound is None or bound[0] != self._drops:
@@ -399,13 +399,13 @@ class MemoryBackend:
             log.cancel()
         logs = self._logs
         for demand in demands:
-            log = logs.get(demand.key)
+            found = logs.get(demand.key)
             # A log created for this attempt (or bound and never used) and left empty: drop it
             # (the sweep never saw it).
-            if log is None or not log.window or log.queued:
+            if found is None or not found.window or found.queued:
                 continue
-            if not log.inflight and not log.expiries:
-                self._drop(log)
+            if not found.inflight and not found.expiries:
+                self._drop(found)
 
     def _drop(self, log: _StoredLog) -> None:
         del self._logs[log.key]

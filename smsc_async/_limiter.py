@@ -236,10 +236,10 @@ class Lease:
         memory = limiter._memory
         if exc is None and memory is not None:
             # The answer arrived (or the block said it never left): the hot path.
-            sent = self._sent is not False
-            memory.release_now(reservation, sent=sent)
+            answered = self._sent is not False
+            memory.release_now(reservation, sent=answered)
             if limiter._queues:
-                limiter._wake_after(reservation, sent)
+                limiter._wake_after(reservation, answered)
             return
         sent = self._sent
         hold = 0.0
