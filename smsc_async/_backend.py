@@ -251,7 +251,7 @@ class LimiterBackend(Protocol):
 class _StoredLog(SlidingLog):
     """A log as the memory backend keeps it: with its key and its place in the idle sweep."""
 
-    __slots__ = ("idle", "key", "queued")
+    __slots__ = ("dropped", "idle", "key", "queued")
 
     def __init__(self, demand: Demand, idle: deque[tuple[float, _StoredLog]]) -> None:
         super().__init__(demand.limit, demand.window)
@@ -259,10 +259,13 @@ class _StoredLog(SlidingLog):
         # The sweep queue of the log's window length; ``queued``: the log is in it.
         self.idle = idle
         self.queued = False
+        # No longer the backend's log of its key (it held nothing and was let go): a binding
+        # that still names it must look its key up again.
+        self.dropped = False
 
 
-#: Per demands tuple: the drop count it was bound at, its logs, a reservation of them.
-_Bound = tuple[int, tuple[_StoredLog, ...], Reservation]
+#: Per demands tuple: its logs, and a reservation of them.
+_Bound = tuple[tuple[_StoredLog, ...], Reservation]
 _BOUND_CACHE_SIZE = 1024
 
 
@@ -307,11 +310,10 @@ class MemoryBackend:
         # the front is the next candidate; a log found still in use is put back at the end.
         self._idle: dict[float, deque[tuple[float, _StoredLog]]] = {}
         # The same requests come back (a balance, a limiter's cached plan): per demands tuple,
-        # its logs and a reservation of them, valid while no log has been dropped since
-        # (``_drops`` then moved on). A reservation only names its logs, so one per demands
-        # tuple serves every request that makes those demands.
+        # its logs and a reservation of them, valid while none of those logs is dropped. A
+        # reservation only names its logs, so one per demands tuple serves every request that
+        # makes those demands.
         self._bound: dict[tuple[Demand, ...], _Bound] = {}
-        self._drops = 0
 
     @property
     def clock(self) -> Clock:
@@ -350,18 +352,20 @@ class MemoryBackend:
             bound: _Bound | None = self._bound.get(demands)  # type: ignore[call-overload]
         except TypeError:  # demands in a list: not hashable, no shortcut
             return self._take(demands)
-        if bound is None or bound[0] != self._drops:
+        if bound is None:
             bound = self._bind(demands)  # type: ignore[arg-type]
-        logs = bound[1]
+        logs = bound[0]
         # Room by count alone: no clock read, nothing to prune. A repeated key meets its own
         # earlier entry here (each occurrence is one slot).
         for i, log in enumerate(logs):
-            if log.inflight + len(log.expiries) >= log.limit:
+            if log.inflight + len(log.expiries) >= log.limit or log.dropped:
                 for earlier in logs[:i]:
                     earlier.inflight -= 1
+                if log.dropped:
+                    del self._bound[demands]  # type: ignore[arg-type]
                 return self._take(demands)  # maybe only aged-out entries fill it: look closer
             log.inflight += 1
-        return bound[2]
+        return bound[1]
 
     def _bind(self, demands: tuple[Demand, ...]) -> _Bound:
         bound = self._bound
@@ -373,11 +377,7 @@ class MemoryBackend:
             log = logs.get(demand.key)
             found.append(log if log is not None else self._new_log(demand))
         handle = tuple(found)
-        entry = bound[demands] = (
-            self._drops,
-            handle,
-            _new_reservation(Reservation, (demands, handle)),
-        )
+        entry = bound[demands] = (handle, _new_reservation(Reservation, (demands, handle)))
         return entry
 
     def _take(self, demands: Sequence[Demand]) -> Reservation | float:
@@ -409,7 +409,7 @@ class MemoryBackend:
 
     def _drop(self, log: _StoredLog) -> None:
         del self._logs[log.key]
-        self._drops += 1  # bound logs may be this one: bind again
+        log.dropped = True
 
     def wait_time_now(self, demands: Sequence[Demand], ahead: Sequence[int] | None = None) -> float:
         """Synchronous :meth:`wait_time`."""

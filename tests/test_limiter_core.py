@@ -478,9 +478,13 @@ def test_a_bound_log_dropped_by_the_sweep_is_looked_up_again() -> None:
     clock = FakeClock()
     backend = MemoryBackend(clock=clock)
     demands = (Demand("balance:balance", 2, 1.0), CAP)
+    cap_first = (CAP, Demand("balance:balance", 2, 1.0))  # the dropped log second
     got = backend.try_acquire(demands)
     assert isinstance(got, Reservation)
     backend.release_now(got, sent=True)
+    got = backend.try_acquire(cap_first)
+    assert isinstance(got, Reservation)
+    backend.release_now(got, sent=False)
     dropped = backend.log("balance:balance")
     for i in range(1, 50):  # other keys go idle later: the sweep reaches the balance log
         clock.at = 1.0 + i * 0.1
@@ -497,6 +501,8 @@ def test_a_bound_log_dropped_by_the_sweep_is_looked_up_again() -> None:
     assert live is not dropped
     assert live.inflight == 2
     assert backend.try_acquire(demands) == INF  # the rule of two, kept in the live log
+    assert backend.try_acquire(cap_first) == INF  # the other binding sees the live log too
+    assert backend.inflight(CAP.key) == 2  # and its refusal took no place of the cap
     backend.release_now(first, sent=True)
     backend.release_now(second, sent=False)
     assert list(live.expiries) == [clock.at + 1.0]
