@@ -451,38 +451,58 @@ class MemoryBackend:
     def release_now(self, reservation: Reservation, *, sent: bool, hold: float = 0.0) -> None:
         """Synchronous :meth:`release`."""
         found: tuple[_StoredLog, ...] = reservation.handle  # type: ignore[assignment]
-        if not sent and hold <= 0:
-            for log in found:
-                log.cancel()
+        if hold <= 0:
+            if sent:
+                self._answered(found)
+            else:
+                for log in found:
+                    log.cancel()
             return
+        now = self._clock.now()
+        for log in found:
+            # A cap keeps the place for ``hold``; a rate log counts the entry for its window
+            # from now, as if answered.
+            log.complete(now, hold)
+            if log.window:
+                self._idle_from(log, log.expiries[-1], now)
+
+    def _answered(self, found: tuple[_StoredLog, ...]) -> None:
+        """Each entry's answer arrived now: the hot path of every request."""
         now = self._clock.now()
         for log in found:
             window = log.window
             if not window:
-                if hold > 0:
-                    log.complete(now, hold)
-                else:
-                    log.inflight -= 1  # SlidingLog.complete of a cap without a hold, inlined
+                log.inflight -= 1  # SlidingLog.complete of a cap without a hold, inlined
                 continue
             expiry = now + window
             expiries = log.expiries
-            if hold > 0 or (expiries and expiry < expiries[-1]):
-                # A rate log counts a held entry for its window, as if answered; a clock that
-                # went backwards: let the log keep its order.
-                log.complete(now, hold)
+            if expiries and expiry < expiries[-1]:
+                # A clock that went backwards (or a held entry ahead): keep the order.
+                log.complete(now)
                 expiry = expiries[-1]
             else:
-                # SlidingLog.complete's in-order case, inlined: the hot path of every answer.
+                # SlidingLog.complete's in-order case, inlined.
                 log.inflight -= 1
                 expiries.append(expiry)
             if log.inflight:
                 continue
-            idle = log.idle
+            idle = log.idle  # _idle_from, inlined
             if not log.queued:
                 log.queued = True
                 idle.append((expiry, log))
             if idle[0][0] <= now:
                 self._sweep(idle, now)
+
+    def _idle_from(self, log: _StoredLog, expiry: float, now: float) -> None:
+        """``log`` holds nothing in flight: it may hold nothing at all from ``expiry`` on."""
+        if log.inflight:
+            return
+        idle = log.idle
+        if not log.queued:
+            log.queued = True
+            idle.append((expiry, log))
+        if idle[0][0] <= now:
+            self._sweep(idle, now)
 
     def _sweep(self, idle: deque[tuple[float, _StoredLog]], now: float) -> None:
         # Look at two candidates per log that goes idle: more than are added, so the backlog of

@@ -237,7 +237,10 @@ class Lease:
         if exc is None and memory is not None:
             # The answer arrived (or the block said it never left): the hot path.
             answered = self._sent is not False
-            memory.release_now(reservation, sent=answered)
+            if answered:
+                memory._answered(reservation.handle)  # type: ignore[arg-type]
+            else:
+                memory.release_now(reservation, sent=False)
             if limiter._queues:
                 limiter._wake_after(reservation, answered)
             return
