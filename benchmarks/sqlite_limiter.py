@@ -225,7 +225,7 @@ def _rounds(
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--per", type=int, default=30, help="acquires per slice")
-    parser.add_argument("--slices", type=int, default=201, help="interleaved slices")
+    parser.add_argument("--slices", type=int, default=401, help="interleaved slices")
     parser.add_argument("--seconds", type=float, default=1.0, help="throughput round length")
     parser.add_argument("--rounds", type=int, default=7, help="throughput rounds per variant")
     parser.add_argument("--processes", type=int, default=4)
