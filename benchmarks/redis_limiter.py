@@ -152,7 +152,8 @@ async def _latency(url: str, slices: int, per_slice: int) -> dict[str, Any]:
             side["ours"].clear()
             side["floor"].clear()
         # B/A with A the floor: the ratio is ours / floor.
-        latency = await apaired(trivial, ours, slices=slices)
+        # Warmed up above: every pair counts (and the CPU figures pair up with them).
+        latency = await apaired(trivial, ours, slices=slices, warmup=0)
         cpu_ratio = _ratio_of(cpu_pairs["floor"], cpu_pairs["ours"])
         await floor.aclose()
     return {
@@ -166,7 +167,7 @@ async def _latency(url: str, slices: int, per_slice: int) -> dict[str, Any]:
 def _ratio_of(a: list[float], b: list[float]) -> Any:
     """The paired summary of figures already measured in interleaved slices (pair i: a[i], b[i])."""
     xs, ys = iter(a), iter(b)
-    return paired(lambda: next(xs), lambda: next(ys), slices=len(a))
+    return paired(lambda: next(xs), lambda: next(ys), slices=len(a), warmup=0, quiet_gc=False)
 
 
 def _server(url: str, n: int) -> dict[str, Any]:
@@ -275,7 +276,7 @@ def _throughput(url: str, processes: int, tasks: int, slices: int, seconds: floa
 
     rate("ours"), rate("floor")  # warm up
     # B/A with A the floor: the ratio is ours / floor.
-    pair = paired(lambda: rate("floor"), lambda: rate("ours"), slices=slices)
+    pair = paired(lambda: rate("floor"), lambda: rate("ours"), slices=slices, warmup=0)
     for q in queues:
         q.put(None)
     for worker in workers:
