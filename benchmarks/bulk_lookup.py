@@ -363,7 +363,7 @@ def stop_emulator(server: multiprocessing.Process, conn: Connection) -> tuple[by
 async def http_part_async(url: str, args: argparse.Namespace) -> dict[str, Any]:
     limits = RateLimits().scaled(args.http_scale)
     counter = iter(range(10**9))
-    per_slice = args.slice_numbers
+    per_slice: int = args.slice_numbers
     cpu = time.process_time  # the whole process: the kernel's share of each socket call too
 
     def slice_numbers() -> list[str]:
@@ -436,8 +436,8 @@ async def http_part_async(url: str, args: argparse.Namespace) -> dict[str, Any]:
         for batch in (DEFAULT_LOOKUP_BATCH, 100):
             for session in sessions.values():  # warm: connections open, code paths hot
                 await ours(session, batch)
-            for floor in floors.values():
-                await bare(floor, batch)
+            for post in floors.values():
+                await bare(post, batch)
             print(f"http, batch {batch}: client CPU per number (process time)")
             out: dict[str, Any] = {}
             for floor, name in pairings:

@@ -194,9 +194,13 @@ class _Validated:
     b: int | None = None
 
 
+def _same(value: str | None) -> str | None:
+    return value
+
+
 @attrs.frozen(kw_only=True)
 class _Converted:
-    a: str | None = attrs.field(default=None, converter=lambda v: v)
+    a: str | None = attrs.field(default=None, converter=_same)
     b: int | None = None
 
 
@@ -254,8 +258,8 @@ def test_flat_records_that_need_their_init_still_get_it(cls: type, data: dict[st
     # keeps going through __init__, so the validator still refuses what it refuses.
     got = _outcome(lambda: get_converter().structure(data, cls))
     assert got == _outcome(lambda: _plain(data, cls))
-    if isinstance(got, cls) and cls is _CachedHash:
-        assert hash(got) == hash(cls(**attrs.asdict(got)))
+    if isinstance(got, _CachedHash):
+        assert hash(got) == hash(_CachedHash(**attrs.asdict(got)))
 
 
 def _reader(send: MemoryObjectSendStream[Any]) -> _Reader:
