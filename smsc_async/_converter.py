@@ -210,24 +210,24 @@ def _make_flat_hook(cls: Any) -> Any:
     fields = _flat_fields(cls) or []
     lines = ["def hook(data, _):", "    get = data.get"]
     for n, (name, scalar) in enumerate(fields):
-        lines.append(f"    v{n} = get({name!r})")
+        v = f"v{n}"
+        lines.append(f"    {v} = get({name!r})")
+        # A str first: the gateway's usual value, settled by one class check and its truth.
+        lines.append(f"    if {v}.__class__ is str:")
         if scalar is _str:
-            lines.append(
-                f"    if v{n} is not None and v{n}.__class__ is not str: v{n} = _str(v{n}, str)"
-            )
-        else:
-            lines.append(f"    if v{n} is None or v{n}.__class__ is int: pass")
-            lines.append(f"    elif v{n} == '': v{n} = None")
-            # What _int does to a str of ASCII digits, minus its type checks (plain digits, the
-            # usual case, even without the regular expression); any other value (Arabic-Indic
-            # digits, "1_0", a float) goes through _int, which refuses it.
-            lines.append(
-                f"    elif v{n}.__class__ is str and (v{n}.isdigit() and v{n}.isascii()"
-                f" and len(v{n}) <= 30 or _int_text(v{n})): v{n} = int(v{n})"
-            )
-            lines.append(f"    else: v{n} = _int(v{n}, int)")
+            lines.append(f"        if not {v}: {v} = None")
+            lines.append(f"    elif {v} is not None: {v} = _str({v}, str)")
             continue
-        lines.append(f"    elif v{n} == '': v{n} = None")
+        # What _int does to a str of ASCII digits, minus its type checks (plain digits, the
+        # usual case, even without the regular expression); any other value (Arabic-Indic
+        # digits, "1_0", a float) goes through _int, which refuses it.
+        lines.append(
+            f"        if {v}.isdigit() and {v}.isascii() and len({v}) <= 30: {v} = int({v})"
+        )
+        lines.append(f"        elif not {v}: {v} = None")
+        lines.append(f"        elif _int_text({v}): {v} = int({v})")
+        lines.append(f"        else: {v} = _int({v}, int)")
+        lines.append(f"    elif {v} is not None and {v}.__class__ is not int: {v} = _int({v}, int)")
     scope: dict[str, Any] = {
         "cls": cls,
         "_new": object.__new__,
