@@ -169,8 +169,9 @@ def slot_setters(cls: Any, names: list[str]) -> list[Any] | None:
     ``None`` unless ``cls`` is an attrs class whose fields are exactly ``names``, kept in slots
     (no ``__dict__``, no hidden slot such as a cached hash), with no validator, converter or
     init hook: then an instance made by ``object.__new__`` with every slot set is the one
-    ``cls(**fields)`` makes, for a fraction of the cost of attrs' keyword ``__init__``. A bulk
-    look-up makes two objects per number; everything else goes through ``__init__``.
+    ``cls(**fields)`` makes, for a fraction of the cost of attrs' keyword ``__init__`` (a bulk
+    look-up makes two objects per number). The flat-record hook and the bulk run's results use
+    it; a class it refuses is built through its ``__init__``.
     """
     import attrs
 
