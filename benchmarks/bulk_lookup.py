@@ -450,9 +450,22 @@ async def http_part_async(url: str, args: argparse.Namespace) -> dict[str, Any]:
                     slices=args.slices,
                 )
                 print("  " + pair.line("µs", floor, name))
-                out[f"{name} / {floor}"] = pair.as_dict()
+                # "session (aiohttp)" over "bare httpx" -> "session_aiohttp_over_bare_httpx"
+                key = f"{name}_over_{floor}".replace(" (", "_").replace(")", "")
+                out[key.replace(" ", "_")] = pair.as_dict()
+                if batch == 100 and name == "session (aiohttp)":
+                    figures["aiohttp_us_per_number_at_100"] = round(pair.b, 3)
             figures[f"batch{batch}"] = out
-    print(f"  goal: session (aiohttp) <= {GOAL_US_PER_NUMBER:g} µs per number at batch 100")
+    got = figures.get("aiohttp_us_per_number_at_100")
+    print(
+        f"  goal: session (aiohttp) <= {GOAL_US_PER_NUMBER:g} µs per number at batch 100"
+        + (
+            ""
+            if got is None
+            else f": {got:.2f} µs ({'met' if got <= GOAL_US_PER_NUMBER else 'not met'})"
+        )
+    )
+    figures["goal_us_per_number"] = GOAL_US_PER_NUMBER
     return figures
 
 
