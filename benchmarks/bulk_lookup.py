@@ -448,6 +448,9 @@ async def http_part_async(url: str, args: argparse.Namespace) -> dict[str, Any]:
                     lambda f=floors[floor], b=batch: bare(f, b),  # type: ignore[misc]
                     lambda s=sessions[name], b=batch: ours(s, b),  # type: ignore[misc]
                     slices=args.slices,
+                    # The collections a run's garbage brings on are that run's CPU too (and
+                    # the session makes more garbage than the floor): they stay in the slices.
+                    quiet_gc=False,
                 )
                 print("  " + pair.line("µs", floor, name))
                 # "session (aiohttp)" over "bare httpx" -> "session_aiohttp_over_bare_httpx"
