@@ -132,17 +132,27 @@ class RedisProcess:
                 self.process.wait(timeout=5)
             except subprocess.TimeoutExpired:
                 self.kill()
+        shutil.rmtree(self.workdir, ignore_errors=True)  # its log and cluster config
+
+
+# Servers started by start_redis, by pid, so that stop_redis can remove their directories too.
+_SERVERS: dict[int, RedisProcess] = {}
 
 
 def start_redis() -> tuple[subprocess.Popen[bytes], str]:
     """Start a private, non-persistent redis-server; return the process and its URL."""
     server = RedisProcess()
     assert server.process is not None
+    _SERVERS[server.process.pid] = server
     return server.process, server.url
 
 
 def stop_redis(process: subprocess.Popen[bytes]) -> None:
     """Stop a server from :func:`start_redis`."""
+    server = _SERVERS.pop(process.pid, None)
+    if server is not None:
+        server.stop()
+        return
     if process.poll() is None:
         os.kill(process.pid, signal.SIGCONT)
         process.terminate()
