@@ -36,7 +36,7 @@ from collections.abc import Awaitable, Callable, Iterator
 from contextlib import AsyncExitStack, ExitStack
 from decimal import Decimal
 from pathlib import Path
-from typing import IO, Any, NoReturn, TypeVar
+from typing import IO, Any, Literal, NoReturn, TypeVar
 
 import anyio
 import attrs
@@ -74,12 +74,14 @@ from ._errors import (
     OperatorNotFoundError,
     ProtocolError,
     RefusedError,
+    SendUnconfirmedError,
     SMSCError,
     TransportError,
 )
 from ._events import Event, LimiterWait
 from ._limits import RateLimits
-from ._models.messages import Status
+from ._models.messages import SendResult, Status
+from ._reconcile import ReconciledSend
 from ._session import Session
 
 __all__ = ["main"]
@@ -90,6 +92,7 @@ T = TypeVar("T")
 EXIT_REFUSED = 1
 EXIT_USAGE = 2
 EXIT_NETWORK = 3
+EXIT_UNCONFIRMED = 4
 EXIT_INTERRUPTED = 130
 
 #: Columns of ``smsc lookup`` output, CSV and JSON lines alike: the input line's number and its
@@ -1434,6 +1437,8 @@ def send(
 
     An identical message (same text, same numbers) sent less than a minute ago, by this command
     or any other process of the login, is refused at once: the gateway would refuse it too.
+    When the gateway's answer is lost, the command asks the gateway whether it took the message
+    (exit 0 if so, 3 if it certainly did not, 4 if that cannot be found out).
     """
     if dry_run:
         estimate = _run(
@@ -1447,14 +1452,62 @@ def send(
         return
     sent = _run(
         settings,
-        lambda smsc: smsc.send(
-            phones, message, sender=sender, translit=1 if translit else 0, cost=3
+        lambda smsc: _send_or_reconcile(
+            smsc, phones, message, sender=sender, translit=1 if translit else 0
         ),
     )
-    if as_json:
+    if isinstance(sent, ReconciledSend):
+        if as_json:
+            statuses = {phone: attrs.asdict(s) for phone, s in sent.statuses.items()}
+            click.echo(
+                json.dumps(
+                    {"id": sent.id, "confirmed_by_status": True, "statuses": statuses},
+                    ensure_ascii=False,
+                    default=_plain,
+                )
+            )
+        else:
+            click.echo(
+                f"sent: id {sent.id}; its answer was lost, the gateway's status confirms it "
+                f"({len(sent.statuses)} recipients)"
+            )
+    elif as_json:
         _print_json(sent)
     else:
         click.echo(f"sent: id {sent.id}, {sent.cnt} SMS, cost {sent.cost}, balance {sent.balance}")
+
+
+async def _send_or_reconcile(
+    smsc: Session, phones: str, message: str, *, sender: str | None, translit: Literal[0, 1]
+) -> SendResult | ReconciledSend:
+    """Send; when the answer is lost, ask the gateway what it took instead of guessing.
+
+    Exits 4 when even that cannot be found out: the message may have gone out, so the user must
+    check before sending again. A message certainly not taken exits 3 (sending again is safe).
+    """
+    try:
+        return await smsc.send(phones, message, sender=sender, translit=translit, cost=3)
+    except SendUnconfirmedError as err:
+        _say(
+            _stderr(),
+            f"smsc: the answer to message {err.id} was lost ({err.reason}); asking the gateway "
+            'whether it took it ("not taken" is trusted only once the send cannot still arrive)',
+        )
+        try:
+            found = await smsc.reconcile(err)
+        except (SMSCError, ValueError) as exc:
+            raise CLIError(
+                f"outcome unknown: message {err.id} may have been sent ({exc}); check with "
+                f"`smsc status {err.id} PHONE` before sending it again",
+                EXIT_UNCONFIRMED,
+            ) from None
+        if found is None:
+            raise CLIError(
+                f"not sent: the gateway has no message {err.id} (its answer was lost: "
+                f"{err.reason}); sending it again is safe",
+                EXIT_NETWORK,
+            ) from None
+        return found
 
 
 @cli.command()

@@ -6,6 +6,7 @@ deadlines below are checked exactly in virtual time.
 
 from __future__ import annotations
 
+import gzip
 import tracemalloc
 import zlib
 from typing import Any
@@ -171,7 +172,7 @@ async def test_a_gzip_bomb_is_refused_before_it_inflates(
 
 
 async def test_a_gzip_answer_within_the_cap_is_read(anyio_backend: Any) -> None:
-    body = zlib.compress(b'{"balance": "12.50", "currency": "RUB"}', wbits=zlib.MAX_WBITS | 16)
+    body = gzip.compress(b'{"balance": "12.50", "currency": "RUB"}')
 
     async def handler(stream: anyio.abc.SocketStream, request: bytes) -> None:
         assert b"accept-encoding: gzip, deflate\r\n" in request.lower()
@@ -250,7 +251,7 @@ async def test_deflate_answers_in_both_framings(anyio_backend: Any, wbits: int) 
 
 
 async def test_corrupt_gzip_is_a_protocol_error(anyio_backend: Any) -> None:
-    body = zlib.compress(b'{"balance": "1"}', wbits=zlib.MAX_WBITS | 16)
+    body = gzip.compress(b'{"balance": "1"}')
     body = body[:10] + bytes(b ^ 0x55 for b in body[10:])
 
     async def handler(stream: anyio.abc.SocketStream, request: bytes) -> None:

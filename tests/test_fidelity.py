@@ -18,6 +18,8 @@ import pytest
 
 from smsc_async import Session
 from smsc_async._converter import moscow_time, parse_gateway_date
+from smsc_async._endpoints._common import format_date
+from smsc_async._endpoints.data import history_params
 from smsc_async.testing import RESERVED, Emulator
 from smsc_async.testing import _time as emulator_time
 from smsc_async.testing._endpoints.status import moscow_date
@@ -237,6 +239,16 @@ async def test_gateway_dates_before_2014_are_the_right_instant(moment: dt.dateti
         status = await smsc.status(sent.id, MTS, all=1)
     assert status.send_date == moment
     assert status.send_timestamp == int(moment.timestamp())
+
+
+def test_a_period_given_as_datetimes_uses_the_moscow_date_of_that_time() -> None:
+    # 20:30 UTC on 30.06.2012 was 00:30 on 01.07 in Moscow (UTC+4 then); a fixed UTC+3 said 30.06.
+    late = dt.datetime(2012, 6, 30, 20, 30, tzinfo=UTC)
+    assert format_date(late, "start") == "01.07.2012"
+    assert history_params(start=late, end=late, phones=None, emails=None) == {
+        "start": "01.07.2012",
+        "end": "01.07.2012",
+    }
 
 
 def test_without_a_tz_database_both_sides_fall_back_to_utc_plus_3(

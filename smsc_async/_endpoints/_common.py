@@ -9,7 +9,7 @@ from typing import Any
 
 import httpx
 
-from .._constants import MOSCOW
+from .._converter import moscow_time
 from .._errors import APIError, ProtocolError
 from .._limits import Charger, uncharged
 from .._validation import check_int, check_phone, check_str, list_items
@@ -118,7 +118,7 @@ def format_date(value: object, name: str) -> str:
     if isinstance(value, dt.datetime):
         if value.tzinfo is None or value.utcoffset() is None:
             raise ValueError(f"{name} must be timezone-aware; a naive datetime is ambiguous")
-        value = value.astimezone(MOSCOW).date()
+        value = value.astimezone(moscow_time()).date()
     if isinstance(value, dt.date):
         return value.strftime("%d.%m.%Y")
     raise TypeError(f"{name} must be a date or a datetime, not {type(value).__name__}")

@@ -8,7 +8,7 @@ from collections.abc import AsyncIterator, Iterable
 
 from .. import models
 from .._clock import Clock
-from .._constants import MOSCOW
+from .._converter import moscow_time
 from .._errors import LinkNotFoundError, MessageNotFoundError, ProtocolError
 from .._limits import identical, per_login
 from .._validation import check_flag, check_int, check_phone, check_phones, check_str
@@ -90,7 +90,7 @@ SHORT_LINK = Endpoint(
 def _date(value: object, name: str) -> tuple[dt.date, str]:
     text = format_date(value, name)  # checks the type and that a datetime is aware
     if isinstance(value, dt.datetime):
-        return value.astimezone(MOSCOW).date(), text
+        return value.astimezone(moscow_time()).date(), text
     assert isinstance(value, dt.date)
     return value, text
 
