@@ -600,7 +600,7 @@ async def _histories(s: Session) -> None:
             "0.1", _statuses, ["status", "12345", "79161234567"],
             "the 5-per-6-s status rule of one message", EXIT_REFUSED,
         ),
-        ("0.001", _histories, ["history"], "the 30-per-3.6-s history rule", 0),
+        ("0.002", _histories, ["history"], "the 30-per-7.2-s history rule", 0),
     ],
     ids=["balance", "status", "history"],
 )  # fmt: skip
