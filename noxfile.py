@@ -32,6 +32,7 @@ def typing(session: nox.Session) -> None:
 def benchmarks(session: nox.Session) -> None:
     # Every script in benchmarks/, one at a time; figures to benchmarks/results/results.json and
     # the rule picture to benchmarks/results/admissions.svg. aiolimiter is drawn beside ours and
-    # a token bucket: a benchmark-only install.
+    # a token bucket: a benchmark-only install. ``nox -s benchmarks -- --twice`` runs the set
+    # twice and flags every ratio that moved more than 5 % between the runs.
     session.install("-e", ".[test]", "aiolimiter")
     session.run("python", "benchmarks/run.py", *session.posargs)

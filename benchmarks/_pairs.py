@@ -7,7 +7,7 @@ each pair of neighbouring slices gives one ratio B/A, and the result is the **me
 ratios** with their spread (the interquartile range, and min-max). A load spike spoils one pair,
 not the figure.
 
-    from _pairs import paired, emit
+    from _pairs import paired, emit, cpu_per_call
 
     pair = paired(lambda: cost_of(ours), lambda: cost_of(baseline), slices=15)
     print(pair.line("µs per call", "ours", "bare"))
@@ -16,21 +16,42 @@ not the figure.
 Each slice function returns one figure (seconds per operation, µs per number …: lower is
 better, or any figure whose ratio is meant). ``apaired`` does the same with async slices.
 
+What keeps a figure still from one run to the next:
+
+* **CPU time, not wall time**, when what is measured is our own CPU: :func:`cpu_per_call` reads
+  the CPU time of the measuring thread (``time.thread_time``), which other processes on the
+  machine cannot add to (only slow down a little through shared caches, alike for A and B);
+  measure a whole client (threads included) with ``time.process_time`` instead;
+* **many short slices**: a slice of a few milliseconds rarely meets a load spike, and the median
+  of 40 ratios barely moves when a few are spoiled;
+* **warm-up discarded**: the first ``warmup`` pairs (caches, pools, the allocator's arenas still
+  filling) are run but not counted;
+* **no garbage collection inside a slice**: the collector is disabled while A and B run and
+  collects between pairs, so a collection of the other side's garbage never lands in a slice.
+
 The JSON convention (``benchmarks/run.py`` collects it): a benchmark prints at most one line per
 figure set of the form ``BENCH-JSON: {"name": ..., ...}``, one JSON object on one line, anywhere in
-its stdout; everything else it prints is for people. ``emit`` writes such a line.
+its stdout; everything else it prints is for people. ``emit`` writes such a line. A figure set
+that holds ratios should hold them as :meth:`Pair.as_dict` objects (``run.py --twice`` compares
+every ``ratio`` it finds between two runs).
 """
 
 from __future__ import annotations
 
+import gc
 import json
 import statistics
 import sys
-from collections.abc import Awaitable, Callable
+import time
+from collections.abc import Awaitable, Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 from typing import Any
 
 MARK = "BENCH-JSON: "
+
+#: The clock of CPU-bound slices: CPU seconds of the calling thread.
+cpu_clock = time.thread_time
 
 
 @dataclass(frozen=True)
@@ -60,8 +81,10 @@ class Pair:
         )
 
     def as_dict(self) -> dict[str, Any]:
-        """The figures, rounded for a JSON report."""
-        return {k: round(v, 6) if isinstance(v, float) else v for k, v in asdict(self).items()}
+        """The figures, rounded for a JSON report (``spread``: half the IQR over the median)."""
+        figures = {k: round(v, 6) if isinstance(v, float) else v for k, v in asdict(self).items()}
+        figures["spread"] = round(self.spread, 4)
+        return figures
 
 
 def _summary(a: list[float], b: list[float]) -> Pair:
@@ -81,34 +104,142 @@ def _summary(a: list[float], b: list[float]) -> Pair:
     )
 
 
-def paired(a: Callable[[], float], b: Callable[[], float], *, slices: int = 15) -> Pair:
-    """Run ``a`` and ``b`` in ``slices`` interleaved pairs; the median of the ratios B/A."""
+@contextmanager
+def _no_gc(enabled: bool, pair: int) -> Iterator[None]:
+    """Collect now, then keep the collector out of the block (if ``enabled``).
+
+    Between pairs only the youngest generation is collected (what the collector would mostly
+    have done inside the slices), and everything every ``_FULL_EVERY`` pairs: a full collection
+    walks every object in the process and leaves the caches cold for the next slice.
+    """
+    if not enabled:
+        yield
+        return
+    was = gc.isenabled()
+    gc.collect(2 if pair % _FULL_EVERY == 0 else 0)
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was:
+            gc.enable()
+
+
+_FULL_EVERY = 25
+
+
+def paired(
+    a: Callable[[], float],
+    b: Callable[[], float],
+    *,
+    slices: int = 15,
+    warmup: int = 1,
+    quiet_gc: bool = True,
+) -> Pair:
+    """Run ``a`` and ``b`` in ``slices`` interleaved pairs; the median of the ratios B/A.
+
+    The first ``warmup`` pairs run uncounted; with ``quiet_gc`` the garbage collector runs
+    between pairs only, never inside a slice.
+    """
     xs: list[float] = []
     ys: list[float] = []
-    for i in range(slices):
-        if i % 2 == 0:
-            xs.append(a())
-            ys.append(b())
-        else:
-            ys.append(b())
-            xs.append(a())
+    for i in range(warmup + slices):
+        with _no_gc(quiet_gc, i):
+            if i % 2 == 0:
+                x, y = a(), b()
+            else:
+                y = b()
+                x = a()
+        if i >= warmup:
+            xs.append(x)
+            ys.append(y)
     return _summary(xs, ys)
 
 
 async def apaired(
-    a: Callable[[], Awaitable[float]], b: Callable[[], Awaitable[float]], *, slices: int = 15
+    a: Callable[[], Awaitable[float]],
+    b: Callable[[], Awaitable[float]],
+    *,
+    slices: int = 15,
+    warmup: int = 1,
+    quiet_gc: bool = True,
 ) -> Pair:
     """:func:`paired` for async slice functions."""
     xs: list[float] = []
     ys: list[float] = []
-    for i in range(slices):
-        if i % 2 == 0:
-            xs.append(await a())
-            ys.append(await b())
-        else:
-            ys.append(await b())
-            xs.append(await a())
+    for i in range(warmup + slices):
+        with _no_gc(quiet_gc, i):
+            if i % 2 == 0:
+                x = await a()
+                y = await b()
+            else:
+                y = await b()
+                x = await a()
+        if i >= warmup:
+            xs.append(x)
+            ys.append(y)
     return _summary(xs, ys)
+
+
+def calibrate(loop: Callable[[int], float], seconds: float, *, start: int = 50) -> int:
+    """How many operations of ``loop`` fill a slice of about ``seconds`` of CPU time.
+
+    ``loop(n)`` runs ``n`` operations and returns µs per operation (as :func:`cpu_per_call`).
+    Slices of equal length expose A and B alike to what else the machine does (a preemption,
+    another process's cache traffic): a short slice beside a long one would be hit less often.
+    """
+    n = start
+    for _ in range(3):
+        per_op = sorted(loop(n) for _ in range(3))[1]
+        n = max(1, round(seconds * 1e6 / per_op)) if per_op > 0 else n * 10
+    return n
+
+
+async def acalibrate(
+    loop: Callable[[int], Awaitable[float]], seconds: float, *, start: int = 50
+) -> int:
+    """:func:`calibrate` for an async ``loop``."""
+    n = start
+    for _ in range(3):
+        per_op = sorted([await loop(n) for _ in range(3)])[1]
+        n = max(1, round(seconds * 1e6 / per_op)) if per_op > 0 else n * 10
+    return n
+
+
+def paired_loops(
+    a: Callable[[int], float],
+    b: Callable[[int], float],
+    *,
+    seconds: float = 0.002,
+    slices: int = 201,
+    warmup: int = 5,
+) -> Pair:
+    """:func:`paired` for loops of operations (``a(n)``: µs per operation), slices of equal length.
+
+    Each side's operation count is calibrated so that its slice takes about ``seconds`` of CPU.
+    """
+    na, nb = calibrate(a, seconds), calibrate(b, seconds)
+    return paired(lambda: a(na), lambda: b(nb), slices=slices, warmup=warmup)
+
+
+async def apaired_loops(
+    a: Callable[[int], Awaitable[float]],
+    b: Callable[[int], Awaitable[float]],
+    *,
+    seconds: float = 0.002,
+    slices: int = 201,
+    warmup: int = 5,
+) -> Pair:
+    """:func:`paired_loops` for async loops."""
+    na, nb = await acalibrate(a, seconds), await acalibrate(b, seconds)
+    return await apaired(lambda: a(na), lambda: b(nb), slices=slices, warmup=warmup)
+
+
+def cpu_per_call(loop: Callable[[int], object], n: int) -> float:
+    """CPU µs of this thread per operation, for ``loop(n)`` doing ``n`` operations."""
+    start = cpu_clock()
+    loop(n)
+    return (cpu_clock() - start) / n * 1e6
 
 
 def emit(name: str, figures: dict[str, Any]) -> None:
@@ -123,4 +254,27 @@ def collect(output: str) -> list[dict[str, Any]]:
     for line in output.splitlines():
         if line.startswith(MARK):
             found.append(json.loads(line[len(MARK) :]))
+    return found
+
+
+def ratios(figures: Any, prefix: str = "") -> dict[str, float]:
+    """Every ratio in a figure set, by its path (``a.b.c``): each :meth:`Pair.as_dict`'s
+    ``ratio``, and any other number whose key says it is one (``…ratio…``, ``…_over_…``)."""
+    found: dict[str, float] = {}
+    if isinstance(figures, dict):
+        for key, value in figures.items():
+            path = f"{prefix}.{key}" if prefix else str(key)
+            if isinstance(value, dict) and isinstance(value.get("ratio"), (int, float)):
+                found[path] = float(value["ratio"])
+            elif isinstance(value, (dict, list)):
+                found.update(ratios(value, path))
+            elif (
+                isinstance(value, (int, float))
+                and not isinstance(value, bool)
+                and ("ratio" in key or "_over_" in key)
+            ):
+                found[path] = float(value)
+    elif isinstance(figures, list):
+        for i, value in enumerate(figures):
+            found.update(ratios(value, f"{prefix}[{i}]"))
     return found

@@ -5,34 +5,34 @@ Run from the repository root::
     python benchmarks/limiter.py            # add --backend trio for the saturation runs
 
 Every cost is measured on the production clock (the running asyncio loop's, read the way
-:class:`~smsc_async.SystemClock` reads it) and **paired**: the measured code (A) and a baseline
-(B) run in alternating slices of the same process, the order flipping every slice, and the figure
-is the median of the per-slice ratios A/B with its spread (lowest and highest slice). CPU time
-(``time.process_time``) is what is timed, so other processes on the machine move both sides of a
-pair alike. Baselines:
+:class:`~smsc_async.SystemClock` reads it) and **paired** (benchmarks/_pairs.py): a baseline (A)
+and the measured code (B) run in many short alternating slices of the same thread, the order
+flipping every pair, warm-up discarded and the garbage collector kept out of the slices; the
+figure is the median of the per-pair ratios B/A with its interquartile spread. The CPU time of
+the measuring thread (``time.thread_time``) is what is timed, so other processes on the machine
+move both sides of a pair alike. Baselines:
 
 * a minimal hand-written sliding log (a deque of admission times, pruned on every call, one rule)
   reading ``time.monotonic``, for the memory backend's acquire and acquire + release (one rule and
-  the concurrency cap);
+  the concurrency cap; goal for the acquire: <= 0.8 µs);
 * the same hand-written log inside an ``async with`` (what any async limiter costs at least), for
-  a whole ``async with limiter.slot(...)`` of ``balance`` (its rule, the concurrency cap, the plan);
+  a whole ``async with limiter.slot(...)`` of ``balance`` (its rule, the concurrency cap, the plan,
+  the deadline of the request; goal: <= 2.5 µs);
 * the bare attempt, for the retry wrapper on the success path (``Session._call``).
 
 The saturation check runs the limiter against a saturated rule (10 per 0.6 s, real time) and
 reports the **most admissions in any sliding window** (the number the gateway checks; the rule
 allows 10) next to the share of the allowance used, for ours and for a token bucket of the same
 rate (capacity 10, refill 10 per 0.6 s), and through a whole Session against the strict emulator.
+Every figure is also printed as one ``BENCH-JSON:`` line (name ``limiter``).
 """
 
 from __future__ import annotations
 
 import argparse
-import gc
-import statistics
 import sys
-import time
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
@@ -41,9 +41,13 @@ import attrs
 import httpx
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from _pairs import Pair, apaired_loops, cpu_clock, emit, paired_loops
 
 from smsc_async import Session
 from smsc_async._backend import Demand, MemoryBackend, Reservation
+from smsc_async._clock import SystemClock
 from smsc_async._endpoints._base import Endpoint
 from smsc_async._limiter import Limiter
 from smsc_async._limits import RateLimits, Rule
@@ -71,76 +75,56 @@ class BaselineLog:
         return False
 
 
-def paired(a: Callable[[int], float], b: Callable[[int], float], n: int, slices: int) -> dict:
-    """Median and spread of the per-slice ratio a/b, and each side's median cost in us."""
-    ratios, costs_a, costs_b = [], [], []
-    for i in range(slices):
-        gc.collect()
-        if i % 2:
-            tb, ta = b(n), a(n)
-        else:
-            ta, tb = a(n), b(n)
-        ratios.append(ta / tb)
-        costs_a.append(ta / n * 1e6)
-        costs_b.append(tb / n * 1e6)
-    return {
-        "ratio": statistics.median(ratios),
-        "low": min(ratios),
-        "high": max(ratios),
-        "us": statistics.median(costs_a),
-        "baseline_us": statistics.median(costs_b),
-    }
-
-
-def _timed(loop: Callable[[], None]) -> float:
-    start = time.process_time()
-    loop()
-    return time.process_time() - start
-
-
 # -- the memory backend ------------------------------------------------------------------------
+# Each slice function times ``n`` operations with the thread's CPU clock (µs per operation), on
+# state kept from slice to slice: a slice is the operations alone, no set-up inside it.
 
 
-def baseline_log(n: int) -> float:
+def memory_loops() -> dict[str, Callable[[int], float]]:
+    """The hand-written log, the memory backend's acquire, and its acquire + release."""
     log = BaselineLog(LIMIT, WINDOW)
-    acquire, now = log.acquire, time.monotonic
+    now = SystemClock().now  # the production clock: time.monotonic under asyncio
+    now()
 
-    def loop() -> None:
+    def baseline(n: int) -> float:
+        acquire = log.acquire
+        start = cpu_clock()
         for _ in range(n):
             acquire(now())
+        return (cpu_clock() - start) / n * 1e6
 
-    return _timed(loop)
+    paired_backend = MemoryBackend()  # its clock: the running loop's (SystemClock)
+    pair_demands = (Demand("balance:balance", LIMIT, WINDOW), Demand("*concurrency", 14, 0.0))
 
-
-def backend_pair(n: int) -> float:
-    backend = MemoryBackend()  # its clock: the running loop's (SystemClock)
-    demands = (Demand("balance:balance", LIMIT, WINDOW), Demand("*concurrency", 14, 0.0))
-    acquire, release = backend.try_acquire, backend.release_now
-
-    def loop() -> None:
+    def acquire_release(n: int) -> float:
+        acquire, release = paired_backend.try_acquire, paired_backend.release_now
+        demands = pair_demands
+        start = cpu_clock()
         for _ in range(n):
             got = acquire(demands)
-            assert type(got) is Reservation
-            release(got, sent=True)
+            release(got, sent=True)  # type: ignore[arg-type]
+        spent = cpu_clock() - start
+        assert paired_backend.inflight("*concurrency") == 0
+        return spent / n * 1e6
 
-    return _timed(loop)
-
-
-def backend_acquire(n: int) -> float:
     backend = MemoryBackend()
     # Nothing is released inside the timed loop, so neither log may fill up.
     demands = (Demand("balance:balance", 10**9, WINDOW), Demand("*concurrency", 10**9, 0.0))
-    acquire = backend.try_acquire
     taken: list[Reservation | float] = []
-    take = taken.append
 
-    def loop() -> None:
+    def acquire_only(n: int) -> float:
+        acquire, take = backend.try_acquire, taken.append
+        start = cpu_clock()
         for _ in range(n):
             take(acquire(demands))
+        spent = cpu_clock() - start
+        assert all(type(got) is Reservation for got in taken)
+        for got in taken:
+            backend.release_now(got, sent=False)  # type: ignore[arg-type]
+        taken.clear()
+        return spent / n * 1e6
 
-    spent = _timed(loop)
-    assert all(type(got) is Reservation for got in taken)
-    return spent
+    return {"baseline": baseline, "acquire": acquire_only, "acquire_release": acquire_release}
 
 
 # -- a whole slot ------------------------------------------------------------------------------
@@ -151,41 +135,41 @@ def _limits() -> RateLimits:
 
 
 class _BaselineSlot:
-    __slots__ = ("log",)
+    __slots__ = ("log", "now")
 
-    def __init__(self, log: BaselineLog) -> None:
+    def __init__(self, log: BaselineLog, now: Callable[[], float]) -> None:
         self.log = log
+        self.now = now
 
     async def __aenter__(self) -> None:
-        self.log.acquire(time.monotonic())
+        self.log.acquire(self.now())
 
     async def __aexit__(self, *exc: object) -> None:
         return None
 
 
-def baseline_slot(n: int) -> float:
-    async def main() -> float:
-        log = BaselineLog(LIMIT, WINDOW)
-        start = time.process_time()
+def slot_loops() -> tuple[Callable[[int], Awaitable[float]], Callable[[int], Awaitable[float]]]:
+    """The baseline ``async with`` and ``async with limiter.slot(balance)``, µs per slot."""
+    log = BaselineLog(LIMIT, WINDOW)
+    now = SystemClock().now
+    limiter = Limiter(_limits(), request_timeout=30.0)  # as the session builds it
+
+    async def baseline(n: int) -> float:
+        start = cpu_clock()
         for _ in range(n):
-            async with _BaselineSlot(log):
+            async with _BaselineSlot(log, now):
                 pass
-        return time.process_time() - start
+        return (cpu_clock() - start) / n * 1e6
 
-    return anyio.run(main)
-
-
-def limiter_slot(n: int) -> float:
-    async def main() -> float:
-        limiter = Limiter(_limits(), request_timeout=30.0)  # as the session builds it
+    async def ours(n: int) -> float:
         slot, params = limiter.slot, {"cur": "1"}
-        start = time.process_time()
+        start = cpu_clock()
         for _ in range(n):
             async with slot("/sys/balance.php", params):
                 pass
-        return time.process_time() - start
+        return (cpu_clock() - start) / n * 1e6
 
-    return anyio.run(main)
+    return baseline, ours
 
 
 # -- the retry wrapper -------------------------------------------------------------------------
@@ -194,26 +178,55 @@ def limiter_slot(n: int) -> float:
 class _StubbedSession(Session):
     """A session whose attempt returns at once: what is left is the retry wrapper around it."""
 
-    async def _attempt(self, endpoint: Endpoint[object], params: dict[str, str]) -> object:
+    async def _attempt(
+        self, endpoint: Endpoint[object], params: dict[str, str], key: object, attempt: int
+    ) -> object:
         return params
 
 
 _ENDPOINT: Endpoint[object] = Endpoint("balance", "/sys/balance.php", lambda: object)
 
 
-def _session_loop(n: int, wrapped: bool) -> float:
-    async def main() -> float:
-        smsc = _StubbedSession("demo", "demo", base_url="http://127.0.0.1")
-        call = smsc._call if wrapped else smsc._attempt
-        params = {"cur": "1"}
-        start = time.process_time()
-        for _ in range(n):
-            await call(_ENDPOINT, params)
-        spent = time.process_time() - start
-        await smsc.aclose()
-        return spent
+def retry_loops(
+    smsc: _StubbedSession,
+) -> tuple[Callable[[int], Awaitable[float]], Callable[[int], Awaitable[float]]]:
+    """The bare attempt and ``Session._call`` around it, µs per call."""
+    params = {"cur": "1"}
 
-    return anyio.run(main)
+    async def bare(n: int) -> float:
+        start = cpu_clock()
+        for _ in range(n):
+            await smsc._attempt(_ENDPOINT, params, params, 1)
+        return (cpu_clock() - start) / n * 1e6
+
+    async def wrapped(n: int) -> float:
+        start = cpu_clock()
+        for _ in range(n):
+            await smsc._call(_ENDPOINT, params)
+        return (cpu_clock() - start) / n * 1e6
+
+    return bare, wrapped
+
+
+async def costs(seconds: float, slices: int) -> dict[str, Pair]:
+    """Every paired cost, inside one running asyncio loop (the production clock)."""
+    memory = memory_loops()
+    options: dict[str, Any] = {"seconds": seconds, "slices": slices}
+    found = {
+        "memory_acquire": paired_loops(memory["baseline"], memory["acquire"], **options),
+        "memory_acquire_release": paired_loops(
+            memory["baseline"], memory["acquire_release"], **options
+        ),
+    }
+    baseline, ours = slot_loops()
+    found["slot"] = await apaired_loops(baseline, ours, **options)
+    smsc = _StubbedSession("demo", "demo", base_url="http://127.0.0.1")
+    try:
+        bare, wrapped = retry_loops(smsc)
+        found["retry_wrapper"] = await apaired_loops(bare, wrapped, **options)
+    finally:
+        await smsc.aclose()
+    return found
 
 
 # -- saturation --------------------------------------------------------------------------------
@@ -318,65 +331,78 @@ async def _saturate_session(
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("-n", type=int, default=20_000, help="calls per slice")
-    parser.add_argument("--slices", type=int, default=21, help="paired slices per figure")
+    parser.add_argument(
+        "--slice-ms", type=float, default=2.0, help="CPU milliseconds per slice (each side)"
+    )
+    parser.add_argument("--slices", type=int, default=201, help="paired slices per figure")
     parser.add_argument("--seconds", type=float, default=3.0, help="saturation run length")
     parser.add_argument("--backend", default="asyncio", choices=["asyncio", "trio"])
+    parser.add_argument("--no-saturation", action="store_true", help="the costs only")
     args = parser.parse_args()
-    n, slices = args.n, args.slices
+    figures: dict[str, Any] = {}
 
-    def show(name: str, fig: dict, goal: str) -> None:
-        print(
-            f"{name:<44}{fig['us']:6.3f} us  x{fig['ratio']:.2f} baseline "
-            f"({fig['baseline_us']:.3f} us; slices x{fig['low']:.2f}..x{fig['high']:.2f})  {goal}"
-        )
+    found = anyio.run(costs, args.slice_ms / 1e3, args.slices)
+    for key, label, base, goal in (
+        ("memory_acquire", "MemoryBackend acquire (rule + cap)", "hand-written log", 0.8),
+        ("memory_acquire_release", "MemoryBackend acquire + release", "hand-written log", None),
+        ("slot", "async with limiter.slot(balance)", "async with + log", 2.5),
+        ("retry_wrapper", "Session._call around the attempt", "bare attempt", None),
+    ):
+        pair = found[key]
+        note = f" (goal <= {goal} µs)" if goal is not None else ""
+        print(f"{label}: " + pair.line("µs", base, "ours", digits=3) + note)
+        figures[key] = {
+            **pair.as_dict(),
+            "ours_us": round(pair.b, 4),
+            "baseline_us": round(pair.a, 4),
+        }
+        if goal is not None:
+            figures[key]["goal_us"] = goal
 
-    async def in_loop() -> tuple[dict, dict]:
-        return (
-            paired(backend_acquire, baseline_log, n, slices),
-            paired(backend_pair, baseline_log, n, slices),
-        )
+    if not args.no_saturation:
+        figures["saturation"] = saturation(args.seconds, args.backend)
+    emit("limiter", figures)
 
-    acquire, pair = anyio.run(in_loop)
-    show("MemoryBackend acquire (rule + cap)", acquire, "goal <= 0.8 us")
-    show("MemoryBackend acquire + release", pair, "")
-    show(
-        "async with limiter.slot(balance)",
-        paired(limiter_slot, baseline_slot, n, slices),
-        "goal <= 2.5 us",
-    )
-    retry = paired(lambda k: _session_loop(k, True), lambda k: _session_loop(k, False), n, slices)
-    extra = retry["us"] - retry["baseline_us"]
-    print(
-        f"retry wrapper on the success path: Session._call x{retry['ratio']:.3f} the bare attempt "
-        f"(+{extra:.3f} us; slices x{retry['low']:.3f}..x{retry['high']:.3f})"
-    )
 
+def saturation(seconds: float, backend: str) -> dict[str, Any]:
+    """Most admissions in any window for ours, a token bucket and a whole Session."""
     limits = RateLimits().scaled(0.01)  # balance: 10 per 0.6 s
     rule = limits.balance
+    found: dict[str, Any] = {"rule": {"limit": rule.limit, "window": rule.window}}
     for latency in (0.0, 0.005):
-        ours = anyio.run(_saturate, args.seconds, 20, latency, limits, backend=args.backend)
+        ours = anyio.run(_saturate, seconds, 20, latency, limits, backend=backend)
+        most = most_in_any_window(ours, rule.window)
+        share = share_of_allowance(ours, rule.limit, rule.window)
         print(
-            f"saturated balance ({rule.limit} per {rule.window:g} s, {args.backend}, in flight "
-            f"{latency * 1e3:.0f} ms): most in any window {most_in_any_window(ours, rule.window)} "
-            f"(rule: {rule.limit}); {share_of_allowance(ours, rule.limit, rule.window):.4f} of "
-            "the allowance"
+            f"saturated balance ({rule.limit} per {rule.window:g} s, {backend}, in flight "
+            f"{latency * 1e3:.0f} ms): most in any window {most} (rule: {rule.limit}); "
+            f"{share:.4f} of the allowance"
         )
-    bucket = anyio.run(
-        _token_bucket, args.seconds, 20, rule.limit, rule.window, backend=args.backend
-    )
+        found[f"ours_inflight_{latency * 1e3:.0f}ms"] = {
+            "most_in_any_window": most,
+            "allowance_used": round(share, 4),
+        }
+    bucket = anyio.run(_token_bucket, seconds, 20, rule.limit, rule.window, backend=backend)
+    most = most_in_any_window(bucket, rule.window)
+    share = share_of_allowance(bucket, rule.limit, rule.window)
     print(
-        f"token bucket of the same rate: most in any window "
-        f"{most_in_any_window(bucket, rule.window)} (rule: {rule.limit}); "
-        f"{share_of_allowance(bucket, rule.limit, rule.window):.4f} of the allowance"
+        f"token bucket of the same rate: most in any window {most} (rule: {rule.limit}); "
+        f"{share:.4f} of the allowance"
     )
-    through, errors9 = anyio.run(_saturate_session, args.seconds, 20, limits, backend=args.backend)
+    found["token_bucket"] = {"most_in_any_window": most, "allowance_used": round(share, 4)}
+    through, errors9 = anyio.run(_saturate_session, seconds, 20, limits, backend=backend)
+    most = most_in_any_window(through, rule.window)
+    share = share_of_allowance(through, rule.limit, rule.window)
     print(
-        f"through a Session, arrivals at the strict emulator: most in any window "
-        f"{most_in_any_window(through, rule.window)} (rule: {rule.limit}); "
-        f"{share_of_allowance(through, rule.limit, rule.window):.4f} of the allowance; "
-        f"error-9 answers: {errors9}"
+        f"through a Session, arrivals at the strict emulator: most in any window {most} "
+        f"(rule: {rule.limit}); {share:.4f} of the allowance; error-9 answers: {errors9}"
     )
+    found["session"] = {
+        "most_in_any_window": most,
+        "allowance_used": round(share, 4),
+        "error9": errors9,
+    }
+    return found
 
 
 if __name__ == "__main__":

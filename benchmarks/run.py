@@ -1,13 +1,19 @@
 """Run every benchmark, collect their figures into one JSON file, and draw the rule picture.
 
-    python benchmarks/run.py [--out benchmarks/results] [--quick]
-    nox -s benchmarks
+    python benchmarks/run.py [--out benchmarks/results] [--quick] [--only NAME ...] [--twice]
+    nox -s benchmarks [-- --twice]
 
 Every ``benchmarks/*.py`` script but this one and the ``_``-prefixed helpers runs in its own
 process, one after the other (so none measures while another loads the machine). A script's
 figures are the ``BENCH-JSON: {...}`` lines it prints (the convention of benchmarks/_pairs.py);
 a script that prints none is recorded with its exit status and the tail of its output, so a
-benchmark still being rewritten does not stop the run. The results go to ``<out>/results.json``.
+benchmark still being rewritten does not stop the run. The results go to ``<out>/results.json``,
+with the machine's load average before and after the run.
+
+``--twice`` checks that the figures hold still: it runs the whole set twice, one run after the
+other, prints every ratio (each paired figure's median ratio, and any figure named as a ratio)
+from both runs with their relative difference, flags each that moved more than ``--tolerance``
+(5 %), and writes both runs and the comparison into the JSON (``runs``, ``agreement``).
 
 The picture, ``<out>/admissions.svg``, is drawn here: a saturated look-up rule (100 requests in
 any 1-second window: the gateway's 100 a minute, windows scaled by 1/60) on the production clock,
@@ -23,6 +29,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import platform
 import subprocess
 import sys
@@ -36,7 +43,7 @@ import anyio
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from _pairs import collect
+from _pairs import collect, ratios
 
 from smsc_async import RateLimits, Rule
 from smsc_async._limiter import Limiter
@@ -51,8 +58,12 @@ HERE = Path(__file__).resolve().parent
 #: Extra arguments that keep ``--quick`` runs short (figures only indicative).
 QUICK = {
     "bulk_lookup.py": ["--numbers", "200000", "--slices", "5", "--ceiling-numbers", "20000"],
-    "session_overhead.py": ["--slices", "7", "--calls", "140"],
+    "limiter.py": ["--slices", "61", "--seconds", "1"],
+    "session_overhead.py": ["--slices", "41"],
+    "sqlite_limiter.py": ["--slices", "61", "--rounds", "3"],
 }
+#: How far a ratio may move between the two runs of ``--twice`` before it is flagged.
+TOLERANCE = 0.05
 
 
 def scripts() -> list[Path]:
@@ -249,17 +260,11 @@ def picture(out: Path) -> dict[str, Any]:
     return figures
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--out", type=Path, default=HERE / "results")
-    parser.add_argument("--quick", action="store_true", help="shorter runs, rougher figures")
-    parser.add_argument("--only", nargs="*", help="script names to run (default: all)")
-    args = parser.parse_args()
-    args.out.mkdir(parents=True, exist_ok=True)
+def run_all(args: argparse.Namespace) -> dict[str, Any]:
+    """Every selected benchmark once, then the picture: one run's report."""
     report: dict[str, Any] = {
         "started": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-        "python": platform.python_version(),
-        "machine": f"{platform.system()} {platform.machine()}, {_cpus()} CPUs",
+        "load_before": _load(),
         "benchmarks": {},
     }
     for path in scripts():
@@ -270,13 +275,96 @@ def main() -> None:
         report["benchmarks"][path.stem] = run_script(path, extra)
     print("== admissions picture", flush=True)
     report["admissions"] = picture(args.out)
+    report["load_after"] = _load()
+    return report
+
+
+def run_ratios(report: dict[str, Any]) -> dict[str, float]:
+    """Every ratio of one run, named ``<benchmark>.<path in its figures>``."""
+    found: dict[str, float] = {}
+    for name, entry in report["benchmarks"].items():
+        for figures in entry.get("figures", []):
+            body = {k: v for k, v in figures.items() if k != "name"}
+            label = figures.get("name", name)
+            found.update(ratios(body, name if label == name else f"{name}.{label}"))
+    for name, figures in (report.get("admissions") or {}).items():
+        if figures:
+            found[f"admissions.{name}.most_over_rule"] = figures["most_in_any_window"] / LIMIT
+    return found
+
+
+def agreement(first: dict[str, Any], second: dict[str, Any], tolerance: float) -> dict[str, Any]:
+    """Each ratio of both runs, their relative difference, and which moved more than allowed."""
+    one, two = run_ratios(first), run_ratios(second)
+    rows: dict[str, Any] = {}
+    for key in sorted(one.keys() & two.keys()):
+        a, b = one[key], two[key]
+        moved = abs(b / a - 1) if a else (0.0 if b == a else float("inf"))
+        rows[key] = {
+            "first": a,
+            "second": b,
+            "difference": round(moved, 4),
+            "ok": moved <= tolerance,
+        }
+    width = max((len(k) for k in rows), default=10)
+    print(f"== two runs, every ratio (flagged: moved more than {tolerance:.0%})")
+    for key, row in rows.items():
+        flag = "" if row["ok"] else "   <-- moved"
+        print(
+            f"{key:<{width}}  {row['first']:10.4f}  {row['second']:10.4f}  "
+            f"{row['difference']:7.2%}{flag}"
+        )
+    flagged = [k for k, row in rows.items() if not row["ok"]]
+    only = sorted(one.keys() ^ two.keys())
+    print(
+        f"{len(rows) - len(flagged)} of {len(rows)} ratios agree within {tolerance:.0%}"
+        + (f"; moved: {', '.join(flagged)}" if flagged else "")
+        + (f"; in one run only: {', '.join(only)}" if only else "")
+    )
+    return {"tolerance": tolerance, "ratios": rows, "flagged": flagged, "in_one_run_only": only}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--out", type=Path, default=HERE / "results")
+    parser.add_argument("--quick", action="store_true", help="shorter runs, rougher figures")
+    parser.add_argument("--only", nargs="*", help="script names to run (default: all)")
+    parser.add_argument(
+        "--twice", action="store_true", help="run everything twice and compare every ratio"
+    )
+    parser.add_argument(
+        "--tolerance", type=float, default=TOLERANCE, help="--twice: flag ratios moving more"
+    )
+    args = parser.parse_args()
+    args.out.mkdir(parents=True, exist_ok=True)
+    report: dict[str, Any] = {
+        "started": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        "python": platform.python_version(),
+        "machine": f"{platform.system()} {platform.machine()}, {_cpus()} CPUs",
+    }
+    runs = [run_all(args)]
+    if args.twice:
+        print("== second run", flush=True)
+        runs.append(run_all(args))
+    # The last run's figures at the top, as a single run writes them.
+    report.update(
+        benchmarks=runs[-1]["benchmarks"],
+        admissions=runs[-1]["admissions"],
+        load=[[run["load_before"], run["load_after"]] for run in runs],
+    )
+    if args.twice:
+        report["runs"] = runs
+        report["agreement"] = agreement(runs[0], runs[1], args.tolerance)
     (args.out / "results.json").write_text(json.dumps(report, indent=2, ensure_ascii=False) + "\n")
     print(f"wrote {args.out / 'results.json'} and {args.out / 'admissions.svg'}")
 
 
-def _cpus() -> int:
-    import os
+def _load() -> list[float]:
+    """The load averages over 1, 5 and 15 minutes (how busy the machine was)."""
+    return [round(x, 2) for x in os.getloadavg()]
 
+
+def _cpus() -> int:
     return os.cpu_count() or 0
 
 

@@ -1,8 +1,10 @@
 """Client CPU per call: the Session over bare httpx, and the aiohttp backend over the default.
 
 Every client calls the same emulator endpoint (``/sys/balance.php``, fmt=3), served by a separate
-process on loopback so that this process's CPU time is the client's alone. Each figure pairs A
-and B in interleaved slices (benchmarks/_pairs.py) and prints the median of the paired ratios:
+process on loopback so that this process's CPU time (``time.process_time``: the whole client,
+threads included) is the client's alone. Each figure pairs A and B in many short interleaved
+slices (benchmarks/_pairs.py: warm-up pairs discarded, no garbage collection inside a slice) and
+prints the median of the paired ratios with its interquartile spread:
 
 * per async backend (asyncio, trio), one call at a time: client CPU µs per call of
   ``Session.balance()`` against a bare ``httpx.AsyncClient`` posting the same form;
@@ -15,7 +17,7 @@ The sessions run with their full limiter and the library's defaults, on the prod
 with the balance rule raised out of the way (the real rule allows 10 a minute), so the figures are
 the pipeline's cost, not the rule's waits.
 
-    python benchmarks/session_overhead.py [--calls 280] [--slices 15]
+    python benchmarks/session_overhead.py [--slice-ms 20] [--slices 201]
 """
 
 from __future__ import annotations
@@ -38,7 +40,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
-from _pairs import apaired, emit  # noqa: E402
+from _pairs import apaired_loops, emit  # noqa: E402
 
 from smsc_async import RateLimits, Rule, Session  # noqa: E402
 
@@ -94,7 +96,7 @@ async def _cpu_per_call(call: Call, n: int, tasks: int) -> float:
     return (time.process_time() - start) / (per_task * tasks) * 1e6
 
 
-async def _measure(url: str, n: int, slices: int, backend: str) -> dict[str, Any]:
+async def _measure(url: str, seconds: float, slices: int, backend: str) -> dict[str, Any]:
     figures: dict[str, Any] = {}
     async with httpx.AsyncClient() as bare:
 
@@ -105,9 +107,10 @@ async def _measure(url: str, n: int, slices: int, backend: str) -> dict[str, Any
         async with Session("demo", "demo", base_url=url, limits=_limits()) as smsc:
             for call in (bare_call, smsc.balance):  # warm up the pools and caches
                 await _cpu_per_call(call, 100, 1)
-            seq = await apaired(
-                lambda: _cpu_per_call(bare_call, n, 1),
-                lambda: _cpu_per_call(smsc.balance, n, 1),
+            seq = await apaired_loops(
+                lambda k: _cpu_per_call(bare_call, k, 1),
+                lambda k: _cpu_per_call(smsc.balance, k, 1),
+                seconds=seconds,
                 slices=slices,
             )
             print(
@@ -122,9 +125,10 @@ async def _measure(url: str, n: int, slices: int, backend: str) -> dict[str, Any
                 same = [await smsc.balance(), await smsc.operator_info("79161234567")]
                 assert same == [await fast.balance(), await fast.operator_info("79161234567")]
                 await _cpu_per_call(fast.balance, 100, 14)
-                con = await apaired(
-                    lambda: _cpu_per_call(smsc.balance, n, 14),
-                    lambda: _cpu_per_call(fast.balance, n, 14),
+                con = await apaired_loops(
+                    lambda k: _cpu_per_call(smsc.balance, k, 14),
+                    lambda k: _cpu_per_call(fast.balance, k, 14),
+                    seconds=seconds,
                     slices=slices,
                 )
             print(
@@ -156,8 +160,10 @@ def _import_ms(statements: tuple[str, str], runs: int = 15) -> tuple[float, floa
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--calls", type=int, default=280, help="calls per slice")
-    parser.add_argument("--slices", type=int, default=15, help="interleaved A/B pairs")
+    parser.add_argument(
+        "--slice-ms", type=float, default=20.0, help="client CPU milliseconds per slice"
+    )
+    parser.add_argument("--slices", type=int, default=201, help="interleaved A/B pairs")
     parser.add_argument("--no-import", action="store_true", help="skip the import-time figure")
     args = parser.parse_args()
     figures: dict[str, Any] = {}
@@ -165,7 +171,7 @@ def main() -> None:
     try:
         for backend in ("asyncio", "trio"):
             figures[backend] = anyio.run(
-                _measure, url, args.calls, args.slices, backend, backend=backend
+                _measure, url, args.slice_ms / 1e3, args.slices, backend, backend=backend
             )
     finally:
         proc.terminate()

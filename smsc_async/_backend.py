@@ -251,7 +251,7 @@ class LimiterBackend(Protocol):
 class _StoredLog(SlidingLog):
     """A log as the memory backend keeps it: with its key and its place in the idle sweep."""
 
-    __slots__ = ("idle", "key", "queued")
+    __slots__ = ("dropped", "idle", "key", "queued")
 
     def __init__(self, demand: Demand, idle: deque[tuple[float, _StoredLog]]) -> None:
         super().__init__(demand.limit, demand.window)
@@ -259,6 +259,14 @@ class _StoredLog(SlidingLog):
         # The sweep queue of the log's window length; ``queued``: the log is in it.
         self.idle = idle
         self.queued = False
+        # No longer the backend's log of its key (it held nothing and was let go): a binding
+        # that still names it must look its key up again.
+        self.dropped = False
+
+
+#: Per demands tuple: its logs, and a reservation of them.
+_Bound = tuple[tuple[_StoredLog, ...], Reservation]
+_BOUND_CACHE_SIZE = 1024
 
 
 class _ReadOnlyClock:
@@ -301,6 +309,11 @@ class MemoryBackend:
         # log at most once. For one window length those times grow (completion + window), so
         # the front is the next candidate; a log found still in use is put back at the end.
         self._idle: dict[float, deque[tuple[float, _StoredLog]]] = {}
+        # The same requests come back (a balance, a limiter's cached plan): per demands tuple,
+        # its logs and a reservation of them, valid while none of those logs is dropped. A
+        # reservation only names its logs, so one per demands tuple serves every request that
+        # makes those demands.
+        self._bound: dict[tuple[Demand, ...], _Bound] = {}
 
     @property
     def clock(self) -> Clock:
@@ -335,31 +348,68 @@ class MemoryBackend:
             wait = self.wait_time_now(demands, ahead)
             if wait > 0:
                 return wait
+        try:
+            bound: _Bound | None = self._bound.get(demands)  # type: ignore[call-overload]
+        except TypeError:  # demands in a list: not hashable, no shortcut
+            return self._take(demands)
+        if bound is None:
+            bound = self._bind(demands)  # type: ignore[arg-type]
+        logs = bound[0]
+        # Room by count alone: no clock read, nothing to prune. A repeated key meets its own
+        # earlier entry here (each occurrence is one slot).
+        for i, log in enumerate(logs):
+            if log.inflight + len(log.expiries) >= log.limit or log.dropped:
+                for earlier in logs[:i]:
+                    earlier.inflight -= 1
+                if log.dropped:
+                    del self._bound[demands]  # type: ignore[arg-type]
+                return self._take(demands)  # maybe only aged-out entries fill it: look closer
+            log.inflight += 1
+        return bound[1]
+
+    def _bind(self, demands: tuple[Demand, ...]) -> _Bound:
+        bound = self._bound
+        if len(bound) >= _BOUND_CACHE_SIZE:
+            bound.clear()
+        logs = self._logs
+        found = []
+        for demand in demands:
+            log = logs.get(demand.key)
+            found.append(log if log is not None else self._new_log(demand))
+        handle = tuple(found)
+        entry = bound[demands] = (handle, _new_reservation(Reservation, (demands, handle)))
+        return entry
+
+    def _take(self, demands: Sequence[Demand]) -> Reservation | float:
+        """:meth:`try_acquire` without the shortcut: prune full-looking logs, undo on refusal."""
         logs = self._logs
         taken: list[_StoredLog] = []
         for demand in demands:
             log = logs.get(demand[0])
             if log is None:
                 log = self._new_log(demand)
-            # A repeated key meets its own earlier entry here: each occurrence is one slot.
-            # SlidingLog.take with its room-by-count case inlined (no call, no clock read).
-            if log.inflight + len(log.expiries) < log.limit:
-                log.inflight += 1
-            elif not log.take(self._clock.now):
-                self._undo(taken, log)
+            if not log.take(self._clock.now):
+                self._undo(taken, demands)
                 return self.wait_time_now(demands)
             taken.append(log)
-        return _new_reservation(Reservation, (demands, taken))
+        return _new_reservation(Reservation, (demands, tuple(taken)))
 
-    def _undo(self, taken: list[_StoredLog], refused: _StoredLog) -> None:
+    def _undo(self, taken: list[_StoredLog], demands: Sequence[Demand]) -> None:
         for log in taken:
             log.cancel()
         logs = self._logs
-        for log in (*taken, refused):
-            # A log created for this attempt and left empty: drop it (the sweep never saw it).
-            empty = not log.inflight and not log.expiries and not log.queued
-            if log.window and empty and logs.get(log.key) is log:
-                del logs[log.key]
+        for demand in demands:
+            found = logs.get(demand.key)
+            # A log created for this attempt (or bound and never used) and left empty: drop it
+            # (the sweep never saw it).
+            if found is None or not found.window or found.queued:
+                continue
+            if not found.inflight and not found.expiries:
+                self._drop(found)
+
+    def _drop(self, log: _StoredLog) -> None:
+        del self._logs[log.key]
+        log.dropped = True
 
     def wait_time_now(self, demands: Sequence[Demand], ahead: Sequence[int] | None = None) -> float:
         """Synchronous :meth:`wait_time`."""
@@ -400,39 +450,59 @@ class MemoryBackend:
 
     def release_now(self, reservation: Reservation, *, sent: bool, hold: float = 0.0) -> None:
         """Synchronous :meth:`release`."""
-        found: list[_StoredLog] = reservation.handle  # type: ignore[assignment]
-        if not sent and hold <= 0:
-            for log in found:
-                log.cancel()
+        found: tuple[_StoredLog, ...] = reservation.handle  # type: ignore[assignment]
+        if hold <= 0:
+            if sent:
+                self._answered(found)
+            else:
+                for log in found:
+                    log.cancel()
             return
+        now = self._clock.now()
+        for log in found:
+            # A cap keeps the place for ``hold``; a rate log counts the entry for its window
+            # from now, as if answered.
+            log.complete(now, hold)
+            if log.window:
+                self._idle_from(log, log.expiries[-1], now)
+
+    def _answered(self, found: tuple[_StoredLog, ...]) -> None:
+        """Each entry's answer arrived now: the hot path of every request."""
         now = self._clock.now()
         for log in found:
             window = log.window
             if not window:
-                if hold > 0:
-                    log.complete(now, hold)
-                else:
-                    log.inflight -= 1  # SlidingLog.complete of a cap without a hold, inlined
+                log.inflight -= 1  # SlidingLog.complete of a cap without a hold, inlined
                 continue
             expiry = now + window
             expiries = log.expiries
-            if hold > 0 or (expiries and expiry < expiries[-1]):
-                # A rate log counts a held entry for its window, as if answered; a clock that
-                # went backwards: let the log keep its order.
-                log.complete(now, hold)
+            if expiries and expiry < expiries[-1]:
+                # A clock that went backwards (or a held entry ahead): keep the order.
+                log.complete(now)
                 expiry = expiries[-1]
             else:
-                # SlidingLog.complete's in-order case, inlined: the hot path of every answer.
+                # SlidingLog.complete's in-order case, inlined.
                 log.inflight -= 1
                 expiries.append(expiry)
             if log.inflight:
                 continue
-            idle = log.idle
+            idle = log.idle  # _idle_from, inlined
             if not log.queued:
                 log.queued = True
                 idle.append((expiry, log))
             if idle[0][0] <= now:
                 self._sweep(idle, now)
+
+    def _idle_from(self, log: _StoredLog, expiry: float, now: float) -> None:
+        """``log`` holds nothing in flight: it may hold nothing at all from ``expiry`` on."""
+        if log.inflight:
+            return
+        idle = log.idle
+        if not log.queued:
+            log.queued = True
+            idle.append((expiry, log))
+        if idle[0][0] <= now:
+            self._sweep(idle, now)
 
     def _sweep(self, idle: deque[tuple[float, _StoredLog]], now: float) -> None:
         # Look at two candidates per log that goes idle: more than are added, so the backlog of
@@ -447,7 +517,7 @@ class MemoryBackend:
             at = candidate.idle_at(now)
             if at <= now:
                 if self._logs.get(candidate.key) is candidate:
-                    del self._logs[candidate.key]
+                    self._drop(candidate)
             else:
                 candidate.queued = True
                 idle.append((at, candidate))

@@ -42,7 +42,7 @@ from ._errors import (
     RateLimitedError,
 )
 from ._events import EventHook, LimiterWait
-from ._limits import Charge, RateLimits, charges_for, concurrency_group
+from ._limits import Charge, RateLimits, charges_for, concurrency_group, fixed_charges
 
 __all__ = ["Lease", "Limiter"]
 
@@ -203,22 +203,22 @@ class Lease:
         if self._reservation is not None:
             raise RuntimeError("a Lease can be entered only once")
         limiter = self._limiter
-        params = self._params
-        plan = limiter._plans.get((self._path, *params.items()))
+        # A path whose charges ignore the parameters (a balance, a ping): one look-up.
+        plan = limiter._by_path.get(self._path)
         if plan is None:
-            plan = limiter._plan(self._path, params)
+            plan = limiter._plan(self._path, self._params)
         memory = limiter._memory
-        got: Reservation | float = _INF
-        if memory is not None:
-            queues = limiter._queues
-            # No await on the way in when nothing waits for these logs.
-            if not queues or not any(demand.key in queues for demand in plan.demands):
-                got = memory.try_acquire(plan.demands)
-        if type(got) is not Reservation:
+        queues = limiter._queues
+        # In memory, and nothing waits for these logs: decided on the spot, no await.
+        if memory is not None and (not queues or not any(d.key in queues for d in plan.demands)):
+            got = memory.try_acquire(plan.demands)
+            if type(got) is not Reservation:
+                got = await limiter._wait(plan, self._max_wait, self._name or self._path)
+        else:
             got = await limiter._wait(plan, self._max_wait, self._name or self._path)
         self._reservation = got
         timeout = limiter._request_timeout
-        if self._deadline is None and timeout is not None:
+        if timeout is not None and self._deadline is None:
             self._deadline = limiter._clock.now() + timeout
         return self
 
@@ -233,6 +233,17 @@ class Lease:
             return
         self._reservation = None
         limiter = self._limiter
+        memory = limiter._memory
+        if exc is None and memory is not None:
+            # The answer arrived (or the block said it never left): the hot path.
+            answered = self._sent is not False
+            if answered:
+                memory._answered(reservation.handle)  # type: ignore[arg-type]
+            else:
+                memory.release_now(reservation, sent=False)
+            if limiter._queues:
+                limiter._wake_after(reservation, answered)
+            return
         sent = self._sent
         hold = 0.0
         if sent is None:
@@ -246,7 +257,6 @@ class Lease:
                 if deadline is not None and not isinstance(exc, _ANSWERED):
                     # Cancelled, timed out or cut off: the gateway may still be at work on it.
                     hold = deadline - limiter._clock.now()
-        memory = limiter._memory
         if memory is not None:
             if hold > 0:
                 memory.release_now(reservation, sent=True, hold=hold)
@@ -313,6 +323,10 @@ class Limiter:
         )
         # Per request (path and parameters): what it demands.
         self._plans: dict[tuple[object, ...], _Plan] = {}
+        # Per path whose requests all demand the same, whatever their parameters: that plan.
+        self._by_path: dict[str, _Plan] = {}
+        # Paths whose demands depend on the parameters (no use looking them up above).
+        self._varying: set[str] = set()
         self._queues: dict[str, _Queue] = {}
 
     @property
@@ -367,10 +381,24 @@ class Limiter:
     def _plan(self, path: str, params: Mapping[str, str]) -> _Plan:
         # The same requests come back (a balance, a message's status...): charges_for is pure,
         # and far dearer than building this key.
+        plan = self._by_path.get(path)
+        if plan is not None:
+            return plan
         key = (path, *params.items())
         plans = self._plans
         plan = plans.get(key)
         if plan is None:
+            if path not in self._varying:
+                fixed = fixed_charges(path)
+                if fixed is not None:
+                    by_path = self._by_path
+                    if len(by_path) >= _PLAN_CACHE_SIZE:
+                        by_path.clear()
+                    plan = by_path[path] = self._make_plan(path, fixed)
+                    return plan
+                if len(self._varying) >= _PLAN_CACHE_SIZE:
+                    self._varying.clear()
+                self._varying.add(path)
             if len(plans) >= _PLAN_CACHE_SIZE:
                 plans.clear()
             plan = plans[key] = self._make_plan(path, charges_for(path, params))

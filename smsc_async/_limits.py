@@ -30,6 +30,7 @@ __all__ = [
     "Scope",
     "charges_for",
     "concurrency_group",
+    "fixed_charges",
     "identical",
     "identity_key",
     "per_login",
@@ -195,6 +196,11 @@ def uncharged(path: str, params: Mapping[str, str]) -> tuple[Charge, ...]:
     return ()
 
 
+# Chargers whose charges never depend on the parameters, with those charges: a request to a
+# path served only by such chargers needs no per-request work to know what it counts against.
+_FIXED: dict[Charger, tuple[Charge, ...]] = {uncharged: ()}
+
+
 # The key of each per-login log. Shared backends (Redis) name their logs by these keys, so they
 # stay as the first release wrote them: processes of both versions keep counting one log.
 _LOGIN_KEYS = {"stat_any": "stat", "operator_any": "operator", "messages_hourly": "messages"}
@@ -212,6 +218,7 @@ def per_login(*rules: str) -> Charger:
     def charge(path: str, params: Mapping[str, str]) -> tuple[Charge, ...]:
         return charges
 
+    _FIXED[charge] = charges
     return charge
 
 
@@ -265,6 +272,24 @@ def charges_for(path: str, params: Mapping[str, str]) -> tuple[Charge, ...]:
         else:
             return rules(path, params)
     return ()
+
+
+def fixed_charges(path: str) -> tuple[Charge, ...] | None:
+    """What every request to ``path`` counts against, if that does not depend on its parameters.
+
+    ``None`` when it does (an identical-request rule, a per-message rule, or declarations on one
+    path that differ by their selector): then only :func:`charges_for` can say.
+    """
+    index = _index if _index is not None else _load_index()
+    entries = index.get(path, ())
+    # A request that matches no selector counts against nothing.
+    found: set[tuple[Charge, ...]] = set() if any(not sel for sel, _ in entries) else {()}
+    for _, rules in entries:
+        charges = _FIXED.get(rules)
+        if charges is None:
+            return None
+        found.add(charges)
+    return found.pop() if len(found) == 1 else None
 
 
 def concurrency_group(path: str) -> str | None:

@@ -16,6 +16,8 @@ import anyio
 import attrs
 import httpx
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from smsc_async import LimiterWait, LockedOutError, RateLimitedError, Session
 from smsc_async._backend import MemoryBackend
@@ -29,7 +31,7 @@ from smsc_async._errors import (
     TransportError,
 )
 from smsc_async._limiter import Limiter
-from smsc_async._limits import RateLimits
+from smsc_async._limits import RateLimits, charges_for, fixed_charges
 from smsc_async.testing import Emulator
 
 pytestmark = pytest.mark.anyio
@@ -918,3 +920,47 @@ async def test_a_backend_without_hold_frees_the_places_instead_of_failing() -> N
         async with limiter.slot(*INFO, deadline=t0 + 30):
             await anyio.sleep_forever()
     assert await pass_through(limiter, INFO) == t0 + 1
+
+
+# -- plans per path ---------------------------------------------------------------------------
+
+
+def _declared_requests() -> st.SearchStrategy[tuple[str, dict[str, str]]]:
+    from smsc_async._endpoints import by_path
+
+    paths = sorted(by_path())
+    names = sorted(
+        {k for group in by_path().values() for e in group for k, _ in e.selector}
+        | {"id", "phone", "phones", "mes", "cur", "fmt", "login"}
+    )
+    values = st.sampled_from(["1", "0", "7", "79990000001", "7,8", "79990000001,79990000002"])
+    return st.tuples(
+        st.sampled_from([*paths, "/sys/unknown.php"]),
+        st.dictionaries(st.sampled_from(names), values, max_size=5),
+    )
+
+
+@settings(max_examples=400, deadline=None)
+@given(request=_declared_requests())
+def test_fixed_charges_are_what_charges_for_says_whatever_the_parameters(
+    request: tuple[str, dict[str, str]],
+) -> None:
+    path, params = request
+    fixed = fixed_charges(path)
+    if fixed is not None:
+        assert fixed == charges_for(path, params)
+    limiter = Limiter(RateLimits())
+    fresh = Limiter(RateLimits())
+    # The same plan whether the limiter knew the path already (from other parameters) or not.
+    limiter._plan(path, {})
+    assert limiter._demands(path, params) == fresh._demands(path, params)
+
+
+def test_balance_is_planned_once_per_path_and_status_per_request() -> None:
+    limiter = Limiter(RateLimits())
+    a = limiter._plan("/sys/balance.php", {"cur": "1"})
+    assert limiter._plan("/sys/balance.php", {}) is a
+    s1 = limiter._plan("/sys/status.php", {"id": "1", "phone": "79990000001"})
+    s2 = limiter._plan("/sys/status.php", {"id": "2", "phone": "79990000001"})
+    assert s1.demands[0].key != s2.demands[0].key
+    assert fixed_charges("/sys/status.php") is None

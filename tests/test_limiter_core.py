@@ -470,3 +470,85 @@ def test_a_bare_time_function_is_a_clock_too() -> None:
     backend.release_now(got, sent=True)
     at[0] = 7.0
     assert backend.wait_time_now((one,)) == 8.0
+
+
+def test_a_bound_log_dropped_by_the_sweep_is_looked_up_again() -> None:
+    # The backend binds a demands tuple to its logs; once the sweep drops one of them, the same
+    # tuple must count in the live log, not in the dropped one.
+    clock = FakeClock()
+    backend = MemoryBackend(clock=clock)
+    demands = (Demand("balance:balance", 2, 1.0), CAP)
+    cap_first = (CAP, Demand("balance:balance", 2, 1.0))  # the dropped log second
+    got = backend.try_acquire(demands)
+    assert isinstance(got, Reservation)
+    backend.release_now(got, sent=True)
+    got = backend.try_acquire(cap_first)
+    assert isinstance(got, Reservation)
+    backend.release_now(got, sent=False)
+    dropped = backend.log("balance:balance")
+    for i in range(1, 50):  # other keys go idle later: the sweep reaches the balance log
+        clock.at = 1.0 + i * 0.1
+        other = backend.try_acquire((Demand(f"x:{i}", 1, 1.0),))
+        assert isinstance(other, Reservation)
+        backend.release_now(other, sent=True)
+    assert backend.log("balance:balance") is None
+    first = backend.try_acquire(demands)
+    second = backend.try_acquire(demands)
+    assert isinstance(first, Reservation)
+    assert isinstance(second, Reservation)
+    live = backend.log("balance:balance")
+    assert live is not None
+    assert live is not dropped
+    assert live.inflight == 2
+    assert backend.try_acquire(demands) == INF  # the rule of two, kept in the live log
+    assert backend.try_acquire(cap_first) == INF  # the other binding sees the live log too
+    assert backend.inflight(CAP.key) == 2  # and its refusal took no place of the cap
+    backend.release_now(first, sent=True)
+    backend.release_now(second, sent=False)
+    assert list(live.expiries) == [clock.at + 1.0]
+    assert backend.inflight(CAP.key) == 0
+
+
+def test_one_demands_tuple_held_twice_releases_independently() -> None:
+    clock = FakeClock()
+    backend = MemoryBackend(clock=clock)
+    demands = (BALANCE, CAP)
+    one, two = backend.try_acquire(demands), backend.try_acquire(demands)
+    assert isinstance(one, Reservation)
+    assert isinstance(two, Reservation)
+    clock.at = 3.0
+    backend.release_now(one, sent=True)
+    assert backend.inflight(BALANCE.key) == 1
+    assert backend.inflight(CAP.key) == 1
+    clock.at = 4.0
+    backend.release_now(two, sent=True, hold=2.0)
+    assert list(backend.log(BALANCE.key).expiries) == [63.0, 64.0]  # type: ignore[union-attr]
+    assert list(backend.log(CAP.key).expiries) == [6.0]  # type: ignore[union-attr]
+
+
+def test_demands_in_a_list_are_decided_alike() -> None:
+    clock = FakeClock()
+    backend = MemoryBackend(clock=clock)
+    got = backend.try_acquire([BALANCE, CAP])
+    assert isinstance(got, Reservation)
+    assert isinstance(backend.try_acquire((BALANCE, CAP)), Reservation)
+    assert backend.try_acquire([BALANCE, CAP]) == INF
+    backend.release_now(got, sent=False)
+    assert backend.inflight(BALANCE.key) == 1
+
+
+def test_a_refusal_on_a_later_demand_undoes_the_earlier_ones_every_time() -> None:
+    clock = FakeClock()
+    backend = MemoryBackend(clock=clock)
+    full = Demand("*concurrency", 1, 0.0)
+    held = backend.try_acquire((full,))
+    assert isinstance(held, Reservation)
+    pair = Demand("status_message:7|79990000001", 5, 60.0)
+    demands = (pair, pair, full)
+    for _ in range(3):  # bound on the first refusal, refused again through the binding
+        assert backend.try_acquire(demands) == INF
+        assert backend.log(pair.key) is None
+    backend.release_now(held, sent=False)
+    got = backend.try_acquire(demands)
+    assert isinstance(got, Reservation)
+    assert backend.inflight(pair.key) == 2
