@@ -6,16 +6,21 @@ Run from the repository root (starts its own ``redis-server`` on a free loopback
     python benchmarks/redis_limiter.py
 
 The floor is the cheapest thing the backend could do per decision: one ``EVALSHA`` of a script
-that only returns, with the same keys, through the same redis-py asyncio client and settings.
-A and B run in interleaved slices (A, B, A, B...) so load changes hit both alike; each figure is
-the median over slices, and each ratio the median of the per-slice ratios with its spread.
+that only returns, with the same keys, through a redis-py asyncio client with the backend's
+settings. Ours and the floor run in interleaved slices (``benchmarks/_pairs.py``: each pair in
+turn leads, so a steady drift favours neither); each ratio is the median of the per-pair ratios,
+printed with its interquartile range and its range.
 
-* acquire latency (one rate key + the login's cap; each acquire is followed by its release,
-  not timed): median and p99, against the floor's (goal: median ≤ 1.3× the floor), and against
-  a floor that also carries the acquire's keys and arguments (what is left is the script);
+* acquire latency (one rate key + the login's cap; each acquire is followed by its release, not
+  timed, as each floor call is followed by a second one): the median per slice, ratio to the
+  floor's (goal: ≤ 1.3×), and the p99 of each side over all slices;
+* client CPU per acquire + release against two floor calls (what the process spends itself);
 * decisions per second (an acquire or a release: one script each) from 4 processes on one key,
   against 4 processes running the trivial script (goal: ≥ 0.8× the floor's);
-* the Redis commands the scripts run per acquire + release (the server's own counts).
+* what the server does per acquire + release (its own ``INFO commandstats``): the commands the
+  scripts run and the server µs they take, next to two trivial calls.
+
+Only the backend's public API is used, so the same script measures any version of it.
 """
 
 from __future__ import annotations
@@ -37,9 +42,11 @@ from typing import Any
 import anyio
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import redis
 import redis.asyncio
+from _pairs import apaired, emit, paired
 
 from smsc_async._backend import Demand, Reservation
 from smsc_async.redis import RedisBackend
@@ -85,11 +92,6 @@ def _percentile(values: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, int(len(ordered) * q))]
 
 
-def _spread(ratios: list[float]) -> str:
-    low, high = _percentile(ratios, 0.1), _percentile(ratios, 0.9)
-    return f"{statistics.median(ratios):.2f}x (p10-p90 {low:.2f}-{high:.2f})"
-
-
 class _Floor:
     """The trivial script through a redis-py asyncio client with the backend's settings."""
 
@@ -104,72 +106,74 @@ class _Floor:
     async def once(self) -> None:
         await self.client.evalsha(self.sha, len(self.keys), *self.keys)
 
-    async def once_with(self, keys: list[str], args: list[Any]) -> None:
-        await self.client.evalsha(self.sha, len(keys), *keys, *args)
-
     async def aclose(self) -> None:
         await self.client.aclose()
 
 
 async def _latency(url: str, slices: int, per_slice: int) -> dict[str, Any]:
     clock = time.perf_counter
+    cpu = time.process_time
+    samples: dict[str, list[float]] = {"ours": [], "floor": []}
+    cpu_pairs: dict[str, list[float]] = {"ours": [], "floor": []}
     async with RedisBackend.from_url(url) as root:
         backend = root.bind("bench-latency")
         floor = _Floor(url, [backend.key(d.key) for d in DEMANDS])
         await floor.start()
-        for _ in range(300):  # warm up: connections, script caches
-            got = await backend.acquire(DEMANDS)
-            assert isinstance(got, Reservation)
-            await backend.release(got, sent=True)
-            await floor.once()
-        ours: list[float] = []
-        base: list[float] = []
-        ratios: list[float] = []
-        heavy: list[float] = []
-        heavy_ratios: list[float] = []
-        # The acquire's own keys and arguments, for the floor that carries them too.
-        plan = backend._plan(DEMANDS)
-        keys = plan.keys_take
-        args = [b"1", "0123456789ab:1", b"6000000", b"5000", b"1796155364354078", *plan.zero_tail]
-        for _ in range(slices):
-            a: list[float] = []
+
+        async def ours() -> float:
+            took = []
+            start_cpu = cpu()
             for _ in range(per_slice):
                 start = clock()
                 got = await backend.acquire(DEMANDS)
-                a.append(clock() - start)
+                took.append(clock() - start)
                 assert isinstance(got, Reservation)
                 await backend.release(got, sent=True)
-            b: list[float] = []
+            cpu_pairs["ours"].append((cpu() - start_cpu) / per_slice * 1e6)
+            samples["ours"] += took
+            return statistics.median(took) * 1e6
+
+        async def trivial() -> float:
+            took = []
+            start_cpu = cpu()
             for _ in range(per_slice):
                 start = clock()
                 await floor.once()
-                b.append(clock() - start)
-                await floor.once()  # the release's round trip, as on the A side
-            c: list[float] = []
-            for _ in range(per_slice):
-                start = clock()
-                await floor.once_with(keys, args)
-                c.append(clock() - start)
-                await floor.once()
-            ours += a
-            base += b
-            heavy += c
-            ratios.append(statistics.median(a) / statistics.median(b))
-            heavy_ratios.append(statistics.median(a) / statistics.median(c))
+                took.append(clock() - start)
+                await floor.once()  # the release's round trip, as on our side
+            cpu_pairs["floor"].append((cpu() - start_cpu) / per_slice * 1e6)
+            samples["floor"] += took
+            return statistics.median(took) * 1e6
+
+        for _ in range(2):  # warm up: connections, script caches, the lease worker
+            await ours()
+            await trivial()
+        for side in (samples, cpu_pairs):
+            side["ours"].clear()
+            side["floor"].clear()
+        # B/A with A the floor: the ratio is ours / floor.
+        # Warmed up above: every pair counts (and the CPU figures pair up with them).
+        latency = await apaired(trivial, ours, slices=slices, warmup=0)
+        cpu_ratio = _ratio_of(cpu_pairs["floor"], cpu_pairs["ours"])
         await floor.aclose()
     return {
-        "ours": ours,
-        "floor": base,
-        "ratios": ratios,
-        "floor_args": heavy,
-        "ratios_args": heavy_ratios,
+        "latency": latency,
+        "p99_ours": _percentile(samples["ours"], 0.99),
+        "p99_floor": _percentile(samples["floor"], 0.99),
+        "cpu": cpu_ratio,
     }
 
 
-def _commands(url: str, n: int) -> dict[str, float]:
-    """Redis commands run inside the scripts per acquire + release (INFO commandstats)."""
+def _ratio_of(a: list[float], b: list[float]) -> Any:
+    """The paired summary of figures already measured in interleaved slices (pair i: a[i], b[i])."""
+    xs, ys = iter(a), iter(b)
+    return paired(lambda: next(xs), lambda: next(ys), slices=len(a), warmup=0, quiet_gc=False)
 
-    async def run() -> None:
+
+def _server(url: str, n: int) -> dict[str, Any]:
+    """What the server runs per acquire + release, from its own INFO commandstats."""
+
+    async def ours() -> None:
         async with RedisBackend.from_url(url) as root:
             backend = root.bind("bench-count")
             for _ in range(n):
@@ -177,20 +181,41 @@ def _commands(url: str, n: int) -> dict[str, float]:
                 assert isinstance(got, Reservation)
                 await backend.release(got, sent=True)
 
+    def evalsha_usec(stats: dict[str, Any]) -> float:
+        return float(
+            sum(v["usec"] for k, v in stats.items() if k in ("cmdstat_evalsha", "cmdstat_eval"))
+        )
+
     with redis.Redis.from_url(url) as admin:
-        anyio.run(run)  # warm (scripts loaded)
+        anyio.run(ours)  # warm (scripts loaded)
         admin.config_resetstat()
-        anyio.run(run)
+        anyio.run(ours)
         stats = admin.info("commandstats")
-    inner = {k.removeprefix("cmdstat_"): v["calls"] / n for k, v in stats.items()}
-    return {k: v for k, v in inner.items() if k not in ("info", "config|resetstat", "hello")}
+        sha = admin.script_load(TRIVIAL)
+        keys = [RedisBackend.from_url(url).bind("bench-count").key(d.key) for d in DEMANDS]
+        admin.config_resetstat()
+        for _ in range(2 * n):
+            admin.evalsha(sha, len(keys), *keys)
+        trivial = admin.info("commandstats")
+    # The client's own commands (the backend's start-up: SCRIPT LOAD, one TIME) are not the
+    # scripts'; TIME inside the scripts is.
+    skip = ("info", "config|resetstat", "hello", "script|load", "client|setinfo")
+    calls = {k.removeprefix("cmdstat_"): v["calls"] / n for k, v in stats.items()}
+    calls = {k: round(v, 3) for k, v in sorted(calls.items()) if v >= 0.001 and k not in skip}
+    inner = sum(v for k, v in calls.items() if k not in ("evalsha", "eval"))
+    return {
+        "commands_in_scripts": round(inner, 3),
+        "commands": calls,
+        "server_us_ours": round(evalsha_usec(stats) / n, 2),
+        "server_us_trivial": round(evalsha_usec(trivial) / n, 2),
+    }
 
 
 # -- throughput from several processes ----------------------------------------------------------
 
 
 def _worker(url: str, tasks: int, commands: Any, results: Any) -> None:
-    """One process: on each command ("ours"/"floor", seconds) run that many loops, count."""
+    """One process: on each command ("ours"/"floor", start, seconds) run that long, count."""
 
     async def main() -> None:
         async with RedisBackend.from_url(url) as root:
@@ -242,30 +267,29 @@ def _throughput(url: str, processes: int, tasks: int, slices: int, seconds: floa
         worker.start()
     for _ in workers:
         assert results.get(timeout=120) == "ready"
-    rates: dict[str, list[float]] = {"ours": [], "floor": []}
-    ratios = []
-    for _ in range(slices):
-        pair = {}
-        for kind in ("ours", "floor"):
-            start_at = time.monotonic() + 0.05
-            for q in queues:
-                q.put((kind, start_at, seconds))
-            total = sum(results.get(timeout=120) for _ in workers)
-            pair[kind] = total / seconds
-            rates[kind].append(pair[kind])
-        ratios.append(pair["ours"] / pair["floor"])
+
+    def rate(kind: str) -> float:
+        start_at = time.monotonic() + 0.05
+        for q in queues:
+            q.put((kind, start_at, seconds))
+        return float(sum(results.get(timeout=120) for _ in workers)) / seconds
+
+    rate("ours"), rate("floor")  # warm up
+    # B/A with A the floor: the ratio is ours / floor.
+    pair = paired(lambda: rate("floor"), lambda: rate("ours"), slices=slices, warmup=0)
     for q in queues:
         q.put(None)
     for worker in workers:
         worker.join(timeout=30)
-    return rates, ratios
+    return pair
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--url", help="an existing Redis to use (default: start one)")
-    parser.add_argument("--slices", type=int, default=20, help="A/B pairs per measurement")
-    parser.add_argument("--per-slice", type=int, default=500, help="acquires timed per slice")
+    parser.add_argument("--slices", type=int, default=31, help="A/B pairs per latency figure")
+    parser.add_argument("--per-slice", type=int, default=300, help="acquires timed per slice")
+    parser.add_argument("--throughput-slices", type=int, default=31, help="A/B pairs")
     parser.add_argument("--seconds", type=float, default=0.5, help="throughput slice length")
     parser.add_argument("--processes", type=int, default=4)
     parser.add_argument("--tasks", type=int, default=4, help="concurrent loops per process")
@@ -273,30 +297,42 @@ def main() -> None:
 
     def run(url: str) -> None:
         lat = anyio.run(_latency, url, args.slices, args.per_slice)
+        latency, cpu = lat["latency"], lat["cpu"]
         n = args.slices * args.per_slice
-        print(f"acquire latency, {n} acquires in {args.slices} interleaved slices (asyncio):")
-        for name, key in (
-            ("redis backend             ", "ours"),
-            ("trivial EVALSHA           ", "floor"),
-            ("trivial EVALSHA, same args", "floor_args"),
-        ):
-            values = lat[key]
-            p50, p99 = _percentile(values, 0.5) * 1e6, _percentile(values, 0.99) * 1e6
-            print(f"  {name}  median {p50:7.1f} us   p99 {p99:7.1f} us")
-        print(f"  ratio to the floor (median of slices): {_spread(lat['ratios'])}   goal <= 1.3x")
-        print(f"  ratio to the floor with the same arguments: {_spread(lat['ratios_args'])}")
-        calls = _commands(url, 2000)
-        per = {k: round(v, 2) for k, v in sorted(calls.items()) if v >= 0.01}
-        inner = sum(v for k, v in calls.items() if k not in ("evalsha", "eval"))
-        print(f"  Redis commands per acquire+release: {inner:.2f} inside scripts; {per}")
-        rates, ratios = _throughput(url, args.processes, args.tasks, args.slices, args.seconds)
+        print(f"acquire latency, {n} acquires in {args.slices} interleaved pairs (asyncio):")
+        print("  median per slice: " + latency.line("µs", "trivial EVALSHA", "ours", digits=1))
+        print(f"  p99: ours {lat['p99_ours'] * 1e6:.1f} µs, floor {lat['p99_floor'] * 1e6:.1f} µs")
+        print(f"  ratio ours/floor {latency.ratio:.3f}   goal <= 1.3")
+        print("client CPU per acquire + release against two trivial calls:")
+        print("  " + cpu.line("µs", "trivial", "ours", digits=1))
+        server = _server(url, 2000)
+        print(
+            f"server per acquire + release: {server['commands_in_scripts']:.2f} commands in "
+            f"the scripts, {server['server_us_ours']:.1f} µs (two trivial calls: "
+            f"{server['server_us_trivial']:.1f} µs); {server['commands']}"
+        )
+        rates = _throughput(url, args.processes, args.tasks, args.throughput_slices, args.seconds)
         print(
             f"decisions per second, {args.processes} processes x {args.tasks} loops, one key, "
-            f"{args.slices} interleaved slices of {args.seconds:g} s:"
+            f"{args.throughput_slices} interleaved pairs of {args.seconds:g} s:"
         )
-        print(f"  redis backend    {statistics.median(rates['ours']):9.0f}/s")
-        print(f"  trivial EVALSHA  {statistics.median(rates['floor']):9.0f}/s")
-        print(f"  ratio (median of slices): {_spread(ratios)}   goal >= 0.8x")
+        print("  " + rates.line("/s", "trivial EVALSHA", "ours", digits=0))
+        print(f"  ratio ours/floor {rates.ratio:.3f}   goal >= 0.8")
+        emit(
+            "redis_limiter",
+            {
+                "latency_ours_over_floor": latency.as_dict(),
+                "latency_median_us": {"ours": round(latency.b, 1), "floor": round(latency.a, 1)},
+                "latency_p99_us": {
+                    "ours": round(lat["p99_ours"] * 1e6, 1),
+                    "floor": round(lat["p99_floor"] * 1e6, 1),
+                },
+                "client_cpu_ours_over_floor": cpu.as_dict(),
+                "throughput_ours_over_floor": rates.as_dict(),
+                "server": server,
+                "goals": {"latency_ratio_max": 1.3, "throughput_ratio_min": 0.8},
+            },
+        )
 
     if args.url:
         run(args.url)

@@ -21,12 +21,17 @@ How the logs live in Redis:
   loses Redis) gives its places back within ``lease_ttl`` seconds;
 * every decision (acquire, wait time, release, renewal) is one Lua script run atomically over
   all the logs a request counts against, reading the time from the Redis server (``TIME``),
-  never from the hosts' clocks, and answering with how long to wait;
+  never from the hosts' clocks, and answering with how long to wait. An acquire runs about one
+  command per log and per step (``ZCARD`` bounds what counts; only a log that looks full is
+  swept and counted exactly), and the client sends it precomputed bytes: the keys, one packed
+  argument, and a script per shape of request with its limits written in;
 * an acquire is idempotent and can be undone: its token marks the entries it took, and an
   attempt whose outcome the caller never learnt (cancelled, timed out) is undone by token and
-  *tombstoned*, so the script refuses it should it still run later. Each acquire also carries
+  *tombstoned* (its token stays in the request's first log with a negative score, which never
+  counts), so the script refuses it should it still run later. Each acquire also carries
   the server time after which its caller has given up, past which the script refuses it;
-* keys are ``<prefix>:{<namespace>}:<rule>:<mac>``: the session binds the namespace to a keyed
+* keys are ``<prefix>:{<namespace>}:v2:<rule>:<mac>`` (``v2``: the layout of the entries, so
+  clients of another layout never share keys with these): the session binds the namespace to a keyed
   hash of its login and derives the MAC key from its password or API key, and the part of a
   log key that names a number, a text or a message id is replaced by its MAC, so nothing in
   Redis can be matched against a guessed number or text without the login's secret. The
@@ -43,6 +48,7 @@ import itertools
 import logging
 import math
 import secrets
+import struct
 import time
 from collections import deque
 from collections.abc import Sequence
@@ -64,7 +70,7 @@ except ImportError as exc:  # pragma: no cover - depends on the installed extras
         "smsc_async.redis needs the redis package: pip install 'smsc-async[redis]'"
     ) from exc
 
-from smsc_async._backend import Demand, MemoryBackend, Reservation
+from smsc_async._backend import Demand, MemoryBackend, Reservation, _new_reservation
 from smsc_async._errors import LimiterUnavailableError
 
 __all__ = ["RedisBackend", "RedisClient"]
@@ -95,102 +101,134 @@ DEFAULT_RECHECK = 5.0
 _RETRY_INTERVAL = 0.05
 # At most this many releases wait for Redis to come back (older ones run out with their lease).
 _PENDING_MAX = 10_000
-# The log of tombstoned (undone) acquire tokens, one per namespace. Demand keys never start so.
-_CANCELLED = "#cancelled"
+# The version of the key layout and the scripts' data model, part of every key: clients of
+# another layout never meet ours in the same keys (they would misread each other's entries).
+_LAYOUT = "v2"
+# At most this many shapes of request get an acquire script of their own (the rule table gives
+# a few dozen; the server caches each script it is sent).
+_SHAPES_MAX = 256
 
-# The server's clock in microseconds. Scores go to redis.call as Lua numbers, which Redis writes
-# exactly for integers below 2^53 (a microsecond timestamp has 16 digits; Lua's own tostring
-# would keep 14). ``keep`` extends a key's expiry to at least ``ms`` from now, never shortening
-# it.
+# The scripts, one per kind of decision. Shared conventions:
+#
+# * KEYS are the request's logs, one sorted set each, in the order of its demands; a log may
+#   repeat, and each occurrence takes its own entry (token, token#1, token#2...);
+# * members are per-attempt tokens, scores the whole microsecond (server clock) when the entry
+#   stops counting: answer time + window once answered, last heartbeat + lease + window while in
+#   flight. An *undone* token stays in the first log as a tombstone with the negative score
+#   -(µs when it goes): it never counts (counts look above now) and refuses its acquire;
+# * a script takes one argument, ARGV[1], packed: its numbers as little-endian doubles (exact
+#   for integers below 2^53, and a microsecond timestamp has 16 digits), then the token. The
+#   client sends precomputed bytes for all that does not change between requests of a kind, and
+#   the script unpacks them in C (each argument costs the client more than the script);
+# * numbers go to redis.call as Lua numbers, which Redis writes exactly for integers below 2^53
+#   (never through Lua's tostring, which keeps 14 digits);
+# * the lease (µs) and the poll interval (µs) are constants of the script's text;
+# * every key carries an expiry at least as late as its last entry: a key is given one when it
+#   is created (an empty log is no key), and a process *tends* each key it uses (sweeps what
+#   stopped counting and pushes the expiry to 2 * lease + window) at least every lease / 2, so
+#   no key dies under a live entry and an idle key goes by itself.
 _PRELUDE = """
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000000 + tonumber(t[2])
+local lease = @LEASE@
+"""
+# ``keep``: extend a key's expiry to at least ``ms`` from now, never shortening it.
+_KEEP = """
 local function keep(key, ms)
   if redis.call('PTTL', key) < ms then redis.call('PEXPIRE', key, ms) end
 end
 """
 
-# KEYS: the logs, then (when taking) the namespace's tombstone log. ARGV: take (1/0), token,
-# lease µs, poll µs, the server time after which the caller has given up (0: unknown), then per
-# log: limit, window µs, and 2 * ahead + tend (1: this process last tended the key's expiry
-# and garbage long enough ago to do it now). A log may repeat: each occurrence takes its own
-# entry (token, token#1, token#2...). Returns {code, now}: code 0 admissible (taken when asked),
-# -1 wait for a release of an earlier claim of the caller, -2 the token was undone, -3 too
-# late, else the µs to wait.
-#
-# Entries that stopped counting are skipped by ZCOUNT and removed when a process tends the
-# key (every lease_ttl / 2 per process and key) or when the log is full; the expiry of a key in
-# use is pushed to 2 * lease + window whenever a process tends it, so no key dies under a live
-# entry, and an idle key goes by itself.
-_DECIDE = (
-    _PRELUDE
-    + """
-local take = ARGV[1] == '1'
-local member = ARGV[2]
-local nlogs = #KEYS
-if take then
-  nlogs = nlogs - 1
-  local late = tonumber(ARGV[5])
-  if late > 0 and now > late then return {-3, now} end
-  if redis.call('ZSCORE', KEYS[#KEYS], member) then return {-2, now} end
-end
-local lease = tonumber(ARGV[3])
-local poll = tonumber(ARGV[4])
+# The admission check, common to acquire and wait: ARGV[1] holds from byte @POS@ per log
+# limit, window µs, and 2 * ahead + tend (tend 1: this process is due to tend the key). ZCARD
+# (O(1)) bounds a log's count from above (it also counts entries that stopped counting and
+# tombstones): below the limit, that settles it. Only a log that looks full is swept and
+# counted exactly, and then the k-th oldest entry still counting says how long to wait.
+# ``wait``: 0 admissible, -1 wait for a release of an earlier claim of the caller, else the µs
+# to wait.
+_CHECK = """
+local spec = ARGV[1]
+local poll = @POLL@
 local after = now + 1  -- scores are whole µs: "> now"
 local wait = 0
-local counts = {}
-local seen = {}
-local tend = {}
-for i = 1, nlogs do
+local pos = @POS@
+local counts, exact, seen, tend, fresh, windows = {}, {}, {}, {}, {}, {}
+for i = 1, #KEYS do
   local key = KEYS[i]
-  local limit = tonumber(ARGV[3 * i + 3])
-  local window = tonumber(ARGV[3 * i + 4])
-  local packed = tonumber(ARGV[3 * i + 5])
-  local flag = packed % 2
-  local ahead = (packed - flag) / 2
-  local n = counts[key]
-  local occ = seen[key] or 0
-  if n == nil then
-    if flag == 1 then
-      redis.call('ZREMRANGEBYSCORE', key, '-inf', now)
+  local limit, window, packed
+  limit, window, packed, pos = struct.unpack('<ddd', spec, pos)
+  windows[i] = window
+  local c = counts[key]
+  if c == nil then
+    if packed % 2 == 1 then
+      redis.call('ZREMRANGEBYSCORE', key, 1 - now, now)
       tend[key] = true
     end
-    n = redis.call('ZCOUNT', key, after, '+inf')
-    counts[key] = n
+    c = redis.call('ZCARD', key)
+    if c == 0 then fresh[key] = true end
+    counts[key] = c
   end
+  local occ = seen[key] or 0
   seen[key] = occ + 1
-  -- The k-th oldest entry still counting (0-based) must go before this request has a slot.
-  local k = n + ahead + occ - limit
-  if k >= 0 then
-    local w = -1
-    if k < n then
-      local s = tonumber(redis.call('ZRANGEBYSCORE', key, after, '+inf', 'WITHSCORES',
-        'LIMIT', k, 1)[2])
-      if s - window <= now then
-        -- Answered (or its lease ran out): it stops counting at s, exactly.
-        w = s - now
-      elseif window > 0 then
-        -- Still in flight: it counts a whole window from its answer, which is not yet here.
-        w = window
-      else
-        -- A cap held by a request in flight: look again soon (or when its lease ends).
-        w = math.min(poll, s - now)
+  local ahead = math.floor(packed / 2)
+  if c + ahead + occ >= limit then
+    if not exact[key] then
+      -- Sweep what stopped counting (and tombstones that ran out), then count exactly.
+      if redis.call('ZREMRANGEBYSCORE', key, 1 - now, now) == c then fresh[key] = true end
+      c = redis.call('ZCOUNT', key, after, '+inf')
+      counts[key] = c
+      exact[key] = true
+    end
+    -- The k-th oldest entry still counting (0-based) must go before this request has a slot.
+    local k = c + ahead + occ - limit
+    if k >= 0 then
+      local w = -1
+      if k < c then
+        local s = tonumber(redis.call('ZRANGEBYSCORE', key, after, '+inf', 'WITHSCORES',
+          'LIMIT', k, 1)[2])
+        if s - window <= now then
+          -- Answered (or its lease ran out): it stops counting at s, exactly.
+          w = s - now
+        elseif window > 0 then
+          -- Still in flight: it counts a whole window from its answer, which is not yet here.
+          w = window
+        else
+          -- A cap held by a request in flight: look again soon (or when its lease ends).
+          w = math.min(poll, s - now)
+        end
+      end
+      if w < 0 then
+        wait = -1
+      elseif wait >= 0 and w > wait then
+        wait = w
       end
     end
-    if w < 0 then
-      wait = -1
-    elseif wait >= 0 and w > wait then
-      wait = w
-    end
   end
 end
-if wait ~= 0 or not take then
-  return {wait, now}
-end
+"""
+
+# ARGV[1]: the server time after which the caller has given up (0: unknown), the check's
+# figures, the token. Returns the server time (µs) when admitted and taken, else {code, now}:
+# code -2 the token was undone, -3 too late, else the wait as in the check.
+_ACQUIRE_HEAD = (
+    _PRELUDE
+    + """
+local late = struct.unpack('<d', ARGV[1], 1)
+if late > 0 and now > late then return {-3, now} end
+"""
+)
+_ACQUIRE_BODY = (
+    _KEEP
+    + """
+local member = string.sub(ARGV[1], 9 + 24 * #KEYS)
+"""
+    + _CHECK.replace("@POS@", "9")
+    + """
+if wait ~= 0 then return {wait, now} end
 seen = {}
-for i = 1, nlogs do
+for i = 1, #KEYS do
   local key = KEYS[i]
-  local window = tonumber(ARGV[3 * i + 4])
+  local window = windows[i]
   local m = member
   local occ = seen[key]
   if occ then
@@ -199,42 +237,121 @@ for i = 1, nlogs do
   else
     seen[key] = 1
   end
-  redis.call('ZADD', key, now + lease + window, m)
-  if counts[key] == 0 or tend[key] then
-    -- A new key (or one holding only what stopped counting) may have no expiry yet.
-    local ms = math.ceil((2 * lease + window) / 1000) + 1
-    if counts[key] == 0 then redis.call('PEXPIRE', key, ms) else keep(key, ms) end
-    counts[key] = -1
-    tend[key] = nil
+  local score = now + lease + window
+  if i == 1 then
+    -- The first entry doubles as the tombstone check: an undo left its token there.
+    if redis.call('ZADD', key, 'NX', score, m) == 0 then
+      if tonumber(redis.call('ZSCORE', key, m)) < 0 then return {-2, now} end
+      return now  -- this very acquire ran before (a client's retry): it holds its entries
+    end
+  else
+    redis.call('ZADD', key, score, m)
   end
+  if fresh[key] then
+    redis.call('PEXPIRE', key, math.ceil((2 * lease + window) / 1000) + 1)
+  elseif tend[key] then
+    keep(key, math.ceil((2 * lease + window) / 1000) + 1)
+  end
+  fresh[key] = nil
+  tend[key] = nil
 end
-return {0, now}
+return now
 """
 )
+_ACQUIRE = _ACQUIRE_HEAD + _ACQUIRE_BODY
 
-# KEYS: the logs, then (to undo) the tombstone log. ARGV: mode ('1' answered, '0' never left,
-# 'u' undo an acquire whose outcome is unknown), token, hold µs, lease µs, µs the tombstone
-# stays, then per log window µs.
+
+def _shaped_acquire(shape: tuple[tuple[int, int], ...], lease_us: int) -> str:
+    """The acquire for one shape of request (distinct logs of these limits and windows, µs).
+
+    Nobody waiting ahead, no key due for tending, every log's ZCARD below its limit: that
+    settles it, and the entries are taken in straight-line code with the figures written in.
+    Otherwise the generic acquire runs, in the same call.
+    """
+    cards = "".join(
+        f"local c{i} = redis.call('ZCARD', KEYS[{i}])\n" for i in range(1, len(shape) + 1)
+    )
+    fits = " and ".join(f"c{i} < {limit}" for i, (limit, _) in enumerate(shape, 1))
+    take = [f"  local member = string.sub(ARGV[1], {9 + 24 * len(shape)})"]
+    for i, (_, window) in enumerate(shape, 1):
+        score = f"now + {lease_us + window}"
+        if i == 1:
+            take += [
+                f"  if redis.call('ZADD', KEYS[1], 'NX', {score}, member) == 0 then",
+                "    if tonumber(redis.call('ZSCORE', KEYS[1], member)) < 0 then",
+                "      return {-2, now}",
+                "    end",
+                "    return now",
+                "  end",
+            ]
+        else:
+            take.append(f"  redis.call('ZADD', KEYS[{i}], {score}, member)")
+        # A new key gets its expiry: 2 * lease + window, in ms rounded up, + 1.
+        ms = -(-(2 * lease_us + window) // 1000) + 1
+        take.append(f"  if c{i} == 0 then redis.call('PEXPIRE', KEYS[{i}], {ms}) end")
+    fast = f"{cards}if {fits} then\n" + "\n".join(take) + "\n  return now\nend\n"
+    return _ACQUIRE_HEAD + fast + _ACQUIRE_BODY
+
+
+def _shaped_release(windows: tuple[int, ...], lease_us: int) -> str:
+    """The release for one shape of request (distinct logs of these windows, µs).
+
+    What the generic release does, in straight-line code with each log's window written in.
+    """
+    lines = [
+        "local spec = ARGV[1]",
+        "local code = struct.unpack('<d', spec, 1)",
+        f"local member = string.sub(spec, {9 + 8 * len(windows)})",
+        "local sent = code % 2",
+        "local hold = (code - sent) / 2",
+    ]
+
+    def keep(i: int, ms: str) -> str:
+        # The key's expiry pushed to at least ``ms`` from now, never shortened.
+        return (
+            f"local ms = {ms} "
+            f"if redis.call('PTTL', KEYS[{i}]) < ms then redis.call('PEXPIRE', KEYS[{i}], ms) end"
+        )
+
+    for i, window in enumerate(windows, 1):
+        if window > 0:
+            ms = str(-(-(2 * lease_us + window) // 1000) + 1)
+            lines += [
+                "if sent == 1 or hold > 0 then",
+                f"  if redis.call('ZADD', KEYS[{i}], 'XX', 'LT', 'CH', now + {window}, member)"
+                " == 0 then",
+                f"    redis.call('ZADD', KEYS[{i}], now + {window}, member)",
+                f"    {keep(i, ms)}",
+                "  end",
+                f"else redis.call('ZREM', KEYS[{i}], member) end",
+            ]
+        else:
+            lines += [
+                "if hold > 0 then",
+                f"  redis.call('ZADD', KEYS[{i}], now + hold, member)",
+                f"  {keep(i, f'math.ceil((2 * {lease_us} + hold) / 1000) + 1')}",
+                f"else redis.call('ZREM', KEYS[{i}], member) end",
+            ]
+    return _PRELUDE + "\n".join(lines) + "\nreturn 0\n"
+
+
+# ARGV[1]: the check's figures (tend flags 0). Returns {wait, now}, the wait as in the check.
+_WAIT = _PRELUDE + _CHECK.replace("@POS@", "1") + "return {wait, now}\n"
+
+# ARGV[1]: 2 * hold µs + sent (1: answered), per log window µs, the token.
 _RELEASE = (
     _PRELUDE
+    + _KEEP
     + """
-local mode = ARGV[1]
-local member = ARGV[2]
-local hold = tonumber(ARGV[3])
-local lease = tonumber(ARGV[4])
-local nlogs = #KEYS
-if mode == 'u' then
-  nlogs = nlogs - 1
-  local tomb = KEYS[#KEYS]
-  local stay = tonumber(ARGV[5])
-  redis.call('ZREMRANGEBYSCORE', tomb, '-inf', now)
-  redis.call('ZADD', tomb, now + stay, member)
-  keep(tomb, math.ceil(stay / 1000) + 1)
-end
+local spec = ARGV[1]
+local code = struct.unpack('<d', spec, 1)
+local member = string.sub(spec, 9 + 8 * #KEYS)
+local sent = code % 2
+local hold = (code - sent) / 2
 local seen = {}
-for i = 1, nlogs do
+for i = 1, #KEYS do
   local key = KEYS[i]
-  local window = tonumber(ARGV[i + 5])
+  local window = struct.unpack('<d', spec, 8 * i + 1)
   local m = member
   local occ = seen[key]
   if occ then
@@ -246,7 +363,7 @@ for i = 1, nlogs do
   local span = 0
   if window > 0 then
     -- Answered (or maybe seen by the gateway): counts one window from now.
-    if mode == '1' or hold > 0 then span = window end
+    if sent == 1 or hold > 0 then span = window end
   elseif hold > 0 then
     -- The gateway may still be working on it: its place stays taken a while.
     span = hold
@@ -264,17 +381,49 @@ return 0
 """
 )
 
-# KEYS: the logs. ARGV: lease µs, the server time after which the caller has given up, then per
-# entry: log index, window µs, token. Extends in-flight entries that still exist (never brings
-# back one released or run out).
+# Undo an acquire whose outcome is unknown. ARGV[1]: µs the tombstone stays, per log window
+# µs, the token. Takes back every entry, and leaves the tombstone in the first log (with an
+# expiry that also covers any entry a process adds to that log meanwhile).
+_UNDO = (
+    _PRELUDE
+    + _KEEP
+    + """
+local stay = struct.unpack('<d', ARGV[1], 1)
+local member = string.sub(ARGV[1], 9 + 8 * #KEYS)
+local seen = {}
+for i = 1, #KEYS do
+  local key = KEYS[i]
+  local m = member
+  local occ = seen[key]
+  if occ then
+    m = member .. '#' .. occ
+    seen[key] = occ + 1
+  else
+    seen[key] = 1
+  end
+  if i == 1 then
+    redis.call('ZADD', key, -(now + stay), m)
+    local window = struct.unpack('<d', ARGV[1], 9)
+    keep(key, math.ceil(math.max(stay, 2 * lease + window) / 1000) + 1)
+  else
+    redis.call('ZREM', key, m)
+  end
+end
+return 0
+"""
+)
+
+# KEYS: the logs. ARGV: the server time after which the caller has given up, then per entry:
+# log index, window µs, token. Extends in-flight entries that still exist (never brings back
+# one released or run out, never revives a tombstone).
 _RENEW = (
     _PRELUDE
+    + _KEEP
     + """
-local late = tonumber(ARGV[2])
+local late = tonumber(ARGV[1])
 if late > 0 and now > late then return -3 end
-local lease = tonumber(ARGV[1])
 local longest = {}
-for j = 3, #ARGV, 3 do
+for j = 2, #ARGV, 3 do
   local i = tonumber(ARGV[j])
   local window = tonumber(ARGV[j + 1])
   redis.call('ZADD', KEYS[i], 'XX', 'GT', now + lease + window, ARGV[j + 2])
@@ -298,10 +447,59 @@ class _Script:
         self.sha = hashlib.sha1(source.encode(), usedforsecurity=False).hexdigest()
 
 
-_DECIDE_SCRIPT = _Script(_DECIDE)
-_RELEASE_SCRIPT = _Script(_RELEASE)
-_RENEW_SCRIPT = _Script(_RENEW)
-_SCRIPTS = (_DECIDE_SCRIPT, _RELEASE_SCRIPT, _RENEW_SCRIPT)
+class _Scripts:
+    """The scripts of one lease and poll interval (constants of their text)."""
+
+    __slots__ = (
+        "_shaped",
+        "acquire",
+        "all",
+        "lease_us",
+        "poll_us",
+        "release",
+        "renew",
+        "undo",
+        "wait",
+    )
+
+    def __init__(self, lease_us: int, poll_us: int) -> None:
+        self.lease_us = lease_us
+        self.poll_us = poll_us
+        make = self._make
+        self.acquire = make(_ACQUIRE)
+        self.wait = make(_WAIT)
+        self.release = make(_RELEASE)
+        self.undo = make(_UNDO)
+        self.renew = make(_RENEW)
+        self.all = (self.acquire, self.wait, self.release, self.undo, self.renew)
+        self._shaped: dict[tuple[tuple[int, int], ...], tuple[_Script, _Script]] = {}
+
+    def _make(self, source: str) -> _Script:
+        return _Script(
+            source.replace("@LEASE@", str(self.lease_us)).replace("@POLL@", str(self.poll_us))
+        )
+
+    def shaped(
+        self, keys: Sequence[str], limits: list[int], windows: list[int]
+    ) -> tuple[_Script, _Script]:
+        """The acquire and the release for requests of this shape.
+
+        Loaded on first use (EVALSHA, else EVAL); the generic ones when a log repeats or the
+        shapes are too many.
+        """
+        if len(set(keys)) < len(keys):
+            # A repeated log: the generic scripts count its occurrences.
+            return self.acquire, self.release
+        shape = tuple(zip(limits, windows, strict=True))
+        scripts = self._shaped.get(shape)
+        if scripts is None:
+            if len(self._shaped) >= _SHAPES_MAX:
+                return self.acquire, self.release
+            scripts = self._shaped[shape] = (
+                self._make(_shaped_acquire(shape, self.lease_us)),
+                self._make(_shaped_release(tuple(windows), self.lease_us)),
+            )
+        return scripts
 
 
 def _in_asyncio() -> bool:
@@ -312,12 +510,12 @@ def _in_asyncio() -> bool:
     return True
 
 
-def _run_sync(client: Any, script: _Script, keys: Sequence[str], args: Sequence[Any]) -> Any:
+def _run_sync(client: Any, script: _Script, head: tuple[Any, ...], args: Sequence[Any]) -> Any:
     try:
-        return client.evalsha(script.sha, len(keys), *keys, *args)
+        return client.execute_command("EVALSHA", script.sha, *head, *args)
     except NoScriptError:
         # First use on this server (or after SCRIPT FLUSH): EVAL also caches it.
-        return client.eval(script.source, len(keys), *keys, *args)
+        return client.execute_command("EVAL", script.source, *head, *args)
 
 
 def _unavailable(exc: BaseException) -> LimiterUnavailableError:
@@ -327,39 +525,54 @@ def _unavailable(exc: BaseException) -> LimiterUnavailableError:
     )
 
 
-# Arguments as bytes: redis-py passes bytes through, while it formats every int and encodes
-# every str on each call.
-_SMALL = [str(i).encode() for i in range(256)]
+_DOUBLE = struct.Struct("<d")
 
 
-def _b(n: int) -> bytes:
-    return _SMALL[n] if 0 <= n < 256 else str(n).encode()
+def _pack(values: Sequence[float]) -> bytes:
+    # The scripts' numbers: little-endian doubles (exact for integers below 2^53).
+    return struct.pack(f"<{len(values)}d", *values)
+
+
+_SENT = _DOUBLE.pack(1)
+_UNSENT = _DOUBLE.pack(0)
 
 
 class _Plan:
-    """What a request's demands need on Redis, computed once per distinct set of demands."""
+    """What a request's demands need on Redis, computed once per distinct set of demands.
+
+    Everything a call sends that does not change between requests is here, as bytes, so a
+    decision builds only its token and its deadline: the keys (with their count, the head of
+    every script call), the packed figures of each script.
+    """
 
     __slots__ = (
+        "acquire_cmd",
+        "acquire_script",
+        "head",
         "keys",
-        "keys_take",
+        "limits",
         "members",
-        "statics",
+        "release_cmd",
+        "release_script",
+        "release_spec",
         "tend_at",
         "windows",
-        "windows_b",
-        "zero_tail",
+        "zero_spec",
     )
 
-    def __init__(self, keys: list[str], demands: Sequence[Demand], tomb: str) -> None:
+    def __init__(self, keys: list[str], demands: Sequence[Demand], scripts: _Scripts) -> None:
         self.keys = keys
-        self.keys_take = [*keys, tomb]
+        self.head: tuple[Any, ...] = (b"%d" % len(keys), *(k.encode() for k in keys))
+        self.limits = [d.limit for d in demands]
         self.windows = [round(d.window * _MICRO) for d in demands]
-        self.windows_b = [_b(w) for w in self.windows]
-        self.statics = [(_b(d.limit), w) for d, w in zip(demands, self.windows_b, strict=True)]
-        # The arguments per log when nobody waits ahead and no key is due for tending.
-        self.zero_tail: list[bytes] = []
-        for limit, window in self.statics:
-            self.zero_tail += (limit, window, b"0")
+        #: The acquire when nobody waits ahead and nothing is due (the usual case).
+        self.acquire_script, self.release_script = scripts.shaped(keys, self.limits, self.windows)
+        # The hot paths' commands but for their last argument.
+        self.acquire_cmd = ("EVALSHA", self.acquire_script.sha.encode(), *self.head)
+        self.release_cmd = ("EVALSHA", self.release_script.sha.encode(), *self.head)
+        #: The acquire's and the wait's figures when nobody waits ahead and nothing is due.
+        self.zero_spec = self.spec(None, None)
+        self.release_spec = _pack(self.windows)
         #: Until when (monotonic) none of the keys needs tending by this process.
         self.tend_at = -_INF
         # Per position, the suffix of its entry's token when its log repeats ("#1", "#2"...).
@@ -368,8 +581,18 @@ class _Plan:
         for key in keys:
             occ = seen.get(key, 0)
             seen[key] = occ + 1
-            members.append(f"#{occ}" if occ else "")
+            members.append(f"#{occ}".encode() if occ else b"")
         self.members = members
+
+    def spec(self, ahead: Sequence[int] | None, due: list[bool] | None) -> bytes:
+        """The check's figures: per log limit, window, 2 * ahead + due."""
+        values: list[float] = []
+        for i, (limit, window) in enumerate(zip(self.limits, self.windows, strict=True)):
+            packed = 2 * ahead[i] if ahead is not None else 0
+            if due is not None and due[i]:
+                packed += 1
+            values += (limit, window, packed)
+        return _pack(values)
 
 
 class _Shared:
@@ -382,6 +605,7 @@ class _Shared:
         owned: bool,
         timeout: float,
         lease_us: int,
+        poll_us: int,
         heartbeat: float,
         url: str | None = None,
         cluster: bool | None = None,
@@ -392,6 +616,7 @@ class _Shared:
         self.owned = owned
         self.timeout = timeout
         self.lease_us = lease_us
+        self.scripts = _Scripts(lease_us, poll_us)
         self.heartbeat = heartbeat
         self.url = url
         self.cluster = cluster
@@ -399,16 +624,18 @@ class _Shared:
         self.threaded = False
         #: Whether socket timeouts bound every call, so no timeout scope is needed around it.
         self.bounded = False
+        #: Ready, asyncio and bounded: a call is one plain await on the client.
+        self.fast = False
         if client is not None:
             self._adopt(client)
         # Server time minus local monotonic time, in µs (a lower bound, from the last reply).
         self.offset: int | None = None
-        self.token = secrets.token_hex(6) + ":"
+        self.token = secrets.token_hex(6).encode() + b":"
         self.counter = itertools.count()
         # Reservations in flight (token -> view, plan), renewed by the worker.
-        self.live: dict[str, tuple[RedisBackend, _Plan]] = {}
-        # Releases and undos Redis could not take: (queued at, view, keys, args).
-        self.pending: deque[tuple[float, RedisBackend, list[str], list[Any]]] = deque()
+        self.live: dict[bytes, tuple[RedisBackend, _Plan]] = {}
+        # Releases and undos Redis could not take: (queued at, script, plan, args).
+        self.pending: deque[tuple[float, _Script, _Plan, list[Any]]] = deque()
         # Redis failed on the last call: releases go to ``pending`` without trying.
         self.failing = False
         self.starting: anyio.Event | None = None  # set once the client is ready
@@ -482,11 +709,11 @@ class _Shared:
             # from the first call; and the server's clock, so that even the first acquire
             # carries the time after which its caller has given up.
             if threaded:
-                for script in _SCRIPTS:
+                for script in self.scripts.all:
                     await anyio.to_thread.run_sync(client.script_load, script.source)
                 seconds, micros = await anyio.to_thread.run_sync(client.time)
             else:
-                for script in _SCRIPTS:
+                for script in self.scripts.all:
                     await client.script_load(script.source)
                 seconds, micros = await client.time()
         except BaseException:
@@ -502,45 +729,57 @@ class _Shared:
             self.client = client
             self._adopt(client)
         self.ready = True
+        self.fast = not self.threaded and self.bounded
 
-    async def run(self, script: _Script, keys: Sequence[str], args: Sequence[Any]) -> Any:
-        """Run ``script``; any failure is :class:`LimiterUnavailableError`, nothing else."""
+    async def run(self, script: _Script, head: tuple[Any, ...], args: Sequence[Any]) -> Any:
+        """Run ``script`` on ``head`` (the key count, the keys) and ``args``.
+
+        Any failure is :class:`LimiterUnavailableError`, nothing else.
+        """
         try:
-            if not self.ready:
-                with anyio.fail_after(self.timeout * 2):
-                    await self._ensure()
-            client = self.client
-            if self.threaded:
-                call = partial(_run_sync, client, script, keys, args)
-                # The thread reads its own reply (its connection stays in step) even when the
-                # caller gives up; the socket timeouts bound it, the scope bounds the caller.
-                with anyio.fail_after(self.timeout * 2 if self.bounded else self.timeout):
-                    reply = await anyio.to_thread.run_sync(call, abandon_on_cancel=True)
-            elif self.bounded:
-                reply = await self._run_async(client, script, keys, args)
+            if self.fast:
+                # The hot path: one command through the client's public API.
+                try:
+                    reply = await self.client.execute_command("EVALSHA", script.sha, *head, *args)
+                except NoScriptError:
+                    reply = await self.client.execute_command("EVAL", script.source, *head, *args)
             else:
-                # A cancelled command makes redis-py drop its connection: never out of step.
-                with anyio.fail_after(self.timeout):
-                    reply = await self._run_async(client, script, keys, args)
+                reply = await self._run_slow(script, head, args)
         except Exception as exc:
             self.failing = True
             raise _unavailable(exc) from exc
         self.failing = False
         return reply
 
-    @staticmethod
-    async def _run_async(client: Any, script: _Script, keys: Sequence[str], args: Any) -> Any:
-        try:
-            return await client.evalsha(script.sha, len(keys), *keys, *args)
-        except NoScriptError:
-            return await client.eval(script.source, len(keys), *keys, *args)
+    async def _run_slow(self, script: _Script, head: tuple[Any, ...], args: Sequence[Any]) -> Any:
+        if not self.ready:
+            with anyio.fail_after(self.timeout * 2):
+                await self._ensure()
+        client = self.client
+        if self.threaded:
+            call = partial(_run_sync, client, script, head, args)
+            # The thread reads its own reply (its connection stays in step) even when the
+            # caller gives up; the socket timeouts bound it, the scope bounds the caller.
+            with anyio.fail_after(self.timeout * 2 if self.bounded else self.timeout):
+                return await anyio.to_thread.run_sync(call, abandon_on_cancel=True)
+        # A cancelled command makes redis-py drop its connection: never out of step.
+        with anyio.fail_after(None if self.bounded else self.timeout):
+            try:
+                return await client.execute_command("EVALSHA", script.sha, *head, *args)
+            except NoScriptError:
+                return await client.execute_command("EVAL", script.source, *head, *args)
 
-    def not_after(self) -> int:
-        """The server time (µs) after which a call sent now has been given up by its caller."""
+    def not_after(self, clock: float | None = None) -> int:
+        """The server time (µs) after which a call sent at ``clock`` has been given up.
+
+        ``clock`` is monotonic (default: now); ``0`` while the server's clock is not known yet.
+        """
         offset = self.offset
         if offset is None:
             return 0
-        return round((time.monotonic() + self.timeout) * _MICRO) + offset
+        if clock is None:
+            clock = time.monotonic()
+        return round((clock + self.timeout) * _MICRO) + offset
 
     def note_time(self, server_us: int) -> None:
         self.offset = server_us - round(time.monotonic() * _MICRO)
@@ -593,22 +832,22 @@ class _Shared:
         horizon = time.monotonic() - (self.lease_us / _MICRO + self.timeout)
         while pending:
             entry = pending[0]
-            queued, _, keys, args = entry
+            queued, script, plan, args = entry
             if queued < horizon:
                 pending.popleft()  # its entries ran out with their lease meanwhile
                 continue
             try:
                 # Releases are idempotent: a concurrent drain running the same one is harmless.
-                await self.run(_RELEASE_SCRIPT, keys, args)
+                await self.run(script, plan.head, args)
             except LimiterUnavailableError:
                 return
             if pending and pending[0] is entry:
                 pending.popleft()
 
-    def defer(self, view: RedisBackend, keys: list[str], args: list[Any]) -> None:
+    def defer(self, script: _Script, plan: _Plan, args: list[Any]) -> None:
         if len(self.pending) >= _PENDING_MAX:
             self.pending.popleft()
-        self.pending.append((time.monotonic(), view, keys, args))
+        self.pending.append((time.monotonic(), script, plan, args))
         self.wake_worker()
 
     async def _renew(self) -> None:
@@ -618,7 +857,7 @@ class _Shared:
         for member, (view, plan) in list(self.live.items()):
             group = groups.get(view._base)
             if group is None:
-                group = groups[view._base] = ([], {}, [self.lease_us, self.not_after()])
+                group = groups[view._base] = ([], {}, [self.not_after()])
             keys, index, args = group
             for key, window, suffix in zip(plan.keys, plan.windows, plan.members, strict=True):
                 i = index.get(key)
@@ -628,7 +867,7 @@ class _Shared:
                 args += (i, window, member + suffix)
         for keys, _, args in groups.values():
             try:
-                await self.run(_RENEW_SCRIPT, keys, args)
+                await self.run(self.scripts.renew, (len(keys), *keys), args)
             except LimiterUnavailableError as exc:
                 logger.warning("smsc_async: could not renew limiter leases on Redis (%s)", exc)
 
@@ -642,6 +881,7 @@ class _Shared:
             return
         self.client = None
         self.ready = False
+        self.fast = False
         if self.threaded:
             await anyio.to_thread.run_sync(client.close)
         else:
@@ -820,6 +1060,7 @@ class RedisBackend:
             owned=client is None,
             timeout=timeout,
             lease_us=round(lease_ttl * _MICRO),
+            poll_us=max(1, round(poll_interval * _MICRO)),
             heartbeat=heartbeat,
             url=url,
             cluster=cluster,
@@ -829,17 +1070,13 @@ class RedisBackend:
         self._namespace = namespace
         self._mac_key = hashlib.blake2b(namespace.encode(), person=b"smsc_async.ns").digest()
         self._lease_us = round(lease_ttl * _MICRO)
-        self._poll_us = max(1, round(poll_interval * _MICRO))
-        self._lease_b = _b(self._lease_us)
-        self._poll_b = _b(self._poll_us)
         self._timeout = timeout
         self._fallback = fallback
         self._recheck = recheck
         self._reset_view()
 
     def _reset_view(self) -> None:
-        self._base = f"{self._prefix}:{{{self._namespace}}}:"
-        self._tomb = self._base + _CANCELLED
+        self._base = f"{self._prefix}:{{{self._namespace}}}:{_LAYOUT}:"
         self._keys: dict[str, str] = {}
         self._plans: dict[tuple[Demand, ...], _Plan] = {}
         # When this process last tended each key (its expiry and its garbage), monotonic.
@@ -885,7 +1122,7 @@ class RedisBackend:
         """The Redis key of the log ``demand_key`` (e.g. ``"balance:balance"``), for inspection.
 
         A rule's log keeps its rule name readable and hashes the rest:
-        ``smsc:{<namespace>}:balance:<mac>``; a cap (``"*concurrency"``) keeps its name.
+        ``smsc:{<namespace>}:v2:balance:<mac>``; a cap (``"*concurrency"``) keeps its name.
         """
         key = self._keys.get(demand_key)
         if key is None:
@@ -907,7 +1144,7 @@ class RedisBackend:
             if len(self._plans) >= 4096:
                 self._plans.clear()
             plan = self._plans[index] = _Plan(
-                [self.key(d.key) for d in demands], demands, self._tomb
+                [self.key(d.key) for d in demands], demands, self._shared.scripts
             )
         return plan
 
@@ -936,33 +1173,45 @@ class RedisBackend:
         A wait for a cap held by other processes is bounded by ``poll_interval``: their
         releases cannot wake this process.
         """
-        memory = self._memory_now()
-        if memory is not None:
-            return memory.try_acquire(demands, ahead)
+        if self._down_until != -_INF:
+            memory = self._memory_now()
+            if memory is not None:
+                return memory.try_acquire(demands, ahead)
         shared = self._shared
         if shared.pending and not shared.failing:
             # This process's own releases that Redis missed go first: its places are free.
             await shared.drain()
-        plan = self._plan(demands)
-        member = shared.token + format(next(shared.counter), "x")
+        plan = self._plans.get(demands) if demands.__class__ is tuple else None
+        if plan is None:
+            plan = self._plan(demands)
+        member = shared.token + b"%x" % next(shared.counter)
         clock = time.monotonic()
         due = None if clock < plan.tend_at else self._due(plan, clock)
-        tail: list[Any]
         if ahead is None and due is None:
-            tail = plan.zero_tail
+            spec, script, command = plan.zero_spec, plan.acquire_script, plan.acquire_cmd
         else:
-            tail = []
-            for i, (limit, window) in enumerate(plan.statics):
-                packed = 2 * (ahead[i] if ahead is not None else 0)
-                if due is not None and due[i]:
-                    packed += 1
-                tail += (limit, window, _b(packed))
+            script = shared.scripts.acquire
+            spec, command = plan.spec(ahead, due), ("EVALSHA", script.sha, *plan.head)
         for attempt in range(2):
-            not_after = shared.not_after()
-            args = [b"1", member, self._lease_b, self._poll_b, _b(not_after), *tail]
+            late = shared.not_after(clock if attempt == 0 else time.monotonic())
+            args = (_DOUBLE.pack(late) + spec + member,)
             try:
-                reply = await shared.run(_DECIDE_SCRIPT, plan.keys_take, args)
-                code, server_now = int(reply[0]), int(reply[1])
+                if shared.fast:
+                    # shared.run's fast path, inline: this is the hot path.
+                    try:
+                        reply = await shared.client.execute_command(*command, *args)
+                    except NoScriptError:
+                        reply = await shared.run(script, plan.head, args)
+                    except Exception as exc:
+                        shared.failing = True
+                        raise _unavailable(exc) from exc
+                    shared.failing = False
+                else:
+                    reply = await shared.run(script, plan.head, args)
+                if reply.__class__ is int:
+                    code, server_now = 0, reply
+                else:
+                    code, server_now = int(reply[0]), int(reply[1])
             except anyio.get_cancelled_exc_class():
                 # The script may have run, or may still run: undo it, and tombstone its token.
                 with anyio.CancelScope(shield=True):
@@ -974,14 +1223,16 @@ class RedisBackend:
             except (TypeError, ValueError, IndexError) as exc:
                 await self._undo(plan, member, now=False)
                 return self._fall_back(_unavailable(exc)).try_acquire(demands, ahead)
-            shared.note_time(server_now)
+            shared.offset = server_now - round(time.monotonic() * _MICRO)  # note_time
             if code == 0:
                 if due is not None:
                     self._tended(plan, due, clock)
                 shared.live[member] = (self, plan)
-                shared.wake_worker()
-                self._recovered()
-                return Reservation(demands, member)
+                if not shared.fast or shared.worker is not asyncio.get_running_loop():
+                    shared.wake_worker()
+                if self._down_until != -_INF:
+                    self._recovered()
+                return _new_reservation(Reservation, (demands, member))
             if attempt:
                 break
             if code == -3:
@@ -1010,22 +1261,16 @@ class RedisBackend:
         if memory is not None:
             return memory.wait_time_now(demands, ahead)
         plan = self._plan(demands)
-        tail: list[Any]
-        if ahead is None:
-            tail = plan.zero_tail
-        else:
-            tail = []
-            for (limit, window), claims in zip(plan.statics, ahead, strict=True):
-                tail += (limit, window, _b(2 * claims))
-        args = [b"0", b"", self._lease_b, self._poll_b, b"0", *tail]
+        spec = plan.zero_spec if ahead is None else plan.spec(ahead, None)
+        shared = self._shared
         try:
-            reply = await self._shared.run(_DECIDE_SCRIPT, plan.keys, args)
+            reply = await shared.run(shared.scripts.wait, plan.head, (spec,))
             code, server_now = int(reply[0]), int(reply[1])
         except LimiterUnavailableError as exc:
             return self._fall_back(exc).wait_time_now(demands, ahead)
         except (TypeError, ValueError, IndexError) as exc:
             return self._fall_back(_unavailable(exc)).wait_time_now(demands, ahead)
-        self._shared.note_time(server_now)
+        shared.note_time(server_now)
         self._recovered()
         return _wait_seconds(code)
 
@@ -1038,31 +1283,45 @@ class RedisBackend:
         out with their lease at the latest.
         """
         handle = reservation.handle
-        if not isinstance(handle, str):
+        if handle.__class__ is not bytes:
             # Taken from the in-memory fallback.
             assert self._memory is not None
             self._memory.release_now(reservation, sent=sent, hold=hold)
             return
         shared = self._shared
-        shared.live.pop(handle, None)
-        plan = self._plan(reservation.demands)
-        hold_us = round(min(hold, 86_400.0) * _MICRO) if hold > 0 else 0
-        args: list[Any] = [b"1" if sent else b"0", handle, _b(hold_us), self._lease_b, b"0"]
-        args += plan.windows_b
+        entry = shared.live.pop(handle, None)
+        plan = entry[1] if entry is not None else self._plan(reservation.demands)
+        if hold > 0:
+            code = _DOUBLE.pack(2 * round(min(hold, 86_400.0) * _MICRO) + (1 if sent else 0))
+        else:
+            code = _SENT if sent else _UNSENT
+        args = [code + plan.release_spec + handle]
+        script = plan.release_script
         if shared.failing or self._down_until > -_INF:
             # Redis is failing right now: do not hold the caller up for a timeout.
-            shared.defer(self, plan.keys, args)
+            shared.defer(script, plan, args)
             return
         try:
-            await shared.run(_RELEASE_SCRIPT, plan.keys, args)
+            if shared.fast:
+                # shared.run's fast path, inline: this is the hot path.
+                try:
+                    await shared.client.execute_command(*plan.release_cmd, *args)
+                except NoScriptError:
+                    await shared.run(script, plan.head, args)
+                except Exception as exc:
+                    shared.failing = True
+                    raise _unavailable(exc) from exc
+                shared.failing = False
+            else:
+                await shared.run(script, plan.head, args)
         except LimiterUnavailableError as exc:
             logger.warning(
                 "smsc_async: could not release limiter entry %s on Redis (%s); "
                 "trying again when Redis answers",
-                handle,
+                handle.decode(),
                 exc.__cause__ or exc,
             )
-            shared.defer(self, plan.keys, args)
+            shared.defer(script, plan, args)
 
     # -- internals ---------------------------------------------------------------------------
 
@@ -1082,20 +1341,21 @@ class RedisBackend:
         half = self._lease_us / _MICRO / 2
         plan.tend_at = min(tend.get(key, clock) for key in plan.keys) + half
 
-    async def _undo(self, plan: _Plan, member: str, *, now: bool) -> None:
+    async def _undo(self, plan: _Plan, member: bytes, *, now: bool) -> None:
         """Take back whatever an acquire of unknown outcome took, and tombstone its token."""
         shared = self._shared
         # The tombstone outlives the acquire: the script refuses it as late by then, or (clock
         # offset not known yet) its entries would have run out anyway.
         tomb_us = self._lease_us + 2 * round(shared.timeout * _MICRO)
-        args: list[Any] = [b"u", member, b"0", self._lease_b, _b(tomb_us), *plan.windows_b]
+        args: list[Any] = [_DOUBLE.pack(tomb_us) + plan.release_spec + member]
+        undo = shared.scripts.undo
         if now and not shared.failing:
             try:
-                await shared.run(_RELEASE_SCRIPT, plan.keys_take, args)
+                await shared.run(undo, plan.head, args)
                 return
             except LimiterUnavailableError:
                 pass
-        shared.defer(self, plan.keys_take, args)
+        shared.defer(undo, plan, args)
 
     def _recovered(self) -> None:
         if self._down_until > -_INF:

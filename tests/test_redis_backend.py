@@ -295,7 +295,7 @@ async def test_keys_share_one_slot_per_login_and_expire(
         assert isinstance(got, Reservation)
         keys = sorted(all_keys(sync_redis))
         assert keys == sorted(backend.key(d.key) for d in demands)
-        assert all(k.startswith("smsc:{abc123}:") for k in keys)
+        assert all(k.startswith("smsc:{abc123}:v2:") for k in keys)
         assert len({key_slot(k.encode()) for k in keys}) == 1
         for key in keys:
             # No key outlives its last entry by more than a lease (the slack that lets a
@@ -385,9 +385,10 @@ def test_bind_and_settings_are_checked(redis_url: str) -> None:  # noqa: F811
     assert backend.namespace == "default"
     view = backend.bind("f00")
     assert view.namespace == "f00"
-    assert view.key("balance:balance").startswith("smsc:{f00}:balance:")
-    assert backend.key("balance:balance").startswith("smsc:{default}:balance:")
-    assert view.key("*concurrency") == "smsc:{f00}:*concurrency"
+    # The layout's version follows the namespace: another layout never shares our keys.
+    assert view.key("balance:balance").startswith("smsc:{f00}:v2:balance:")
+    assert backend.key("balance:balance").startswith("smsc:{default}:v2:balance:")
+    assert view.key("*concurrency") == "smsc:{f00}:v2:*concurrency"
     # The MAC key decides the hashed part: same key, same Redis key; another key, another.
     secret = bytes(range(32))
     assert backend.bind("f00", key=secret).key("a:b") == backend.bind("f00", key=secret).key("a:b")
@@ -461,7 +462,10 @@ async def test_cancelled_waiter_leaves_nothing(
         with anyio.move_on_after(0.05):
             async with limiter.slot("/sys/info.php", {}):
                 pytest.fail("admitted past a full cap")
-    assert sync_redis.zcard(backend.key("*concurrency")) == 0
+    # Nothing counts; at most the tombstone of an acquire cancelled on its way (a negative
+    # score: it never counts, and refuses that acquire should it still run).
+    left = _scores(sync_redis, backend.key("*concurrency"))
+    assert all(score < 0 for score in left), left
 
 
 @pytest.mark.anyio
@@ -573,3 +577,106 @@ async def test_fallback_to_memory_with_a_warning(caplog: pytest.LogCaptureFixtur
         assert current_time() - start >= 0.3 - 0.02
     warnings = [r for r in caplog.records if "falling back" in r.getMessage()]
     assert len(warnings) == 1
+
+
+# -- the scripts' own paths ----------------------------------------------------------------------
+# Driven through the backend's internals where the public API can only reach them by chance
+# (an acquire that arrives after its undo, a client that sends one acquire twice).
+
+
+def _server_now(client: redis.Redis) -> int:
+    seconds, micros = client.time()
+    return int(seconds) * 1_000_000 + int(micros)
+
+
+async def _acquire_as(backend: RedisBackend, demands: tuple[Demand, ...], member: bytes) -> object:
+    """Run the acquire the backend would send for ``demands``, with the token ``member``."""
+    from smsc_async.redis import _DOUBLE
+
+    plan = backend._plan(demands)
+    shared = backend._shared
+    blob = _DOUBLE.pack(0) + plan.zero_spec + member
+    return await shared.run(plan.acquire_script, plan.head, (blob,))
+
+
+@pytest.mark.parametrize("ahead", [None, (0, 0)], ids=["shaped", "generic"])
+@pytest.mark.anyio
+async def test_an_acquire_that_arrives_after_its_undo_is_refused(
+    backend: RedisBackend, sync_redis: redis.Redis, ahead: tuple[int, int] | None
+) -> None:
+    demands = (CAP, BALANCE)
+    await backend.wait_time(demands)  # ready: scripts loaded, clock known
+    plan = backend._plan(demands)
+    member = b"undone:1"
+    await backend._undo(plan, member, now=True)
+    if ahead is None:
+        reply = await _acquire_as(backend, demands, member)
+    else:
+        # The generic script (what runs when earlier waiters claim slots, or a key is due).
+        from smsc_async.redis import _DOUBLE
+
+        blob = _DOUBLE.pack(0) + plan.spec(ahead, [True, True]) + member
+        reply = await backend._shared.run(backend._shared.scripts.acquire, plan.head, (blob,))
+    assert isinstance(reply, list) and int(reply[0]) == -2
+    # Nothing counts; the first log keeps only the tombstone, the others nothing at all.
+    now = _server_now(sync_redis)
+    cap_key, rule_key = backend.key(CAP.key), backend.key(BALANCE.key)
+    [(name, score)] = sync_redis.zrange(cap_key, 0, -1, withscores=True)
+    assert name == member and score < -now
+    assert sync_redis.zcard(rule_key) == 0
+    # The tombstone's key outlives the tombstone, and an entry another process adds to it
+    # (2 leases: set at the undo, read a moment later; half a second covers a busy machine).
+    ttl_ms = sync_redis.pttl(cap_key)
+    assert ttl_ms * 1000 >= -score - _server_now(sync_redis)
+    assert ttl_ms >= 2 * backend._lease_us // 1000 - 500
+    # And the log still admits everyone else, the tombstone never counting.
+    taken = [await backend.acquire((Demand(CAP.key, 2, 0.0),)) for _ in range(3)]
+    assert [isinstance(t, Reservation) for t in taken] == [True, True, False]
+    for got in taken[:2]:
+        assert isinstance(got, Reservation)
+        await backend.release(got, sent=False)
+
+
+@pytest.mark.anyio
+async def test_an_acquire_sent_twice_holds_one_entry_per_log(
+    backend: RedisBackend, sync_redis: redis.Redis
+) -> None:
+    # A client that retries a command whose reply it lost (redis-py's cluster client does):
+    # the second run finds the token taken and answers admitted, taking nothing more.
+    demands = (BALANCE, CAP)
+    await backend.wait_time(demands)
+    member = b"twice:1"
+    first = await _acquire_as(backend, demands, member)
+    second = await _acquire_as(backend, demands, member)
+    assert isinstance(first, int) and isinstance(second, int)
+    for demand in demands:
+        assert sync_redis.zrange(backend.key(demand.key), 0, -1) == [member]
+    await backend.release(Reservation(demands, member), sent=False)
+    assert all_keys(sync_redis) == []
+
+
+@pytest.mark.anyio
+async def test_a_log_swept_empty_gets_its_expiry_back(
+    redis_url: str,  # noqa: F811
+    sync_redis: redis.Redis,
+) -> None:
+    lease = 0.2
+    rule = Demand("stat_any:stat", 2, 0.05)
+    async with RedisBackend.from_url(redis_url, lease_ttl=lease) as root:
+        backend = root.bind(uuid.uuid4().hex)
+        key = backend.key(rule.key)
+        for _ in range(2):
+            got = await backend.acquire((rule,))
+            assert isinstance(got, Reservation)
+            await backend.release(got, sent=True)
+        # Full of answered entries; once both stopped counting (slept past the second one:
+        # longer changes nothing), the acquire sweeps the log empty (the key goes) and takes
+        # its entry in a key that must get an expiry again.
+        wait = await backend.acquire((rule,))
+        assert isinstance(wait, float) and 0 < wait <= rule.window
+        await anyio.sleep(rule.window + 0.01)
+        got = await backend.acquire((rule,))
+        assert isinstance(got, Reservation)
+        assert sync_redis.zcard(key) == 1
+        assert 0 < sync_redis.pttl(key) <= (2 * lease + rule.window) * 1000 + 2
+        await backend.release(got, sent=False)
