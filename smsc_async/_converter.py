@@ -15,7 +15,13 @@ import cattrs
 
 from ._constants import MOSCOW as _MOSCOW_NOW
 
-__all__ = ["get_converter", "moscow_time", "parse_gateway_date", "to_json_data"]
+__all__ = [
+    "get_converter",
+    "moscow_time",
+    "parse_gateway_date",
+    "slot_setters",
+    "to_json_data",
+]
 
 _DATE_FORMAT = "%d.%m.%Y %H:%M:%S"
 
@@ -157,6 +163,46 @@ def _flat_fields(cls: Any) -> list[tuple[str, Any]] | None:
     return fields
 
 
+def slot_setters(cls: Any, names: list[str]) -> list[Any] | None:
+    """The setters of the slots ``names`` of ``cls``, when setting them is all ``cls()`` does.
+
+    ``None`` unless ``cls`` is an attrs class whose fields are exactly ``names``, kept in slots
+    (no ``__dict__``, no hidden slot such as a cached hash), with no validator, converter or
+    init hook: then an instance made by ``object.__new__`` with every slot set is the one
+    ``cls(**fields)`` makes, for a fraction of the cost of attrs' keyword ``__init__`` (a bulk
+    look-up makes two objects per number). The flat-record hook and the bulk run's results use
+    it; a class it refuses is built through its ``__init__``.
+    """
+    import attrs
+
+    if not attrs.has(cls):
+        return None
+    slots: set[str] = set()
+    for klass in cls.__mro__[:-1]:  # object's own slots aside
+        if "__slots__" not in vars(klass):
+            return None  # a class of the chain has a __dict__
+        own = vars(klass)["__slots__"]
+        slots.update((own,) if isinstance(own, str) else own)
+    slots.discard("__weakref__")
+    fields = {field.name: field for field in attrs.fields(cls)}
+    if slots != set(names) or set(fields) != set(names) or len(names) != len(fields):
+        return None
+    if any(hasattr(cls, hook) for hook in ("__attrs_pre_init__", "__attrs_post_init__")):
+        return None
+    setters = []
+    for name in names:
+        field = fields[name]
+        descriptor = vars(cls).get(name)
+        if (
+            field.validator is not None
+            or field.converter is not None
+            or not isinstance(descriptor, types.MemberDescriptorType)
+        ):
+            return None
+        setters.append(descriptor.__set__)
+    return setters
+
+
 def _make_flat_hook(cls: Any) -> Any:
     # Exactly what cattrs' generated hook does through each field's optional hook (absent, None
     # and "" all give the default None; any other value goes through the str/int hook), written
@@ -165,28 +211,41 @@ def _make_flat_hook(cls: Any) -> Any:
     fields = _flat_fields(cls) or []
     lines = ["def hook(data, _):", "    get = data.get"]
     for n, (name, scalar) in enumerate(fields):
-        lines.append(f"    v{n} = get({name!r})")
+        v = f"v{n}"
+        lines.append(f"    {v} = get({name!r})")
+        # A str first: the gateway's usual value, settled by one class check and its truth.
+        lines.append(f"    if {v}.__class__ is str:")
         if scalar is _str:
-            lines.append(
-                f"    if v{n} is not None and v{n}.__class__ is not str: v{n} = _str(v{n}, str)"
-            )
-        else:
-            lines.append(f"    if v{n} is None or v{n}.__class__ is int: pass")
-            lines.append(f"    elif v{n} == '': v{n} = None")
-            # What _int does to a str of ASCII digits, minus its type checks; any other value
-            # (Arabic-Indic digits, "1_0", a float) goes through _int, which refuses it.
-            lines.append(f"    elif v{n}.__class__ is str and _int_text(v{n}): v{n} = int(v{n})")
-            lines.append(f"    else: v{n} = _int(v{n}, int)")
+            lines.append(f"        if not {v}: {v} = None")
+            lines.append(f"    elif {v} is not None: {v} = _str({v}, str)")
             continue
-        lines.append(f"    elif v{n} == '': v{n} = None")
-    names = ", ".join(f"{name}=v{n}" for n, (name, _) in enumerate(fields))
-    lines.append(f"    return cls({names})")
+        # What _int does to a str of ASCII digits, minus its type checks (plain digits, the
+        # usual case, even without the regular expression); any other value (Arabic-Indic
+        # digits, "1_0", a float) goes through _int, which refuses it.
+        lines.append(
+            f"        if {v}.isdigit() and {v}.isascii() and len({v}) <= 30: {v} = int({v})"
+        )
+        lines.append(f"        elif not {v}: {v} = None")
+        lines.append(f"        elif _int_text({v}): {v} = int({v})")
+        lines.append(f"        else: {v} = _int({v}, int)")
+        lines.append(f"    elif {v} is not None and {v}.__class__ is not int: {v} = _int({v}, int)")
     scope: dict[str, Any] = {
         "cls": cls,
+        "_new": object.__new__,
         "_str": _str,
         "_int": _int,
         "_int_text": _INT_TEXT.fullmatch,
     }
+    setters = slot_setters(cls, [name for name, _ in fields])
+    if setters is None:
+        names = ", ".join(f"{name}=v{n}" for n, (name, _) in enumerate(fields))
+        lines.append(f"    return cls({names})")
+    else:
+        lines.append("    self = _new(cls)")
+        for n, setter in enumerate(setters):
+            scope[f"_set{n}"] = setter
+            lines.append(f"    _set{n}(self, v{n})")
+        lines.append("    return self")
     exec("\n".join(lines), scope)  # source built above from the class's own field names
     return scope["hook"]
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import html
 import json
+import re
 from collections.abc import Iterator, Mapping
 from urllib.parse import quote, quote_plus
 
@@ -93,6 +94,28 @@ class Form(Mapping[str, str]):
     def __repr__(self) -> str:
         shown = {k: MASK if k in ("psw", "apikey") else v for k, v in self._data.items()}
         return f"Form({shown!r})"
+
+    def encoded(self) -> bytes:
+        """The body as ``application/x-www-form-urlencoded``, byte for byte ``urlencode``'s.
+
+        urllib quotes byte by byte in Python; a list of 100 numbers took it ~90 µs. Values of
+        letters, digits, ``,._~-`` (phone lists, ids, flags) need at most the commas escaped.
+        Call it straight into the request: a local holding the result would show the password
+        in a traceback's captured locals.
+        """
+        return "&".join(
+            [f"{quote_plus(k)}={_form_value(v)}" for k, v in self._data.items()]
+        ).encode("ascii")
+
+
+# What quote_plus leaves as it is, plus the comma (which it writes as %2C).
+_PLAIN_OR_COMMA = re.compile(r"[A-Za-z0-9_.~,-]*")
+
+
+def _form_value(value: str) -> str:
+    if _PLAIN_OR_COMMA.fullmatch(value):
+        return value.replace(",", "%2C")
+    return quote_plus(value)
 
 
 def _variants(secret: str) -> set[str]:

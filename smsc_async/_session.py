@@ -175,7 +175,10 @@ def _client_timeout(client: httpx.AsyncClient) -> float:
 #: Fields of every request: answers in JSON, texts in UTF-8.
 _FORMAT = (("fmt", "3"), ("charset", "utf-8"))
 #: Headers of every request; only encodings the body reader can bound after decompression.
-_HEADERS = {"Accept-Encoding": ACCEPT_ENCODING}
+_HEADERS = {
+    "Accept-Encoding": ACCEPT_ENCODING,
+    "Content-Type": "application/x-www-form-urlencoded",
+}
 #: httpcore trace events that mean the request's bytes started to leave.
 _WRITE_EVENTS = frozenset(
     {"http11.send_request_headers.started", "http2.send_request_headers.started"}
@@ -623,7 +626,7 @@ class Session(MessageCalls, ChannelCalls, InfoCalls, DataCalls):
         request = self._client.build_request(
             "POST",
             self._base_url + endpoint.path,
-            data=Form(params, self._credentials, _FORMAT),
+            content=Form(params, self._credentials, _FORMAT).encoded(),
             headers=_HEADERS,
             extensions={"trace": progress} if endpoint.kind is Kind.SEND else None,
         )

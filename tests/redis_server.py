@@ -89,8 +89,12 @@ class RedisProcess:
         while self.process.poll() is None and time.monotonic() < deadline:
             try:
                 with redis.Redis(host="127.0.0.1", port=self.port, socket_timeout=0.5) as client:
-                    client.ping()
-                return True
+                    # The free port may have been taken meanwhile by another run's server (xdist
+                    # workers, a neighbour's suite): ours then fails to bind, and its tests
+                    # would share (and flush) a stranger's data. Only our own process will do.
+                    if int(client.info("server")["process_id"]) == self.process.pid:
+                        return True
+                    break
             except redis.ConnectionError:
                 time.sleep(0.02)
         self.kill()
