@@ -25,6 +25,15 @@ from smsc_async.testing._records import (
 
 pytestmark = pytest.mark.anyio
 
+
+@pytest.fixture
+def anyio_backend() -> str:
+    # What the emulator answers does not depend on the event loop (its clock here is a fake
+    # one): asyncio only. Its loop-dependent parts (delays, drops, rule windows, served
+    # sockets) run on both backends in test_emulator_faults.py and test_emulator_rules.py.
+    return "asyncio"
+
+
 #: A frozen clock at noon, 15 March 2024, Moscow: every date in a body is known.
 START = dt.datetime(2024, 3, 15, 12, 0, tzinfo=MOSCOW)
 NOON = "15.03.2024 12:00:00"

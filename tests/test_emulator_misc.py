@@ -22,6 +22,15 @@ from .test_emulator_management import START, Gateway
 
 pytestmark = pytest.mark.anyio
 
+
+@pytest.fixture
+def anyio_backend() -> str:
+    # What the emulator answers does not depend on the event loop (its clock here is a fake
+    # one): asyncio only. Its loop-dependent parts (delays, drops, rule windows, served
+    # sockets) run on both backends in test_emulator_faults.py and test_emulator_rules.py.
+    return "asyncio"
+
+
 OP, DOCS, PING, INBOUND, WAIT, GET, SEND = (
     "/sys/op_templates.php",
     "/sys/documents.php",

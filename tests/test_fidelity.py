@@ -26,6 +26,15 @@ from smsc_async.testing._endpoints.status import moscow_date
 
 pytestmark = pytest.mark.anyio
 
+
+@pytest.fixture
+def anyio_backend() -> str:
+    # What the emulator answers does not depend on the event loop (its clock here is a fake
+    # one): asyncio only. Its loop-dependent parts (delays, drops, rule windows, served
+    # sockets) run on both backends in test_emulator_faults.py and test_emulator_rules.py.
+    return "asyncio"
+
+
 MTS = "79161234567"  # MTS Moscow in the emulator's number table: MCC 250, MNC 01
 AUTH: dict[str, Any] = {"login": "demo", "psw": "demo"}
 UTC = dt.timezone.utc
