@@ -156,7 +156,7 @@ class Held:
                 outer.answered.append(time.monotonic())
                 return await self.lease.__aexit__(*exc)
 
-        limiter.slot = lambda path, params: Timed(slot(path, params))  # type: ignore[method-assign]
+        limiter.slot = lambda path, params, **options: Timed(slot(path, params, **options))  # type: ignore[method-assign]
 
     def figures(self, limit: int, window: float) -> tuple[float, float]:
         """Mean slot-holding time and mean delay from a slot's reopening to its next use."""
