@@ -11,7 +11,8 @@ from __future__ import annotations
 
 import random
 import time
-from collections.abc import Iterator
+from collections.abc import Awaitable, Callable, Iterator
+from typing import TypeVar
 
 import anyio
 import pytest
@@ -23,6 +24,8 @@ from smsc_async._errors import LimiterUnavailableError
 from smsc_async.redis import RedisBackend
 from smsc_async.testing import Emulator, Fault
 from tests.redis_server import RedisProcess, all_keys, private_redis, redis_server, redis_url  # noqa: F401
+
+T = TypeVar("T")
 
 pytestmark = [
     pytest.mark.redis,
@@ -169,13 +172,24 @@ async def test_late_replies_to_a_sleeping_redis_leak_nothing(
             await _no_leaked_place(client, backend)
 
 
+async def _before_the_fault(call: Callable[[], Awaitable[T]]) -> T:
+    """``call()`` while Redis is healthy: a loaded machine may miss the short timeout once (the
+    first call under trio also starts the thread and loads the scripts); try again then."""
+    for _ in range(19):
+        try:
+            return await call()
+        except LimiterUnavailableError:
+            await anyio.sleep(0.1)
+    return await call()
+
+
 @pytest.mark.anyio
 async def test_a_three_second_pause_then_the_login_is_usable_at_once(
     private_redis: RedisProcess,  # noqa: F811
 ) -> None:
     async with RedisBackend.from_url(private_redis.url, timeout=0.5, lease_ttl=LEASE) as root:
         backend = root.bind("pause")
-        held = [await backend.acquire((CAP,)) for _ in range(CAP.limit)]
+        held = [await _before_the_fault(lambda: backend.acquire((CAP,))) for _ in range(CAP.limit)]
         assert all(isinstance(r, Reservation) for r in held)
         outcomes: list[type[BaseException] | str] = []
 
