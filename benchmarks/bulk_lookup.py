@@ -32,11 +32,13 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import gc
 import json
 import multiprocessing
 import random
 import resource
 import socket
+import statistics
 import subprocess
 import sys
 import time
@@ -52,7 +54,7 @@ import httpx
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from _pairs import apaired, emit
+from _pairs import apaired, emit, paired
 
 from smsc_async import RateLimits, RetryPolicy, Session, _bulk
 from smsc_async._constants import DEFAULT_LOOKUP_BATCH, DEFAULT_LOOKUP_CONCURRENCY
@@ -172,6 +174,7 @@ class OneTable:
     """The de-duplication set as it was: one open-addressing table, rehashed whole when full."""
 
     __slots__ = ("_bits", "_mask", "_size", "_table")
+    grew = False  # the reader's cue to yield after a rehash: this set never gives it
 
     def __init__(self) -> None:
         self._bits = 12
@@ -235,6 +238,29 @@ class LagProbe:
                 self.worst_cpu = stall
 
 
+class Collections:
+    """The garbage collector's passes during a run: how many of each generation, the longest."""
+
+    def __init__(self) -> None:
+        self.count = [0, 0, 0]
+        self.longest = [0.0, 0.0, 0.0]
+        self._started = 0.0
+
+    def __call__(self, phase: str, info: dict[str, Any]) -> None:
+        if phase == "start":
+            self._started = time.thread_time()
+            return
+        generation = info["generation"]
+        self.count[generation] += 1
+        self.longest[generation] = max(self.longest[generation], time.thread_time() - self._started)
+
+    def figures(self) -> dict[str, Any]:
+        return {
+            "gc_collections": self.count,
+            "gc_longest_ms": [round(x * 1e3, 3) for x in self.longest],
+        }
+
+
 _ENTRY = (
     '{"phone":"%s","country":"Россия","operator":"МТС","region":"Москва","mcc":"250",'
     '"mnc":"01","tz":"3"}'
@@ -275,6 +301,14 @@ async def loop_run(numbers: int, batch: int, which: str) -> dict[str, Any]:
     probe = LagProbe()
     before = rss_mb()
     done = 0
+    # A fresh interpreter has never run a full collection, and its first one comes after ten
+    # collections of the middle generation whatever the program does: 8-15 ms here over the
+    # ~40,000 objects the imports leave, at a random moment of the run. A server doing bulk
+    # look-ups is past it; the run starts as one that is, and reports every collection it
+    # brings on (a full one would mean the run leaves long-lived objects behind).
+    gc.collect()
+    passes = Collections()
+    gc.callbacks.append(passes)
     async with anyio.create_task_group() as tg:
         tg.start_soon(probe.run)
         await anyio.sleep(0.01)
@@ -286,6 +320,7 @@ async def loop_run(numbers: int, batch: int, which: str) -> dict[str, Any]:
         cpu = time.process_time() - cpu0
         elapsed = time.perf_counter() - started
         tg.cancel_scope.cancel()
+    gc.callbacks.remove(passes)
     # The stub's own share (writing the answers) is measured apart and taken out.
     parts = [[f"7916{i:07d}" for i in range(k, k + batch)] for k in range(0, 20 * batch, batch)]
     t0 = time.process_time()
@@ -296,14 +331,17 @@ async def loop_run(numbers: int, batch: int, which: str) -> dict[str, Any]:
     assert done == numbers
     stalls = sorted(probe.stalls)
     return {
-        "stall_cpu_p999_ms": round(stalls[int(len(stalls) * 0.999)] * 1e3, 3),
-        "stalls_over_10ms": sum(1 for x in stalls if x > 0.010),
-        "probe_wakeups": len(stalls),
         "set": which,
         "numbers": numbers,
         "batch": batch,
         "stall_cpu_ms": round(probe.worst_cpu * 1e3, 3),
         "stall_wall_ms": round(probe.worst_wall * 1e3, 3),
+        "stall_cpu_p999_ms": round(stalls[int(len(stalls) * 0.999)] * 1e3, 3),
+        "stall_cpu_p99_ms": round(stalls[int(len(stalls) * 0.99)] * 1e3, 3),
+        "stalls_over_5ms": sum(1 for x in stalls if x > 0.005),
+        "stalls_over_10ms": sum(1 for x in stalls if x > 0.010),
+        "probe_wakeups": len(stalls),
+        **passes.figures(),
         "cpu_us_per_number": round(cpu / numbers * 1e6 - stub_us, 3),
         "stub_us_per_number": round(stub_us, 3),
         "elapsed_s": round(elapsed, 2),
@@ -312,36 +350,92 @@ async def loop_run(numbers: int, batch: int, which: str) -> dict[str, Any]:
     }
 
 
+def _spread(values: list[float]) -> dict[str, float]:
+    ordered = sorted(values)
+    return {
+        "median": round(statistics.median(ordered), 3),
+        "low": round(ordered[0], 3),
+        "high": round(ordered[-1], 3),
+    }
+
+
 def loop_part(args: argparse.Namespace) -> dict[str, Any]:
-    """Each variant in its own process, so each peak RSS is its own."""
-    runs = {}
-    for which, batch in (("ours", DEFAULT_LOOKUP_BATCH), ("one-table", DEFAULT_LOOKUP_BATCH),
-                         ("ours", 100)):  # fmt: skip
+    """Each run in its own process (so each peak RSS is its own), ``--loop-runs`` of each.
+
+    The longest stall of one run is the maximum of some 10,000 probe wake-ups: one unlucky turn
+    of the loop (or of the machine) sets it. So each variant runs several times, ours and the
+    one-table baseline at the default batch in interleaved pairs (``_pairs.paired``, one run a
+    slice), and the figures are the median of the runs' longest stalls with their range, the
+    ratio the median of the paired ratios -- beside the longest stall of all the runs, which is
+    what the goal bounds.
+    """
+    runs: dict[str, list[dict[str, Any]]] = {}
+
+    def one(which: str, batch: int) -> dict[str, Any]:
         out = subprocess.run(
             [sys.executable, __file__, "--part", "loop-one", "--set", which,
              "--batch-size", str(batch), "--numbers", str(args.numbers)],
             check=True, capture_output=True, text=True,
         ).stdout  # fmt: skip
-        runs[f"{which}@{batch}"] = json.loads(out.strip().splitlines()[-1])
-    ours, old = runs[f"ours@{DEFAULT_LOOKUP_BATCH}"], runs[f"one-table@{DEFAULT_LOOKUP_BATCH}"]
-    print(f"loop: {args.numbers:,} numbers, no network (answers by a stub), asyncio")
-    for key, r in runs.items():
-        print(
-            f"  {key:<14} longest stall {r['stall_cpu_ms']:7.2f} ms CPU "
-            f"({r['stall_wall_ms']:.2f} ms wall; 99.9th percentile "
-            f"{r['stall_cpu_p999_ms']:.2f} ms, "
-            f"{r['stalls_over_10ms']} of {r['probe_wakeups']:,} over 10 ms), "
-            f"peak RSS {r['peak_rss_mb']:.1f} MB (start {r['rss_start_mb']:.1f}), "
-            f"client CPU {r['cpu_us_per_number']:.2f} µs/number "
-            f"(stub's {r['stub_us_per_number']:.2f} taken out)"
-        )
-    ratio = ours["stall_cpu_ms"] / old["stall_cpu_ms"] if old["stall_cpu_ms"] else float("nan")
-    print(
-        f"  longest stall: ours {ours['stall_cpu_ms']:.2f} ms, one table {old['stall_cpu_ms']:.2f}"
-        f" ms: ratio {ratio:.3f} (goal < 10 ms at 1 M); peak RSS {ours['peak_rss_mb']:.1f} MB "
-        "(goal < 100 MB)"
+        run = json.loads(out.strip().splitlines()[-1])
+        runs.setdefault(f"{which}@{batch}", []).append(run)
+        return run
+
+    default = DEFAULT_LOOKUP_BATCH
+    pair = paired(
+        lambda: one("one-table", default)["stall_cpu_ms"],
+        lambda: one("ours", default)["stall_cpu_ms"],
+        slices=args.loop_runs,
+        warmup=0,
+        quiet_gc=False,  # each run is its own process
     )
-    return {"runs": runs, "stall_ratio_ours_over_one_table": round(ratio, 4)}
+    for _ in range(args.loop_runs):
+        one("ours", 100)
+    print(
+        f"loop: {args.numbers:,} numbers, no network (answers by a stub), asyncio, "
+        f"{args.loop_runs} runs of each, each in its own process"
+    )
+    summary: dict[str, Any] = {}
+    for key, group in runs.items():
+        figures = {
+            name: _spread([r[name] for r in group])
+            for name in ("stall_cpu_ms", "stall_wall_ms", "stall_cpu_p999_ms", "peak_rss_mb",
+                         "cpu_us_per_number")
+        }  # fmt: skip
+        worst = max(r["stall_cpu_ms"] for r in group)
+        full = sum(r["gc_collections"][2] for r in group)
+        summary[key] = {
+            **figures,
+            "stall_cpu_ms_max": worst,
+            "stalls_over_10ms": sum(r["stalls_over_10ms"] for r in group),
+            "full_collections": full,
+        }
+        st, wall = figures["stall_cpu_ms"], figures["stall_wall_ms"]
+        p999 = figures["stall_cpu_p999_ms"]
+        print(
+            f"  {key:<14} longest stall: median {st['median']:7.2f} ms CPU "
+            f"(runs {st['low']:.2f}-{st['high']:.2f}; wall median {wall['median']:.2f}), "
+            f"longest of all {worst:.2f} ms; 99.9th percentile {p999['median']:.2f} ms "
+            f"({p999['low']:.2f}-{p999['high']:.2f}); "
+            f"{summary[key]['stalls_over_10ms']} wake-ups over 10 ms; full collections {full}; "
+            f"peak RSS {figures['peak_rss_mb']['high']:.1f} MB; "
+            f"client CPU {figures['cpu_us_per_number']['median']:.2f} µs/number"
+        )
+    ours = summary[f"ours@{default}"]
+    worst = max(ours["stall_cpu_ms_max"], summary["ours@100"]["stall_cpu_ms_max"])
+    rss = max(ours["peak_rss_mb"]["high"], summary["ours@100"]["peak_rss_mb"]["high"])
+    print("  " + pair.line("ms", "one table", "ours"))
+    print(
+        f"  longest stall of all our runs {worst:.2f} ms (goal < 10 ms at 1 M: "
+        f"{'met' if worst < 10 else 'not met'}); peak RSS {rss:.1f} MB (goal < 100 MB)"
+    )
+    return {
+        "runs": runs,
+        "summary": summary,
+        "stall_ours_over_one_table": pair.as_dict(),
+        "longest_stall_ms": worst,
+        "peak_rss_mb": rss,
+    }
 
 
 # -- over HTTP ------------------------------------------------------------------------------------
@@ -548,6 +642,7 @@ def main() -> None:
     parser.add_argument("--part", choices=["all", "loop", "http", "ceiling", "loop-one"],
                         default="all")  # fmt: skip
     parser.add_argument("--numbers", type=int, default=1_000_000, help="loop part")
+    parser.add_argument("--loop-runs", type=int, default=3, help="loop part: runs of each")
     parser.add_argument(
         "--set", choices=["ours", "one-table"], default="ours", help=argparse.SUPPRESS
     )

@@ -19,6 +19,8 @@ import re
 from array import array
 from collections import deque
 from collections.abc import AsyncIterable, Awaitable, Callable, Iterable, Sequence
+from itertools import repeat
+from operator import attrgetter
 from types import TracebackType
 from typing import Union
 
@@ -60,8 +62,13 @@ _READER_CHECKPOINT = 32
 # by the hash's top bits and probed with the next _INDEX_BITS.
 _TABLE_BITS = 10
 _INDEX_BITS = 64 - _TABLE_BITS
+_TABLE_MASK = (1 << _TABLE_BITS) - 1
 _FIRST_BITS = 4
 _EMPTY_TABLE = bytes(8 << _FIRST_BITS)
+# Table k doubles when more than (0.5 + 0.2 k / 2**_TABLE_BITS) of its slots are taken.
+_LOAD_BASE = 5 << (_TABLE_BITS + 10)  # 0.5 in units of 1 / (10 * 2**(_TABLE_BITS + 10))
+_LOAD_STEP = 2 << 10
+_LOAD_UNIT = 10 << (_TABLE_BITS + 10)
 
 # First digits of a plain-digit number that normalize_phone returns as it is, whatever its length.
 _PLAIN = frozenset("1234567")
@@ -104,41 +111,56 @@ class _NumberSet:
     """A set of phone numbers held as 64-bit integers in 1024 small open-addressing tables.
 
     A Python ``set`` of strings costs about 100 bytes per number; this costs 8 bytes per slot at a
-    load between 0.35 and 0.7, so a million numbers take 12-24 MB. Numbers are 7-15 digits without
-    a leading zero, so each fits an ``int64`` and ``0`` can mark an empty slot.
+    load between 0.35 and 0.7 over all tables, so a million numbers take 12-24 MB. Numbers are 7-15
+    digits without a leading zero, so each fits an ``int64`` and ``0`` can mark an empty slot.
 
     The top bits of a number's hash pick its table. A full table is rehashed alone, in pure
     Python and so without a pause for other tasks: at a million numbers that is about a
-    thousand numbers (~1 ms), where one big table would stop the event loop for hundreds of
-    milliseconds to rehash all of them at once.
+    thousand numbers (~0.3 ms), where one big table would stop the event loop for hundreds of
+    milliseconds to rehash all of them at once. Tables fill at one pace (and a numbering plan's
+    regular ranges fill them more evenly still), so were they all to double at the same load they
+    would all double within a few thousand numbers, dozens per stretch of the reader: table
+    ``k`` doubles at a load of ``0.5 + 0.2 k / 1024`` instead, which spreads the 1024 doublings of
+    each size evenly over a fifth of that size's filling. :attr:`grew` tells the reader a table
+    was rehashed, so that it lets other tasks run before it reads on.
     """
 
-    __slots__ = ("_bits", "_size", "_sizes", "_tables")
+    __slots__ = ("_limits", "_masks", "_shifts", "_sizes", "_tables", "grew")
 
     def __init__(self) -> None:
         count = 1 << _TABLE_BITS
         self._tables = [array("q", _EMPTY_TABLE) for _ in range(count)]
-        self._bits = [_FIRST_BITS] * count  # log2 of each table's slots
+        # Per table, what its index needs: the hash's bits below the table's own, shifted down
+        # and masked (kept as they are used: the hash's arithmetic is on multi-digit ints).
+        self._shifts = [_INDEX_BITS - _FIRST_BITS] * count
+        self._masks = [(1 << _FIRST_BITS) - 1] * count
+        self._limits = [self._limit(which, _FIRST_BITS) for which in range(count)]
         self._sizes = [0] * count
-        self._size = 0
+        #: Whether a table was rehashed since the reader last cleared it.
+        self.grew = False
 
     def __len__(self) -> int:
-        return self._size
+        return sum(self._sizes)
 
     @property
     def nbytes(self) -> int:
         """Bytes held by the tables' slots."""
-        return sum(8 << bits for bits in self._bits)
+        return sum(8 * len(table) for table in self._tables)
+
+    @staticmethod
+    def _limit(which: int, bits: int) -> int:
+        """The most numbers table ``which`` holds at ``2**bits`` slots before it doubles."""
+        return ((_LOAD_BASE + _LOAD_STEP * which) << bits) // _LOAD_UNIT
 
     def add(self, number: int) -> bool:
         """Add ``number``; whether it was new."""
-        # Fibonacci hashing spreads consecutive numbers (a numbering plan's ranges) over tables.
-        h = (number * 0x9E3779B97F4A7C15) & 0xFFFFFFFFFFFFFFFF
-        which = h >> _INDEX_BITS
+        # Fibonacci hashing spreads consecutive numbers (a numbering plan's ranges) over tables:
+        # the top bits of the product's low 64 pick the table, the next ones the slot.
+        h = number * 0x9E3779B97F4A7C15
+        which = (h >> _INDEX_BITS) & _TABLE_MASK
         table = self._tables[which]
-        bits = self._bits[which]
-        mask = (1 << bits) - 1
-        i = (h >> (_INDEX_BITS - bits)) & mask
+        mask = self._masks[which]
+        i = (h >> self._shifts[which]) & mask
         while True:
             slot = table[i]
             if slot == 0:
@@ -147,28 +169,29 @@ class _NumberSet:
                 return False
             i = (i + 1) & mask
         table[i] = number
-        self._size += 1
-        size = self._sizes[which] + 1
-        self._sizes[which] = size
-        if size * 10 > 7 << bits:
+        sizes = self._sizes
+        size = sizes[which] + 1
+        sizes[which] = size
+        if size > self._limits[which]:
             self._grow(which)
         return True
 
     def _grow(self, which: int) -> None:
         old = self._tables[which]
-        bits = self._bits[which] + 1
-        table = array("q", bytes(8 << bits))
-        mask = (1 << bits) - 1
+        shift = self._shifts[which] - 1
+        mask = 2 * self._masks[which] + 1
+        table = array("q", bytes(8 * (mask + 1)))
         for number in old:
             if number:
-                i = (
-                    ((number * 0x9E3779B97F4A7C15) & 0xFFFFFFFFFFFFFFFF) >> (_INDEX_BITS - bits)
-                ) & mask
+                i = ((number * 0x9E3779B97F4A7C15) >> shift) & mask
                 while table[i]:
                     i = (i + 1) & mask
                 table[i] = number
         self._tables[which] = table
-        self._bits[which] = bits
+        self._shifts[which] = shift
+        self._masks[which] = mask
+        self._limits[which] = self._limit(which, _INDEX_BITS - shift)
+        self.grew = True
 
 
 @attrs.frozen(kw_only=True)
@@ -231,43 +254,55 @@ class _Failure:
 _Item = Union[list[LookupResult], _Failure]  # noqa: UP007 (a runtime alias on Python 3.10)
 
 
-def _result_maker() -> Callable[[str, OperatorInfo], LookupResult]:
-    """``LookupResult(phone=phone, info=info)`` as a plain function, the fastest way there is.
+def _result_maker() -> Callable[[Sequence[str], Sequence[OperatorInfo]], list[LookupResult]]:
+    """``[LookupResult(phone=p, info=i) for p, i in zip(phones, infos)]``, the fastest way there is.
 
-    A run makes one per number; setting the three slots straight costs a third less than
-    attrs' keyword ``__init__`` and makes the same object (see
-    :func:`~smsc_async._converter.slot_setters`).
+    A run makes one result per number; setting the three slots straight, a column at a time
+    (``map`` runs the setters without a Python loop), costs half of attrs' keyword ``__init__``
+    and makes the same objects (see :func:`~smsc_async._converter.slot_setters`).
     """
     setters = slot_setters(LookupResult, ["phone", "info", "error"])
     if setters is None:
-        return lambda phone, info: LookupResult(phone=phone, info=info)
+        return lambda phones, infos: [
+            LookupResult(phone=phone, info=info) for phone, info in zip(phones, infos, strict=True)
+        ]
     set_phone, set_info, set_error = setters
     new = object.__new__
 
-    def found(phone: str, info: OperatorInfo) -> LookupResult:
-        result: LookupResult = new(LookupResult)
-        set_phone(result, phone)
-        set_info(result, info)
-        set_error(result, None)
-        return result
+    def found(phones: Sequence[str], infos: Sequence[OperatorInfo]) -> list[LookupResult]:
+        count = len(phones)
+        results: list[LookupResult] = list(map(new, repeat(LookupResult, count)))
+        deque(map(set_phone, results, phones), 0)
+        deque(map(set_info, results, infos), 0)
+        deque(map(set_error, results, repeat(None, count)), 0)
+        return results
 
     return found
 
 
 _found = _result_maker()
+_PHONE_OF = attrgetter("phone")
+_ERROR_CODE_OF = attrgetter("error_code")
 
 
 def _match(part: Sequence[str], infos: Sequence[OperatorInfo]) -> list[LookupResult]:
     """Pair each number of ``part`` with its entry of the gateway's answer."""
-    if len(infos) == len(part):
-        # The usual answer: one entry per number, in order, echoing the digits sent.
+    count = len(part)
+    if (
+        len(infos) == count
+        and list(map(_ERROR_CODE_OF, infos)).count(None) == count
+        and list(map(_PHONE_OF, infos)) == part
+    ):
+        # The usual answer: one entry per number, in order, echoing the digits sent, all found.
+        return _found(part, infos)
+    if len(infos) == count:
+        # One entry per number in order, some of them not found.
         results = []
-        found = _found
         for phone, entry in zip(part, infos, strict=True):
             if entry.phone != phone:
                 break
             if entry.error_code is None:
-                results.append(found(phone, entry))
+                results.append(LookupResult(phone=phone, info=entry))
             else:
                 failure = api_error("info", entry.error_code, entry.error or "")
                 results.append(LookupResult(phone=phone, error=failure))
@@ -651,7 +686,10 @@ class _Reader:
         self._rejected: list[LookupResult] = []
 
     def take(self, item: object) -> bool:
-        """Take one input item; whether a batch or a result is ready for :meth:`send`."""
+        """Take one input item; whether to :meth:`send` now.
+
+        That is when a batch or a result is ready, or when a table of the set was just rehashed.
+        """
         lookup = self._lookup
         if item.__class__ is str:
             text: str = item.strip()
@@ -679,12 +717,18 @@ class _Reader:
             lookup._queued += 1
             self._rejected.append(LookupResult(phone=text, error=exc))
             return True
-        if not self._seen.add(int(phone)):
+        seen = self._seen
+        if not seen.add(int(phone)):
             lookup._unread_hint_lost += 1
             return False
         lookup._queued += 1
         batch = self._batch
         batch.append(phone)
+        if seen.grew:
+            # A table was rehashed (up to ~0.3 ms at a million numbers): that is this stretch's
+            # work done, whatever its length, so other tasks run before the next rehash.
+            seen.grew = False
+            return True
         return len(batch) >= lookup._batch_size
 
     async def send(self) -> None:

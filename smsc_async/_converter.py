@@ -134,6 +134,9 @@ def _make_optional_hook(converter: cattrs.Converter, tp: Any) -> Any:
 
 
 _FLAT_SCALARS: dict[Any, Any] = {str: _str, int: _int}
+# Small integers as str() writes them (what int() reads them as, and what _int gives for each):
+# a dict look-up costs a third of checking the text and reading it.
+_SMALL_INTS = {str(n): n for n in range(-100, 1000)}
 
 
 def _flat_fields(cls: Any) -> list[tuple[str, Any]] | None:
@@ -219,11 +222,14 @@ def _make_flat_hook(cls: Any) -> Any:
             lines.append(f"        if not {v}: {v} = None")
             lines.append(f"    elif {v} is not None: {v} = _str({v}, str)")
             continue
-        # What _int does to a str of ASCII digits, minus its type checks (plain digits, the
-        # usual case, even without the regular expression); any other value (Arabic-Indic
-        # digits, "1_0", a float) goes through _int, which refuses it.
+        # What _int does to a str, minus its type checks: a small number written plainly
+        # (the usual "3") is looked up, other plain digits are read without the regular
+        # expression; any other value (Arabic-Indic digits, "1_0", a float) goes through _int,
+        # which refuses it.
+        lines.append(f"        n = _small({v})")
+        lines.append(f"        if n is not None: {v} = n")
         lines.append(
-            f"        if {v}.isdigit() and {v}.isascii() and len({v}) <= 30: {v} = int({v})"
+            f"        elif {v}.isdigit() and {v}.isascii() and len({v}) <= 30: {v} = int({v})"
         )
         lines.append(f"        elif not {v}: {v} = None")
         lines.append(f"        elif _int_text({v}): {v} = int({v})")
@@ -235,6 +241,7 @@ def _make_flat_hook(cls: Any) -> Any:
         "_str": _str,
         "_int": _int,
         "_int_text": _INT_TEXT.fullmatch,
+        "_small": _SMALL_INTS.get,
     }
     setters = slot_setters(cls, [name for name, _ in fields])
     if setters is None:

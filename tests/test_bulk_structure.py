@@ -172,7 +172,7 @@ def test_a_slot_built_model_is_the_init_built_one(entry: Any) -> None:
 
 def test_a_slot_built_result_is_the_init_built_one() -> None:
     info = OperatorInfo(phone="79161234567", operator="МТС")
-    fast = _bulk._found("79161234567", info)
+    (fast,) = _bulk._found(["79161234567"], [info])
     built = LookupResult(phone="79161234567", info=info)
     assert type(fast) is LookupResult and fast.ok
     assert fast == built and hash(fast) == hash(built) and repr(fast) == repr(built)
