@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import functools
 import random
-from collections.abc import AsyncIterator, Callable, Iterator, Sequence
+from collections.abc import AsyncIterator, Callable, Iterable, Iterator, Sequence
 from typing import Any
 
 import anyio
@@ -128,6 +128,55 @@ def test_number_set_stays_compact() -> None:
     assert len(compact) == 100_000
     # 8 bytes per slot at a load of at least 0.35: at most ~23 bytes per number.
     assert compact.nbytes <= 100_000 * 23
+
+
+def _doublings(numbers: Iterable[int]) -> dict[int, list[int]]:
+    """Per table size, the positions in ``numbers`` whose adding made a table double to it."""
+    compact = _NumberSet()
+    slots = [len(table) for table in compact._tables]
+    at: dict[int, list[int]] = {}
+    for position, value in enumerate(numbers):
+        compact.add(value)
+        if compact.grew:  # the reader's cue
+            compact.grew = False
+            grown = [w for w, table in enumerate(compact._tables) if len(table) != slots[w]]
+            assert len(grown) == 1
+            (which,) = grown
+            assert len(compact._tables[which]) == 2 * slots[which]
+            slots[which] *= 2
+            at.setdefault(slots[which], []).append(position)
+    assert slots == [len(table) for table in compact._tables]  # no doubling went unflagged
+    return at
+
+
+def test_tables_double_at_staggered_loads() -> None:
+    for bits in range(4, 24):
+        limits = [_NumberSet._limit(which, bits) for which in range(1024)]
+        # Every table between a half and seven tenths full at most, each its own share.
+        assert all(0.5 <= limit / 2**bits < 0.7 for limit in limits)
+        assert limits == sorted(limits)
+        if bits >= 10:
+            assert limits[-1] - limits[0] >= 0.19 * 2**bits
+
+
+@pytest.mark.parametrize(
+    "numbers",
+    [
+        range(79_000_000_000, 79_000_300_000),  # a numbering plan's range, in order
+        [79_000_000_000 + 7_919 * i for i in range(300_000)],  # a stride: tables fill evenly
+    ],
+    ids=["consecutive", "stride"],
+)
+def test_tables_double_one_at_a_time(numbers: Sequence[int]) -> None:
+    """Numbers that fill the 1024 tables at one pace do not make them double together.
+
+    Were every table to double at the same load, all 1024 doublings to 512 slots would come
+    within 4,000-7,000 numbers of these (several in a stretch of the reader's 32 items); at
+    loads from 0.5 to 0.7 of 256 slots they spread over a fifth of 256 x 1024 numbers.
+    """
+    at = _doublings(numbers)
+    assert len(at[512]) == 1024
+    assert max(at[512]) - min(at[512]) >= 0.15 * 256 * 1024
 
 
 def test_match_by_phone_then_by_position() -> None:

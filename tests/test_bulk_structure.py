@@ -29,6 +29,7 @@ from smsc_async._bulk import BulkLookup, _Reader, normalize_phone
 from smsc_async._converter import get_converter, slot_setters
 from smsc_async._endpoints._base import decode
 from smsc_async._endpoints.info import OPERATOR_INFO
+from smsc_async._errors import api_error
 
 FIELDS = [field.name for field in attrs.fields(OperatorInfo)]
 USUAL = {
@@ -82,6 +83,14 @@ ODD_ENTRIES: list[Any] = [
     {**USUAL, "tz": " 3 "},
     {**USUAL, "tz": "-1"},
     {**USUAL, "tz": "+2"},
+    {**USUAL, "tz": "-100"},  # the ends of the small numbers looked up, and just past them
+    {**USUAL, "tz": "999"},
+    {**USUAL, "tz": "-101"},
+    {**USUAL, "tz": "1000"},
+    {**USUAL, "tz": "0"},
+    {**USUAL, "tz": "-0"},
+    {**USUAL, "tz": "007"},
+    {**USUAL, "tz": "3 "},
     {**USUAL, "mcc": "", "mnc": None},
     {**USUAL, "mnc": 1},  # a number where a code is due: its text, no leading zero to keep
     {"phone": "79990000001", "error": "operator not found", "error_code": 3},
@@ -312,3 +321,112 @@ def test_the_reader_reads_a_number_as_normalize_phone_does(text: str) -> None:
         assert not text.strip() or [r.phone for r in reader._rejected] == [text.strip()]
     else:
         assert reader._batch == [want] and reader._rejected == []
+
+
+def test_the_reader_hands_over_after_every_rehash() -> None:
+    # take() asks for a turn of the loop (send) when a batch is full, a bad item is reported,
+    # or a table of the set just doubled: a stretch of reading holds at most one rehash.
+    send, receive = anyio.create_memory_object_stream[Any](1)
+    with send, receive:
+        reader = _reader(send)  # batches of 1000
+        seen = reader._seen
+        doublings = 0
+        for k in range(20_000):
+            before = seen.nbytes
+            ready = reader.take(f"79{(k * 7_919) % 10**9:09d}")
+            grown = seen.nbytes != before
+            doublings += grown
+            assert ready == (grown or len(reader._batch) == 1000)
+            assert not seen.grew  # the cue is taken
+            if len(reader._batch) == 1000:
+                reader._batch = []  # as send() would
+        assert len(seen) == 20_000 and doublings >= 1024
+
+
+@given(
+    st.one_of(
+        st.integers(-2000, 2000).map(str),
+        st.integers(-2000, 2000).map(lambda n: f"{n:+d}"),
+        st.integers(0, 2000).map(lambda n: f"0{n}"),
+        st.text(alphabet="0123456789+- ", max_size=5),
+    )
+)
+def test_an_integer_field_reads_as_cattrs_reads_it(text: str) -> None:
+    fast = get_converter().get_structure_hook(OperatorInfo)
+    for entry in ({**USUAL, "tz": text}, {"phone": "1", "error": "x", "error_code": text}):
+        got = _outcome(lambda entry=entry: fast(entry, OperatorInfo))  # type: ignore[misc]
+        assert got == _outcome(lambda entry=entry: _plain(entry, OperatorInfo))  # type: ignore[misc]
+        if isinstance(got, OperatorInfo):
+            value = got.tz if "tz" in entry else got.error_code
+            assert value is None if text == "" else type(value) is int
+
+
+_PHONES = st.text(alphabet="0123456789", min_size=7, max_size=15)
+
+
+@given(
+    st.lists(
+        st.tuples(_PHONES, st.sampled_from(["МТС", "Билайн", ""]), st.booleans()),
+        max_size=30,
+        unique_by=lambda row: row[0],
+    ),
+    st.sampled_from(["as sent", "one missing", "one renamed"]),
+)
+def test_matching_gives_what_the_entry_by_entry_rule_gives(
+    rows: list[tuple[str, str, bool]], shape: str
+) -> None:
+    # The usual answer (one entry per number, in order, all found) is paired a column at a
+    # time; every answer must pair as the general rule pairs it, object for object.
+    part = [phone for phone, _, _ in rows]
+    infos = [
+        OperatorInfo(phone=phone, operator=operator or None)
+        if found
+        else OperatorInfo(phone=phone, error="operator not found", error_code=3)
+        for phone, operator, found in rows
+    ]
+    if shape == "one missing" and infos:
+        del infos[len(infos) // 2]
+    elif shape == "one renamed" and infos:
+        infos[0] = attrs.evolve(infos[0], phone="+" + (infos[0].phone or ""))
+    got = _bulk._match(part, infos)
+    want = _general_match(part, infos)
+    assert [type(r) for r in got] == [LookupResult] * len(part)
+    assert [(r.phone, r.info, repr(r.error)) for r in got] == [
+        (r.phone, r.info, repr(r.error)) for r in want
+    ]
+    assert [hash((r.phone, r.info)) for r in got] == [hash((r.phone, r.info)) for r in want]
+
+
+def _general_match(part: list[str], infos: list[OperatorInfo]) -> list[LookupResult]:
+    """The pairing rule written out plainly: by number, else the next entry left over."""
+    wanted = set(part)
+    by_phone: dict[str, OperatorInfo] = {}
+    spare: list[OperatorInfo] = []
+    for entry in infos:
+        key = entry.phone
+        if key is not None and key not in wanted:
+            try:
+                key = normalize_phone(key)
+            except ValueError:
+                key = None
+        if key is not None and key in wanted and key not in by_phone:
+            by_phone[key] = entry
+        else:
+            spare.append(entry)
+    results = []
+    for phone in part:
+        info = by_phone.get(phone) or (spare.pop(0) if spare else None)
+        if info is None:
+            error: Exception = ProtocolError(
+                "no entry for this number in the answer", endpoint="info"
+            )
+            results.append(LookupResult(phone=phone, error=error))
+        elif info.error_code is not None:
+            results.append(
+                LookupResult(
+                    phone=phone, error=api_error("info", info.error_code, info.error or "")
+                )
+            )
+        else:
+            results.append(LookupResult(phone=phone, info=attrs.evolve(info, phone=phone)))
+    return results
