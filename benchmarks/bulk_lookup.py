@@ -13,9 +13,15 @@ Parts (each prints its figures and one ``BENCH-JSON:`` line, see benchmarks/_pai
   waking every 1 ms) records the longest time the event loop went without running it, as wall
   time and as the CPU this process spent meanwhile (a preempting neighbour on a shared machine
   shows in the first, not in the second: our code can only stall the loop with CPU). Each run
-  is its own process, so its peak RSS is its own. The same-run baseline is the previous
-  de-duplication set, one table rehashed whole when it fills (``--set one-table``). Goals:
-  longest stall < 10 ms at 1 M numbers, peak RSS < 100 MB.
+  is its own process, so its peak RSS is its own, and starts past the interpreter's first full
+  garbage collection (which any young process meets, whatever it runs); the collections the
+  run itself brings on are counted. The same-run baseline is the previous de-duplication set,
+  one table rehashed whole when it fills (``--set one-table``). The longest stall of one run
+  is one unlucky turn of some 10,000: each variant runs ``--loop-runs`` times (ours and the
+  baseline in interleaved pairs), reported as the median of the runs' longest stalls with
+  their range, the 99.9th percentile, the paired ratio's median with its spread, and the
+  longest stall of all runs. Goals: longest stall < 10 ms at 1 M numbers at batch 50 (the
+  default) and 100, peak RSS < 100 MB.
 * ``http`` -- client CPU per number (process time: the kernel's share of each socket call
   counts too) over real HTTP to the emulator in its own process, at batch 50 (the default) and
   100, each session paired in interleaved slices with a floor that posts the same batches with

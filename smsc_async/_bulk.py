@@ -11,6 +11,12 @@ Both channels are bounded, so however long the input, at most ``2 * concurrency`
 set (:class:`_NumberSet`, about 12-24 bytes per distinct number). The task group lives inside an
 ``async with`` block so that leaving the block -- normally, by ``break``, by an error or by
 cancellation -- cancels the requests still in flight before the block is left.
+
+No part keeps the event loop from other tasks for long: the reader hands over every 32 items
+and after each rehash of one of the set's tables (a thousand numbers at a million), a worker's
+turn is one answer (decoding and matching one batch), and the results are made a column at a
+time. The objects a run makes die young -- one batch's worth in each stage -- so a run brings on
+no full garbage collection of the process's heap.
 """
 
 from __future__ import annotations
