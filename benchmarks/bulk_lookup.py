@@ -41,6 +41,7 @@ import contextlib
 import gc
 import json
 import multiprocessing
+import os
 import random
 import resource
 import socket
@@ -94,6 +95,20 @@ def rss_mb() -> float:
             return int(f.read().split()[1]) * resource.getpagesize() / 2**20
     except OSError:
         return peak_mb()
+
+
+def steal_ms() -> float | None:
+    """CPU time the hypervisor has taken from this machine's CPUs so far (Linux), in ms.
+
+    The guest counts a vCPU the host has preempted as running whatever ran on it: a burst of
+    steal during a run reads as a stall of our CPU, so each run says how much there was.
+    """
+    try:
+        with open("/proc/stat") as f:
+            fields = f.readline().split()
+    except OSError:
+        return None
+    return int(fields[8]) * 1000 / os.sysconf("SC_CLK_TCK") if len(fields) > 8 else None
 
 
 def peak_mb() -> float:
@@ -315,6 +330,7 @@ async def loop_run(numbers: int, batch: int, which: str) -> dict[str, Any]:
     gc.collect()
     passes = Collections()
     gc.callbacks.append(passes)
+    stolen = steal_ms()
     async with anyio.create_task_group() as tg:
         tg.start_soon(probe.run)
         await anyio.sleep(0.01)
@@ -327,6 +343,7 @@ async def loop_run(numbers: int, batch: int, which: str) -> dict[str, Any]:
         elapsed = time.perf_counter() - started
         tg.cancel_scope.cancel()
     gc.callbacks.remove(passes)
+    stolen_after = steal_ms()
     # The stub's own share (writing the answers) is measured apart and taken out.
     parts = [[f"7916{i:07d}" for i in range(k, k + batch)] for k in range(0, 20 * batch, batch)]
     t0 = time.process_time()
@@ -348,6 +365,7 @@ async def loop_run(numbers: int, batch: int, which: str) -> dict[str, Any]:
         "stalls_over_10ms": sum(1 for x in stalls if x > 0.010),
         "probe_wakeups": len(stalls),
         **passes.figures(),
+        "steal_ms": None if stolen is None or stolen_after is None else stolen_after - stolen,
         "cpu_us_per_number": round(cpu / numbers * 1e6 - stub_us, 3),
         "stub_us_per_number": round(stub_us, 3),
         "elapsed_s": round(elapsed, 2),
@@ -410,11 +428,13 @@ def loop_part(args: argparse.Namespace) -> dict[str, Any]:
         }  # fmt: skip
         worst = max(r["stall_cpu_ms"] for r in group)
         full = sum(r["gc_collections"][2] for r in group)
+        stolen = [r["steal_ms"] for r in group if r.get("steal_ms") is not None]
         summary[key] = {
             **figures,
             "stall_cpu_ms_max": worst,
             "stalls_over_10ms": sum(r["stalls_over_10ms"] for r in group),
             "full_collections": full,
+            "steal_ms": stolen,
         }
         st, wall = figures["stall_cpu_ms"], figures["stall_wall_ms"]
         p999 = figures["stall_cpu_p999_ms"]
@@ -424,7 +444,8 @@ def loop_part(args: argparse.Namespace) -> dict[str, Any]:
             f"longest of all {worst:.2f} ms; 99.9th percentile {p999['median']:.2f} ms "
             f"({p999['low']:.2f}-{p999['high']:.2f}); "
             f"{summary[key]['stalls_over_10ms']} wake-ups over 10 ms; full collections {full}; "
-            f"peak RSS {figures['peak_rss_mb']['high']:.1f} MB; "
+            + (f"steal {'/'.join(f'{x:.0f}' for x in stolen)} ms; " if stolen else "")
+            + f"peak RSS {figures['peak_rss_mb']['high']:.1f} MB; "
             f"client CPU {figures['cpu_us_per_number']['median']:.2f} µs/number"
         )
     ours = summary[f"ours@{default}"]
