@@ -15,8 +15,9 @@ cancellation -- cancels the requests still in flight before the block is left.
 No part keeps the event loop from other tasks for long: the reader hands over every 32 items
 and after each rehash of one of the set's tables (a thousand numbers at a million), a worker's
 turn is one answer (decoding and matching one batch), and the results are made a column at a
-time. The objects a run makes die young -- one batch's worth in each stage -- so a run brings on
-no full garbage collection of the process's heap.
+time. The objects a run makes die young, by reference counting, one batch's worth in each stage:
+a million numbers bring on a few collections of the youngest generation and none of the whole
+heap (a full collection is what long-lived objects piling up would bring round).
 """
 
 from __future__ import annotations
