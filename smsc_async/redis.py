@@ -139,6 +139,20 @@ local function keep(key, ms)
 end
 """
 
+# ``m``: the entry of KEYS[i] (``key``) for the token ``member``: the token itself, or
+# token#1, token#2... for a log's second and later occurrences in the request (``seen`` counts
+# them). The acquire, the release and the undo name a request's entries alike.
+_MEMBER = """
+  local m = member
+  local occ = seen[key]
+  if occ then
+    m = member .. '#' .. occ
+    seen[key] = occ + 1
+  else
+    seen[key] = 1
+  end
+"""
+
 # The admission check, common to acquire and wait: ARGV[1] holds from byte @POS@ per log
 # limit, window µs, and 2 * ahead + tend (tend 1: this process is due to tend the key). ZCARD
 # (O(1)) bounds a log's count from above (it also counts entries that stopped counting and
@@ -229,21 +243,16 @@ seen = {}
 for i = 1, #KEYS do
   local key = KEYS[i]
   local window = windows[i]
-  local m = member
-  local occ = seen[key]
-  if occ then
-    m = member .. '#' .. occ
-    seen[key] = occ + 1
-  else
-    seen[key] = 1
-  end
-  local score = now + lease + window
+@MEMBER@  local score = now + lease + window
   if i == 1 then
     -- The first entry doubles as the tombstone check: an undo left its token there.
     if redis.call('ZADD', key, 'NX', score, m) == 0 then
       if tonumber(redis.call('ZSCORE', key, m)) < 0 then return {-2, now} end
       return now  -- this very acquire ran before (a client's retry): it holds its entries
     end
+    if window == 0 and fresh[key] then redis.call('ZADD', key, '-inf', '') end
+  elseif window == 0 then
+    redis.call('ZADD', key, score, m, '-inf', '')
   else
     redis.call('ZADD', key, score, m)
   end
@@ -264,17 +273,32 @@ _ACQUIRE = _ACQUIRE_HEAD + _ACQUIRE_BODY
 def _shaped_acquire(shape: tuple[tuple[int, int], ...], lease_us: int) -> str:
     """The acquire for one shape of request (distinct logs of these limits and windows, µs).
 
-    Nobody waiting ahead, no key due for tending, every log's ZCARD below its limit: that
+    Nobody waiting ahead, no key due for tending, every log's ZCARD within its limit: that
     settles it, and the entries are taken in straight-line code with the figures written in.
     Otherwise the generic acquire runs, in the same call.
+
+    A cap's ZCARD counts its sentinel too (see ``_SENTINEL``), so a cap after the first log
+    fits while its ZCARD is at most its limit, and the ZADD that takes its place (and puts the
+    sentinel back if it was missing) tells which it was: two new members mean no sentinel, and
+    a cap whose ZCARD was its limit without one was full: the entries just taken are taken
+    back and the generic acquire decides. A cap as the first log asks for its sentinel
+    (ZSCORE) only when its ZCARD is its limit.
     """
-    cards = "".join(
-        f"local c{i} = redis.call('ZCARD', KEYS[{i}])\n" for i in range(1, len(shape) + 1)
-    )
-    fits = " and ".join(f"c{i} < {limit}" for i, (limit, _) in enumerate(shape, 1))
-    take = [f"  local member = string.sub(ARGV[1], {9 + 24 * len(shape)})"]
-    for i, (_, window) in enumerate(shape, 1):
+    n = len(shape)
+    cards = "".join(f"local c{i} = redis.call('ZCARD', KEYS[{i}])\n" for i in range(1, n + 1))
+    fits = []
+    for i, (limit, window) in enumerate(shape, 1):
+        if window > 0:
+            fits.append(f"c{i} < {limit}")
+        elif i > 1:
+            fits.append(f"c{i} <= {limit}")
+        else:
+            fits.append(f"(c1 < {limit} or c1 == {limit} and redis.call('ZSCORE', KEYS[1], ''))")
+    take = [f"  local member = string.sub(ARGV[1], {9 + 24 * n})"]
+    for i, (limit, window) in enumerate(shape, 1):
         score = f"now + {lease_us + window}"
+        # A new key gets its expiry: 2 * lease + window, in ms rounded up, + 1.
+        ms = -(-(2 * lease_us + window) // 1000) + 1
         if i == 1:
             take += [
                 f"  if redis.call('ZADD', KEYS[1], 'NX', {score}, member) == 0 then",
@@ -284,12 +308,32 @@ def _shaped_acquire(shape: tuple[tuple[int, int], ...], lease_us: int) -> str:
                 "    return now",
                 "  end",
             ]
+            if window > 0:
+                take.append(f"  if c1 == 0 then redis.call('PEXPIRE', KEYS[1], {ms}) end")
+            else:
+                take.append(
+                    "  if c1 == 0 then redis.call('ZADD', KEYS[1], '-inf', '')"
+                    f" redis.call('PEXPIRE', KEYS[1], {ms}) end"
+                )
+        elif window > 0:
+            take += [
+                f"  redis.call('ZADD', KEYS[{i}], {score}, member)",
+                f"  if c{i} == 0 then redis.call('PEXPIRE', KEYS[{i}], {ms}) end",
+            ]
         else:
-            take.append(f"  redis.call('ZADD', KEYS[{i}], {score}, member)")
-        # A new key gets its expiry: 2 * lease + window, in ms rounded up, + 1.
-        ms = -(-(2 * lease_us + window) // 1000) + 1
-        take.append(f"  if c{i} == 0 then redis.call('PEXPIRE', KEYS[{i}], {ms}) end")
-    fast = f"{cards}if {fits} then\n" + "\n".join(take) + "\n  return now\nend\n"
+            undo = " ".join(f"redis.call('ZREM', KEYS[{j}], member)" for j in range(1, i + 1))
+            take += [
+                f"  if redis.call('ZADD', KEYS[{i}], {score}, member, '-inf', '') == 2 then",
+                f"    if c{i} == 0 then redis.call('PEXPIRE', KEYS[{i}], {ms})",
+                f"    elseif c{i} == {limit} then {undo} break end",
+                "  end",
+            ]
+    # ``repeat ... until true``: a block to ``break`` out of, to the generic acquire.
+    fast = (
+        f"{cards}if {' and '.join(fits)} then repeat\n"
+        + "\n".join(take)
+        + "\n  return now\nuntil true end\n"
+    )
     return _ACQUIRE_HEAD + fast + _ACQUIRE_BODY
 
 
@@ -352,15 +396,7 @@ local seen = {}
 for i = 1, #KEYS do
   local key = KEYS[i]
   local window = struct.unpack('<d', spec, 8 * i + 1)
-  local m = member
-  local occ = seen[key]
-  if occ then
-    m = member .. '#' .. occ
-    seen[key] = occ + 1
-  else
-    seen[key] = 1
-  end
-  local span = 0
+@MEMBER@  local span = 0
   if window > 0 then
     -- Answered (or maybe seen by the gateway): counts one window from now.
     if sent == 1 or hold > 0 then span = window end
@@ -393,15 +429,7 @@ local member = string.sub(ARGV[1], 9 + 8 * #KEYS)
 local seen = {}
 for i = 1, #KEYS do
   local key = KEYS[i]
-  local m = member
-  local occ = seen[key]
-  if occ then
-    m = member .. '#' .. occ
-    seen[key] = occ + 1
-  else
-    seen[key] = 1
-  end
-  if i == 1 then
+@MEMBER@  if i == 1 then
     redis.call('ZADD', key, -(now + stay), m)
     local window = struct.unpack('<d', ARGV[1], 9)
     keep(key, math.ceil(math.max(stay, 2 * lease + window) / 1000) + 1)
@@ -476,7 +504,9 @@ class _Scripts:
 
     def _make(self, source: str) -> _Script:
         return _Script(
-            source.replace("@LEASE@", str(self.lease_us)).replace("@POLL@", str(self.poll_us))
+            source.replace("@MEMBER@", _MEMBER)
+            .replace("@LEASE@", str(self.lease_us))
+            .replace("@POLL@", str(self.poll_us))
         )
 
     def shaped(
