@@ -14,6 +14,7 @@ import threading
 import time
 import uuid
 from collections.abc import AsyncIterator, Iterator
+from typing import Any
 
 import anyio
 import pytest
@@ -751,12 +752,14 @@ def _set_state(
     pipe.execute()
 
 
-def _outcome(client: redis.Redis, keys: list[str], reply: object, now: int) -> object:
+def _outcome(
+    client: redis.Redis, keys: list[str], reply: Any, now: int
+) -> tuple[object, list[list[bytes]]]:
     # The wait (µs), if any, to a tenth of a second: the two runs read the clock a moment apart.
-    decided = (
-        "admitted" if isinstance(reply, int) else pytest.approx(int(reply[0]), abs=100_000)  # type: ignore[index]
-    )
-    counting = []
+    decided: object = "admitted"
+    if not isinstance(reply, int):
+        decided = pytest.approx(int(reply[0]), abs=100_000)
+    counting: list[list[bytes]] = []
     for key in keys:
         counting.append(sorted(m for m, s in client.zrange(key, 0, -1, withscores=True) if s > now))
         if client.exists(key):
@@ -784,7 +787,7 @@ def test_the_straight_line_acquire_decides_as_the_generic_one(
     with redis.Redis.from_url(redis_url) as client:
         table = [_log_states(d, i == 0) for i, d in enumerate(demands)]
         for states in itertools.product(*table):
-            outcomes = []
+            outcomes: list[tuple[object, list[list[bytes]]]] = []
             for script in (plan.acquire_script, generic):
                 now = _server_now(client)
                 _set_state(client, keys, states, now)
