@@ -565,6 +565,8 @@ def _pack(values: Sequence[float]) -> bytes:
 
 _SENT = _DOUBLE.pack(1)
 _UNSENT = _DOUBLE.pack(0)
+# The acquire's deadline while the server's clock is not known yet: none.
+_NO_DEADLINE = _DOUBLE.pack(0)
 
 
 class _Plan:
@@ -585,7 +587,9 @@ class _Plan:
         "release_cmd",
         "release_script",
         "release_spec",
+        "sent_head",
         "tend_at",
+        "unsent_head",
         "windows",
         "zero_spec",
     )
@@ -603,6 +607,9 @@ class _Plan:
         #: The acquire's and the wait's figures when nobody waits ahead and nothing is due.
         self.zero_spec = self.spec(None, None)
         self.release_spec = _pack(self.windows)
+        # A release's argument but for the token: answered, or not (nothing held).
+        self.sent_head = _SENT + self.release_spec
+        self.unsent_head = _UNSENT + self.release_spec
         #: Until when (monotonic) none of the keys needs tending by this process.
         self.tend_at = -_INF
         # Per position, the suffix of its entry's token when its log repeats ("#1", "#2"...).
@@ -1222,22 +1229,29 @@ class RedisBackend:
         else:
             script = shared.scripts.acquire
             spec, command = plan.spec(ahead, due), ("EVALSHA", script.sha, *plan.head)
+        tail = spec + member
         for attempt in range(2):
-            late = shared.not_after(clock if attempt == 0 else time.monotonic())
-            args = (_DOUBLE.pack(late) + spec + member,)
+            # The server time after which this caller has given up (shared.not_after, inline).
+            offset = shared.offset
+            if offset is None:
+                blob = _NO_DEADLINE + tail
+            else:
+                sent_at = time.monotonic() if attempt else clock
+                blob = _DOUBLE.pack(round((sent_at + shared.timeout) * _MICRO) + offset) + tail
             try:
                 if shared.fast:
                     # shared.run's fast path, inline: this is the hot path.
                     try:
-                        reply = await shared.client.execute_command(*command, *args)
+                        reply = await shared.client.execute_command(*command, blob)
                     except NoScriptError:
-                        reply = await shared.run(script, plan.head, args)
+                        reply = await shared.run(script, plan.head, (blob,))
                     except Exception as exc:
                         shared.failing = True
                         raise _unavailable(exc) from exc
-                    shared.failing = False
+                    if shared.failing:
+                        shared.failing = False
                 else:
-                    reply = await shared.run(script, plan.head, args)
+                    reply = await shared.run(script, plan.head, (blob,))
                 if reply.__class__ is int:
                     code, server_now = 0, reply
                 else:
@@ -1323,9 +1337,10 @@ class RedisBackend:
         plan = entry[1] if entry is not None else self._plan(reservation.demands)
         if hold > 0:
             code = _DOUBLE.pack(2 * round(min(hold, 86_400.0) * _MICRO) + (1 if sent else 0))
+            blob = code + plan.release_spec + handle
         else:
-            code = _SENT if sent else _UNSENT
-        args = [code + plan.release_spec + handle]
+            blob = (plan.sent_head if sent else plan.unsent_head) + handle
+        args = [blob]
         script = plan.release_script
         if shared.failing or self._down_until > -_INF:
             # Redis is failing right now: do not hold the caller up for a timeout.
@@ -1335,13 +1350,14 @@ class RedisBackend:
             if shared.fast:
                 # shared.run's fast path, inline: this is the hot path.
                 try:
-                    await shared.client.execute_command(*plan.release_cmd, *args)
+                    await shared.client.execute_command(*plan.release_cmd, blob)
                 except NoScriptError:
                     await shared.run(script, plan.head, args)
                 except Exception as exc:
                     shared.failing = True
                     raise _unavailable(exc) from exc
-                shared.failing = False
+                if shared.failing:
+                    shared.failing = False
             else:
                 await shared.run(script, plan.head, args)
         except LimiterUnavailableError as exc:
