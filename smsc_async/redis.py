@@ -104,6 +104,11 @@ _PENDING_MAX = 10_000
 # The version of the key layout and the scripts' data model, part of every key: clients of
 # another layout never meet ours in the same keys (they would misread each other's entries).
 _LAYOUT = "v2"
+# A rate log whose ZCARD reaches this (and every _SWEEP_EVERY more) is swept by the
+# straight-line acquire: small sorted sets stay in Redis's compact encoding (up to 128 members
+# by default), and no process's tending meets thousands of entries at once.
+_SWEEP_FROM = 64
+_SWEEP_EVERY = 32
 # At most this many shapes of request get an acquire script of their own (the rule table gives
 # a few dozen; the server caches each script it is sent).
 _SHAPES_MAX = 256
@@ -295,6 +300,16 @@ def _shaped_acquire(shape: tuple[tuple[int, int], ...], lease_us: int) -> str:
         else:
             fits.append(f"(c1 < {limit} or c1 == {limit} and redis.call('ZSCORE', KEYS[1], ''))")
     take = [f"  local member = string.sub(ARGV[1], {9 + 24 * n})"]
+    for i, (limit, window) in enumerate(shape, 1):
+        if window > 0 and limit > _SWEEP_FROM:
+            # A log that admits many keeps what stopped counting until a process tends it
+            # (every lease / 2): swept here too, now and then, it stays small. An emptied key
+            # is a new key (its expiry is set below).
+            take.append(
+                f"  if c{i} >= {_SWEEP_FROM} and c{i} % {_SWEEP_EVERY} == 0 then"
+                f" if redis.call('ZREMRANGEBYSCORE', KEYS[{i}], 1 - now, now) == c{i}"
+                f" then c{i} = 0 end end"
+            )
     for i, (limit, window) in enumerate(shape, 1):
         score = f"now + {lease_us + window}"
         # A new key gets its expiry: 2 * lease + window, in ms rounded up, + 1.

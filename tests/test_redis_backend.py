@@ -798,3 +798,43 @@ def test_the_straight_line_acquire_decides_as_the_generic_one(
         client.delete(*keys)
     # Both kinds of outcome met (the table is not all one way).
     assert 0 < admitted < math.prod(len(states) for states in table)
+
+
+@pytest.mark.parametrize(
+    ("old", "live", "swept"),
+    [(63, 0, False), (64, 0, True), (40, 24, True), (0, 64, False), (95, 0, False), (96, 0, True)],
+)
+def test_a_log_that_admits_many_is_swept_now_and_then(
+    old: int,
+    live: int,
+    swept: bool,
+    redis_url: str,  # noqa: F811
+) -> None:
+    # A log of a rule that admits many (more than 64) keeps its entries that stopped counting
+    # until a process tends it: the straight-line acquire sweeps it when its ZCARD reaches 64,
+    # 96, 128... and decides as the generic acquire, which never sweeps such a log.
+    from smsc_async.redis import _DOUBLE
+
+    demands = (Demand("operator_any:x", 1000, 30.0), Demand("*concurrency", 2, 0.0))
+    backend = RedisBackend.from_url(redis_url, lease_ttl=5.0).bind(uuid.uuid4().hex)
+    plan = backend._plan(demands)
+    keys = plan.keys
+    blob = _DOUBLE.pack(0) + plan.zero_spec + b"t:1"
+    with redis.Redis.from_url(redis_url) as client:
+        outcomes = []
+        for script in (plan.acquire_script, backend._shared.scripts.acquire):
+            now = _server_now(client)
+            client.delete(*keys)
+            entries = {f"old:{j}": now - 1_000_000 for j in range(old)}
+            entries.update({f"live:{j}": now + 10_000_000 for j in range(live)})
+            if entries:
+                client.zadd(keys[0], entries)
+                client.pexpire(keys[0], 60_000)
+            reply = client.eval(script.source, len(keys), *keys, blob)
+            outcomes.append(_outcome(client, keys, reply, now))
+            left = client.zcard(keys[0])
+            if script is plan.acquire_script:
+                assert left == (live + 1 if swept else old + live + 1)
+        assert outcomes[0] == outcomes[1]
+        assert outcomes[0][0] == "admitted"
+        client.delete(*keys)
