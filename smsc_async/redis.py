@@ -36,7 +36,11 @@ How the logs live in Redis:
   log key that names a number, a text or a message id is replaced by its MAC, so nothing in
   Redis can be matched against a guessed number or text without the login's secret. The
   ``{…}`` hash tag puts all of one login's keys in one Redis Cluster slot;
-* every key carries an expiry at least as late as its last entry, so idle keys disappear.
+* every key carries an expiry at least as late as its last entry, so idle keys disappear. A
+  concurrency cap also keeps a *sentinel* (the member ``""`` at ``-inf``, which never counts and
+  is never swept), so that releasing its last place leaves the key and its expiry in place and
+  the next acquire neither re-creates it nor sets its expiry again. The sentinel changes no
+  count (counts look above now), so clients that do not write it share the keys safely.
 """
 
 from __future__ import annotations
