@@ -286,12 +286,12 @@ def _shaped_acquire(shape: tuple[tuple[int, int], ...], lease_us: int) -> str:
     settles it, and the entries are taken in straight-line code with the figures written in.
     Otherwise the generic acquire runs, in the same call.
 
-    A cap's ZCARD counts its sentinel too (see ``_SENTINEL``), so a cap after the first log
-    fits while its ZCARD is at most its limit, and the ZADD that takes its place (and puts the
-    sentinel back if it was missing) tells which it was: two new members mean no sentinel, and
-    a cap whose ZCARD was its limit without one was full: the entries just taken are taken
-    back and the generic acquire decides. A cap as the first log asks for its sentinel
-    (ZSCORE) only when its ZCARD is its limit.
+    A cap's ZCARD counts its sentinel too (see the module docstring), so a cap after the
+    first log fits while its ZCARD is at most its limit, and the ZADD that takes its place
+    (and puts the sentinel back if it was missing) tells which it was: two new members mean
+    no sentinel, and a cap whose ZCARD was its limit without one was full: the entries just
+    taken are taken back and the generic acquire decides. A cap as the first log asks for
+    its sentinel (ZSCORE) only when its ZCARD is its limit.
     """
     n = len(shape)
     cards = "".join(f"local c{i} = redis.call('ZCARD', KEYS[{i}])\n" for i in range(1, n + 1))
