@@ -400,17 +400,6 @@ class _Pair(_Binding):
             self.backend._sweep(idle, now)
 
 
-def _binding(
-    backend: MemoryBackend, demands: Sequence[Demand], logs: tuple[_StoredLog, ...]
-) -> _Binding:
-    """The binding of ``demands`` to ``logs``, in the shape that fits them."""
-    if len({id(log) for log in logs}) < len(logs):
-        return _Repeats(backend, demands, logs)
-    if len(logs) == 2 and logs[0].window and not logs[1].window:
-        return _Pair(backend, demands, logs)
-    return _Binding(backend, demands, logs)
-
-
 _BOUND_CACHE_SIZE = 1024
 
 
@@ -522,8 +511,16 @@ class MemoryBackend:
         for demand in demands:
             log = logs.get(demand.key)
             bound.append(log if log is not None else self._new_log(demand))
-        found = cache[demands] = _binding(self, demands, tuple(bound))
+        found = cache[demands] = self._binding_for(demands, tuple(bound))
         return found
+
+    def _binding_for(self, demands: Sequence[Demand], logs: tuple[_StoredLog, ...]) -> _Binding:
+        """The binding of ``demands`` to ``logs``, in the shape that fits them."""
+        if len({id(log) for log in logs}) < len(logs):
+            return _Repeats(self, demands, logs)
+        if len(logs) == 2 and logs[0].window and not logs[1].window:
+            return _Pair(self, demands, logs)
+        return _Binding(self, demands, logs)
 
     def _take(self, demands: Sequence[Demand]) -> Reservation | float:
         """:meth:`try_acquire` without the shortcut: prune full-looking logs, undo on refusal."""
@@ -537,7 +534,7 @@ class MemoryBackend:
                 self._undo(taken, demands)
                 return self.wait_time_now(demands)
             taken.append(log)
-        return _binding(self, demands, tuple(taken)).reservation
+        return self._binding_for(demands, tuple(taken)).reservation
 
     def _undo(self, taken: list[_StoredLog], demands: Sequence[Demand]) -> None:
         for log in taken:
