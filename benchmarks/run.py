@@ -58,7 +58,7 @@ HERE = Path(__file__).resolve().parent
 #: Extra arguments that keep ``--quick`` runs short (figures only indicative).
 QUICK = {
     "bulk_lookup.py": ["--numbers", "200000", "--slices", "5", "--ceiling-numbers", "20000"],
-    "limiter.py": ["--slices", "61", "--seconds", "1"],
+    "limiter.py": ["--slices", "41", "--processes", "3", "--seconds", "1"],
     "session_overhead.py": ["--slices", "41"],
     "sqlite_limiter.py": ["--slices", "61", "--rounds", "3"],
 }
