@@ -11,7 +11,7 @@ flipping every pair, warm-up discarded and the garbage collector kept out of the
 figure is the median of the per-pair ratios B/A with its interquartile spread. The CPU time of
 the measuring thread (``time.thread_time``) is what is timed, so other processes on the machine
 move both sides of a pair alike. The pairs come from ``--processes`` fresh processes run one
-after the other (6 by default) and are pooled: one process's memory layout and hash seed alone
+after the other (10 by default) and are pooled: one process's memory layout and hash seed alone
 move these sub-microsecond ratios by up to ~8 % (each process's own median is printed as
 ``processes``). Baselines:
 
@@ -350,12 +350,12 @@ def main() -> None:
         "--slice-ms", type=float, default=2.0, help="CPU milliseconds per slice (each side)"
     )
     parser.add_argument(
-        "--slices", type=int, default=101, help="paired slices per figure, in each process"
+        "--slices", type=int, default=61, help="paired slices per figure, in each process"
     )
     parser.add_argument(
         "--processes",
         type=int,
-        default=6,
+        default=10,
         help="fresh processes whose pairs are pooled (1: measure in this one)",
     )
     parser.add_argument("--seconds", type=float, default=3.0, help="saturation run length")

@@ -60,7 +60,7 @@ QUICK = {
     "bulk_lookup.py": ["--numbers", "200000", "--slices", "5", "--ceiling-numbers", "20000"],
     "limiter.py": ["--slices", "41", "--processes", "3", "--seconds", "1"],
     "session_overhead.py": ["--slices", "41"],
-    "sqlite_limiter.py": ["--slices", "61", "--rounds", "3"],
+    "sqlite_limiter.py": ["--slices", "61", "--rounds", "11"],
 }
 #: How far a ratio may move between the two runs of ``--twice`` before it is flagged.
 TOLERANCE = 0.05
