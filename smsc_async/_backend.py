@@ -422,9 +422,9 @@ class MemoryBackend:
     Every decision is :class:`SlidingLog`'s. The synchronous ``try_acquire``/``wait_time_now``/
     ``release_now`` are the fast path the :class:`~smsc_async.Limiter` uses, and ``bind``
     prepares a request's demands for its un-throttled path (one call to take the slots, one to
-    record the answer); the async methods implement :class:`LimiterBackend`. ``clock`` is a :class:`~smsc_async.Clock` (default: the
-    running loop's; the limiter passes the session's) or a bare function returning monotonic
-    seconds. Logs that hold nothing any more are dropped
+    record the answer); the async methods implement :class:`LimiterBackend`. ``clock`` is a
+    :class:`~smsc_async.Clock` (default: the running loop's; the limiter passes the session's)
+    or a bare function returning monotonic seconds. Logs that hold nothing any more are dropped
     a few at a time as requests complete, so memory follows the number of keys used within one
     window, not the number ever used (the logs of concurrency caps, ``window == 0``, are few and
     kept)::
