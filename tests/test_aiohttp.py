@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import sys
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
-from typing import Any
 from contextlib import asynccontextmanager
+from typing import Any
 
 import anyio
 import anyio.abc
@@ -23,8 +23,8 @@ from smsc_async import (
     Session,
     SMSCError,
     TransportError,
+    _http,
 )
-from smsc_async import _http
 from smsc_async._http import make_client
 from smsc_async.testing import Emulator, Fault, serve
 
