@@ -27,7 +27,11 @@ What keeps a figure still from one run to the next:
 * **warm-up discarded**: the first ``warmup`` pairs (caches, pools, the allocator's arenas still
   filling) are run but not counted;
 * **no garbage collection inside a slice**: the collector is disabled while A and B run and
-  collects between pairs, so a collection of the other side's garbage never lands in a slice.
+  collects between pairs, so a collection of the other side's garbage never lands in a slice;
+* **several processes**: a process's memory layout and hash seed move a ratio of microsecond
+  costs by several per cent from one process to the next (more than its pairs scatter), so a
+  figure that must hold still from run to run pools the pairs of several fresh processes
+  (:func:`in_processes`, :func:`pool`), as pyperf runs its worker processes.
 
 The JSON convention (``benchmarks/run.py`` collects it): a benchmark prints at most one line per
 figure set of the form ``BENCH-JSON: {"name": ..., ...}``, one JSON object on one line, anywhere in
@@ -45,7 +49,7 @@ import sys
 import time
 from collections.abc import Awaitable, Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass, field, fields
 from typing import Any
 
 MARK = "BENCH-JSON: "
@@ -66,6 +70,10 @@ class Pair:
     low: float
     high: float
     slices: int
+    #: Each counted pair's (A, B) figures, for :func:`pool` (left out of :meth:`as_dict`).
+    samples: tuple[tuple[float, float], ...] = field(default=(), repr=False, compare=False)
+    #: With :func:`pool`: the median ratio of each process whose pairs were pooled.
+    processes: tuple[float, ...] = field(default=(), compare=False)
 
     @property
     def spread(self) -> float:
@@ -74,17 +82,41 @@ class Pair:
 
     def line(self, unit: str, a_name: str, b_name: str, digits: int = 2) -> str:
         """One human line: both medians and the ratio with its spread."""
+        made = f"{self.slices} pairs"
+        if self.processes:
+            made += (
+                f" from {len(self.processes)} processes, whose own medians range "
+                f"{min(self.processes):.3f}-{max(self.processes):.3f}"
+            )
         return (
             f"{a_name} {self.a:.{digits}f} {unit}, {b_name} {self.b:.{digits}f} {unit}: "
             f"{b_name}/{a_name} = {self.ratio:.3f} (IQR {self.q1:.3f}-{self.q3:.3f}, "
-            f"range {self.low:.3f}-{self.high:.3f}, {self.slices} pairs)"
+            f"range {self.low:.3f}-{self.high:.3f}, {made})"
         )
 
     def as_dict(self) -> dict[str, Any]:
         """The figures, rounded for a JSON report (``spread``: half the IQR over the median)."""
-        figures = {k: round(v, 6) if isinstance(v, float) else v for k, v in asdict(self).items()}
+        figures: dict[str, Any] = {
+            f.name: round(v, 6) if isinstance(v, float) else v
+            for f in fields(self)
+            if f.name not in ("samples", "processes")
+            for v in [getattr(self, f.name)]
+        }
         figures["spread"] = round(self.spread, 4)
+        if self.processes:
+            # The spread between processes: what one process alone would have shown.
+            figures["processes"] = [round(r, 4) for r in self.processes]
         return figures
+
+    def to_json(self) -> dict[str, Any]:
+        """Everything, samples included: what a worker process hands to :func:`pool`."""
+        return {"samples": [list(ab) for ab in self.samples]}
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> Pair:
+        """The pair a worker process wrote with :meth:`to_json`."""
+        samples = [(float(a), float(b)) for a, b in data["samples"]]
+        return _summary([a for a, _ in samples], [b for _, b in samples])
 
 
 def _summary(a: list[float], b: list[float]) -> Pair:
@@ -101,7 +133,50 @@ def _summary(a: list[float], b: list[float]) -> Pair:
         low=ratios[0],
         high=ratios[-1],
         slices=len(ratios),
+        samples=tuple(zip(a, b, strict=True)),
     )
+
+
+def pool(pairs: list[Pair]) -> Pair:
+    """One figure from the pairs of several processes: every pair counted, each process named.
+
+    A process has its own memory layout and hash seed, and on this machine those move a paired
+    ratio by several per cent from one process to the next, far more than the pairs inside one
+    process scatter (see ``processes`` in :meth:`Pair.as_dict`). Pooling the pairs of several
+    fresh processes measures the code, not one process's layout.
+    """
+    a = [x for p in pairs for x, _ in p.samples]
+    b = [y for p in pairs for _, y in p.samples]
+    pooled = _summary(a, b)
+    return Pair(
+        **{f.name: getattr(pooled, f.name) for f in fields(pooled) if f.name != "processes"},
+        processes=tuple(p.ratio for p in pairs),
+    )
+
+
+def in_processes(
+    argv: list[str], processes: int, *, worker_flag: str = "--worker"
+) -> list[dict[str, Any]]:
+    """Run ``python argv... --worker`` in ``processes`` fresh processes, one after the other.
+
+    Returns each process's ``BENCH-JSON`` figure sets (its first one). A worker prints its pairs
+    with :meth:`Pair.to_json`; the caller pools them with :func:`pool`. Processes run in turn,
+    never side by side, so none measures while another loads the machine.
+    """
+    import subprocess
+
+    found = []
+    for _ in range(processes):
+        proc = subprocess.run(
+            [sys.executable, *argv, worker_flag], capture_output=True, text=True, check=False
+        )
+        if proc.returncode != 0:
+            raise RuntimeError(f"worker {argv!r} failed:\n{proc.stderr[-2000:]}")
+        sets = collect(proc.stdout)
+        if not sets:
+            raise RuntimeError(f"worker {argv!r} printed no figures:\n{proc.stdout[-2000:]}")
+        found.append(sets[0])
+    return found
 
 
 @contextmanager

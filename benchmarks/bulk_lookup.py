@@ -515,6 +515,7 @@ async def http_part_async(url: str, args: argparse.Namespace) -> dict[str, Any]:
 
     async def ours(session: Session, batch: int) -> float:
         phones = slice_numbers()
+        gc.collect()  # each slice starts clean: neither side's garbage is collected in the other's
         cpu0 = cpu()
         async with session.lookup_operators(phones, batch_size=batch) as results:
             async for _ in results:
@@ -526,6 +527,7 @@ async def http_part_async(url: str, args: argparse.Namespace) -> dict[str, Any]:
         # read whole and JSON-decoded -- no limiter, de-duplication, structuring or matching.
         phones = slice_numbers()
         parts = [",".join(phones[k : k + batch]) for k in range(0, len(phones), batch)]
+        gc.collect()
         cpu0 = cpu()
         async with anyio.create_task_group() as tg:
             for k in range(DEFAULT_LOOKUP_CONCURRENCY):
@@ -571,15 +573,18 @@ async def http_part_async(url: str, args: argparse.Namespace) -> dict[str, Any]:
                     http_backend="aiohttp",
                 )
             )  # fmt: skip
-        # Which session against which floor: each session against bare httpx, and the aiohttp
-        # session against bare aiohttp too (its own transport's floor).
+        # Each session against the bare client of its own transport.
         pairings = [(floor, name) for name in sessions for floor in floors
-                    if floor == "bare httpx" or floor.split()[-1] in name]  # fmt: skip
+                    if floor.split()[-1] in name]  # fmt: skip
         for batch in (DEFAULT_LOOKUP_BATCH, 100):
             for session in sessions.values():  # warm: connections open, code paths hot
                 await ours(session, batch)
             for post in floors.values():
                 await bare(post, batch)
+            # What the process holds now (modules, sessions, pools) is left out of the
+            # collections, so the one before each slice is quick and the slices' own are alike.
+            gc.collect()
+            gc.freeze()
             print(f"http, batch {batch}: client CPU per number (process time)")
             out: dict[str, Any] = {}
             for floor, name in pairings:
@@ -695,9 +700,11 @@ def main() -> None:
         "--batch-size", type=int, default=DEFAULT_LOOKUP_BATCH, help=argparse.SUPPRESS
     )
     # Many short slices: neighbouring slices see the same load, so the paired ratios hold still
-    # (two runs on a loaded 2-core machine: within 6 % at 1000 x 61, 11 % at 3000 x 21).
+    # (two runs on a loaded 2-core machine: within 6 % at 1000 x 61, 11 % at 3000 x 21). Their
+    # paired ratios still spread by +-8 % (the loop's turns per answer vary with the load), so
+    # the median needs ~150 of them to move less than 2 % between runs.
     parser.add_argument("--slice-numbers", type=int, default=1000, help="http part, per slice")
-    parser.add_argument("--slices", type=int, default=61, help="http part, A/B pairs")
+    parser.add_argument("--slices", type=int, default=151, help="http part, A/B pairs")
     parser.add_argument("--http-scale", type=float, default=0.001, help="http part windows x")
     parser.add_argument("--ceiling-numbers", type=int, default=60_000)
     parser.add_argument("--scale", type=float, default=0.01, help="ceiling part windows x")

@@ -10,7 +10,10 @@ and the measured code (B) run in many short alternating slices of the same threa
 flipping every pair, warm-up discarded and the garbage collector kept out of the slices; the
 figure is the median of the per-pair ratios B/A with its interquartile spread. The CPU time of
 the measuring thread (``time.thread_time``) is what is timed, so other processes on the machine
-move both sides of a pair alike. Baselines:
+move both sides of a pair alike. The pairs come from ``--processes`` fresh processes run one
+after the other (10 by default) and are pooled: one process's memory layout and hash seed alone
+move these sub-microsecond ratios by up to ~8 % (each process's own median is printed as
+``processes``). Baselines:
 
 * a minimal hand-written sliding log (a deque of admission times, pruned on every call, one rule)
   reading ``time.monotonic``, for the memory backend's acquire and acquire + release (one rule and
@@ -43,7 +46,7 @@ import httpx
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from _pairs import Pair, apaired_loops, cpu_clock, emit, paired_loops
+from _pairs import Pair, apaired_loops, cpu_clock, emit, in_processes, paired_loops, pool
 
 from smsc_async import Session
 from smsc_async._backend import Demand, MemoryBackend, Reservation
@@ -329,19 +332,45 @@ async def _saturate_session(
     return arrived, emulator.stats.errors[9]
 
 
+COSTS = ("memory_acquire", "memory_acquire_release", "slot", "retry_wrapper")
+
+
+def pooled_costs(seconds: float, slices: int, processes: int) -> dict[str, Pair]:
+    """:func:`costs` in ``processes`` fresh processes, one after the other, pairs pooled."""
+    if processes <= 1:
+        return anyio.run(costs, seconds, slices)
+    argv = [__file__, "--slice-ms", str(seconds * 1e3), "--slices", str(slices)]
+    sets = in_processes(argv, processes)
+    return {key: pool([Pair.from_json(found[key]) for found in sets]) for key in COSTS}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument(
         "--slice-ms", type=float, default=2.0, help="CPU milliseconds per slice (each side)"
     )
-    parser.add_argument("--slices", type=int, default=201, help="paired slices per figure")
+    parser.add_argument(
+        "--slices", type=int, default=61, help="paired slices per figure, in each process"
+    )
+    parser.add_argument(
+        "--processes",
+        type=int,
+        default=10,
+        help="fresh processes whose pairs are pooled (1: measure in this one)",
+    )
     parser.add_argument("--seconds", type=float, default=3.0, help="saturation run length")
     parser.add_argument("--backend", default="asyncio", choices=["asyncio", "trio"])
     parser.add_argument("--no-saturation", action="store_true", help="the costs only")
+    parser.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.worker:
+        # One process's pairs, for the parent to pool (its stdout is the parent's, not run.py's).
+        found = anyio.run(costs, args.slice_ms / 1e3, args.slices)
+        emit("limiter-worker", {key: pair.to_json() for key, pair in found.items()})
+        return
     figures: dict[str, Any] = {}
 
-    found = anyio.run(costs, args.slice_ms / 1e3, args.slices)
+    found = pooled_costs(args.slice_ms / 1e3, args.slices, args.processes)
     for key, label, base, goal in (
         ("memory_acquire", "MemoryBackend acquire (rule + cap)", "hand-written log", 0.8),
         ("memory_acquire_release", "MemoryBackend acquire + release", "hand-written log", None),

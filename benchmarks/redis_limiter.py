@@ -9,14 +9,18 @@ The floor is the cheapest thing the backend could do per decision: one ``EVALSHA
 that only returns, with the same keys, through a redis-py asyncio client with the backend's
 settings. Ours and the floor run in interleaved slices (``benchmarks/_pairs.py``: each pair in
 turn leads, so a steady drift favours neither); each ratio is the median of the per-pair ratios,
-printed with its interquartile range and its range.
+printed with its interquartile range and its range. Slices are short and many (a few
+milliseconds of acquires, 0.1 s of throughput, hundreds of pairs): a load spike from elsewhere
+on the machine spoils a few pairs, and the median of hundreds barely moves.
 
 * acquire latency (one rate key + the login's cap; each acquire is followed by its release, not
   timed, as each floor call is followed by a second one): the median per slice, ratio to the
   floor's (goal: ≤ 1.3×), and the p99 of each side over all slices;
 * client CPU per acquire + release against two floor calls (what the process spends itself);
 * decisions per second (an acquire or a release: one script each) from 4 processes on one key,
-  against 4 processes running the trivial script (goal: ≥ 0.8× the floor's);
+  against 4 processes running the trivial script (goal: ≥ 0.8× the floor's): all processes run
+  one timeline of slices, switching between ours and the floor at the same instants, and count
+  the decisions each slice completed;
 * what the server does per acquire + release (its own ``INFO commandstats``): the commands the
   scripts run and the server µs they take, next to two trivial calls.
 
@@ -214,8 +218,58 @@ def _server(url: str, n: int) -> dict[str, Any]:
 # -- throughput from several processes ----------------------------------------------------------
 
 
+async def _slices(
+    backend: RedisBackend,
+    floor: _Floor,
+    tasks: int,
+    start_at: float,
+    seconds: float,
+    kinds: list[str],
+) -> list[int]:
+    """Decisions completed in each slice by ``tasks`` loops of this process (see ``_worker``)."""
+    monotonic = time.monotonic
+    end = start_at + seconds * len(kinds)
+    last = len(kinds) - 1
+    counts = [0] * len(kinds)
+
+    def done(kind: str) -> None:
+        # The decision counts in the slice it completed in, if that slice is of its kind.
+        now = monotonic()
+        i = min(last, int((now - start_at) / seconds))
+        if now < end and kinds[i] == kind:
+            counts[i] += 1
+
+    async def loop() -> None:
+        while True:
+            now = monotonic()
+            if now >= end:
+                return
+            if kinds[min(last, int((now - start_at) / seconds))] == "ours":
+                got = await backend.acquire(DEMANDS)
+                assert isinstance(got, Reservation)
+                done("ours")
+                await backend.release(got, sent=True)
+                done("ours")
+            else:
+                await floor.once()
+                done("floor")
+
+    await anyio.sleep(max(0.0, start_at - monotonic()))
+    async with anyio.create_task_group() as tg:
+        for _ in range(tasks):
+            tg.start_soon(loop)
+    return counts
+
+
 def _worker(url: str, tasks: int, commands: Any, results: Any) -> None:
-    """One process: on each command ("ours"/"floor", start, seconds) run that long, count."""
+    """One process: on a command (start, seconds per slice, kinds) run every slice, count.
+
+    Slice ``i`` runs from ``start + i * seconds`` for ``seconds``, on the kind ``kinds[i]``
+    ("ours": an acquire and its release, two decisions; "floor": one trivial call, one
+    decision); every process switches at the same instants (the monotonic clock is the
+    machine's). A decision counts in the slice it completed in, if that slice is of its kind
+    (one that straddles a switch counts for neither side).
+    """
 
     async def main() -> None:
         async with RedisBackend.from_url(url) as root:
@@ -228,35 +282,20 @@ def _worker(url: str, tasks: int, commands: Any, results: Any) -> None:
                 command = await anyio.to_thread.run_sync(commands.get)
                 if command is None:
                     break
-                kind, start_at, seconds = command
-                await anyio.sleep(max(0.0, start_at - time.monotonic()))
-                deadline = start_at + seconds
-                done = 0
-
-                async def ours(deadline: float = deadline) -> None:
-                    nonlocal done
-                    while time.monotonic() < deadline:
-                        got = await backend.acquire(DEMANDS)
-                        assert isinstance(got, Reservation)
-                        await backend.release(got, sent=True)
-                        done += 2
-
-                async def trivial(deadline: float = deadline) -> None:
-                    nonlocal done
-                    while time.monotonic() < deadline:
-                        await floor.once()
-                        done += 1
-
-                async with anyio.create_task_group() as tg:
-                    for _ in range(tasks):
-                        tg.start_soon(ours if kind == "ours" else trivial)
-                results.put(done)
+                results.put(await _slices(backend, floor, tasks, *command))
             await floor.aclose()
 
     anyio.run(main)
 
 
-def _throughput(url: str, processes: int, tasks: int, slices: int, seconds: float) -> Any:
+def _throughput(
+    url: str, processes: int, tasks: int, slices: int, seconds: float, warmup: int = 4
+) -> Any:
+    """Decisions per second of all processes, ours against the floor in interleaved slices.
+
+    Pair ``i`` is two neighbouring slices, floor then ours or ours then floor in turn, so a
+    steady drift favours neither; the first ``warmup`` pairs are run but not counted.
+    """
     ctx = multiprocessing.get_context("spawn")
     results = ctx.Queue()
     queues = [ctx.Queue() for _ in range(processes)]
@@ -267,30 +306,36 @@ def _throughput(url: str, processes: int, tasks: int, slices: int, seconds: floa
         worker.start()
     for _ in workers:
         assert results.get(timeout=120) == "ready"
-
-    def rate(kind: str) -> float:
-        start_at = time.monotonic() + 0.05
-        for q in queues:
-            q.put((kind, start_at, seconds))
-        return float(sum(results.get(timeout=120) for _ in workers)) / seconds
-
-    rate("ours"), rate("floor")  # warm up
-    # B/A with A the floor: the ratio is ours / floor.
-    pair = paired(lambda: rate("floor"), lambda: rate("ours"), slices=slices, warmup=0)
+    kinds: list[str] = []
+    for i in range(warmup + slices):
+        kinds += ["floor", "ours"] if i % 2 == 0 else ["ours", "floor"]
+    start_at = time.monotonic() + 0.2
+    for q in queues:
+        q.put((start_at, seconds, kinds))
+    totals = [0] * len(kinds)
+    for _ in workers:
+        for i, n in enumerate(results.get(timeout=120 + seconds * len(kinds))):
+            totals[i] += n
     for q in queues:
         q.put(None)
     for worker in workers:
         worker.join(timeout=30)
-    return pair
+    floor: list[float] = []
+    ours: list[float] = []
+    for i in range(warmup, warmup + slices):
+        for kind, count in zip(kinds[2 * i : 2 * i + 2], totals[2 * i : 2 * i + 2], strict=True):
+            (ours if kind == "ours" else floor).append(count / seconds)
+    # B/A with A the floor: the ratio is ours / floor.
+    return _ratio_of(floor, ours)
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--url", help="an existing Redis to use (default: start one)")
-    parser.add_argument("--slices", type=int, default=31, help="A/B pairs per latency figure")
-    parser.add_argument("--per-slice", type=int, default=300, help="acquires timed per slice")
-    parser.add_argument("--throughput-slices", type=int, default=31, help="A/B pairs")
-    parser.add_argument("--seconds", type=float, default=0.5, help="throughput slice length")
+    parser.add_argument("--slices", type=int, default=401, help="A/B pairs per latency figure")
+    parser.add_argument("--per-slice", type=int, default=20, help="acquires timed per slice")
+    parser.add_argument("--throughput-slices", type=int, default=201, help="A/B pairs")
+    parser.add_argument("--seconds", type=float, default=0.1, help="throughput slice length")
     parser.add_argument("--processes", type=int, default=4)
     parser.add_argument("--tasks", type=int, default=4, help="concurrent loops per process")
     args = parser.parse_args()

@@ -58,9 +58,9 @@ HERE = Path(__file__).resolve().parent
 #: Extra arguments that keep ``--quick`` runs short (figures only indicative).
 QUICK = {
     "bulk_lookup.py": ["--numbers", "200000", "--slices", "5", "--ceiling-numbers", "20000"],
-    "limiter.py": ["--slices", "61", "--seconds", "1"],
+    "limiter.py": ["--slices", "41", "--processes", "3", "--seconds", "1"],
     "session_overhead.py": ["--slices", "41"],
-    "sqlite_limiter.py": ["--slices", "61", "--rounds", "3"],
+    "sqlite_limiter.py": ["--slices", "61", "--rounds", "11"],
 }
 #: How far a ratio may move between the two runs of ``--twice`` before it is flagged.
 TOLERANCE = 0.05

@@ -14,7 +14,8 @@ ratios with its interquartile spread; printed, and emitted as one ``BENCH-JSON:`
   COMMIT`` -- the floor of any design on this file); the memory backend's latency for scale;
 * aggregate decisions per second (an acquire or a release: one transaction each) from 4
   processes on one key of one file, against the same 4 processes making trivial transactions
-  on one file (the floor), in alternating rounds;
+  on one file (the floor), in alternating rounds run by the same processes (each keeps both
+  open), the first pair discarded as warm-up;
 * with ``--redis`` (starts a ``redis-server`` on a free loopback port), the Redis backend in
   the same slices and rounds: the two shared backends side by side.
 """
@@ -39,7 +40,7 @@ import anyio
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from _pairs import Pair, apaired, emit, paired
+from _pairs import Pair, apaired, emit
 
 from smsc_async._backend import Demand, LimiterBackend, MemoryBackend, Reservation
 from smsc_async.sqlite import SQLiteBackend
@@ -145,89 +146,111 @@ class _TrivialTransactions:
         await anyio.to_thread.run_sync(self._transaction)
 
 
-def _hammer(where: str | None, seconds: float, tasks: int, barrier: Any, out: Any) -> None:
-    """One process: ``tasks`` loops of acquire+release on the one key; report decisions made."""
-
-    async def main() -> int:
-        done = 0
-        deadline = 0.0
-
-        async def loop(backend: LimiterBackend) -> None:
-            nonlocal done
-            while time.monotonic() < deadline:
-                got = await backend.acquire(DEMANDS)
-                assert isinstance(got, Reservation)
-                await backend.release(got, sent=True)
-                done += 2
-
-        async def run(backend: LimiterBackend) -> None:
-            nonlocal deadline
-            await backend.wait_time(DEMANDS)  # open the file before the start
-            await anyio.to_thread.run_sync(barrier.wait)
-            deadline = time.monotonic() + seconds
-            async with anyio.create_task_group() as tg:
-                for _ in range(tasks):
-                    tg.start_soon(loop, backend)
-
+def _backend_for(where: str | None, stack: contextlib.AsyncExitStack) -> Awaitable[Any]:
+    async def open_() -> Any:
         if where is None:
-            await run(MemoryBackend())
-        elif where.startswith("floor:"):
-            await run(_TrivialTransactions(where.removeprefix("floor:")))
-        elif where.startswith("redis://"):
+            return MemoryBackend()
+        if where.startswith("floor:"):
+            return _TrivialTransactions(where.removeprefix("floor:"))
+        if where.startswith("redis://"):
             from smsc_async.redis import RedisBackend
 
-            async with RedisBackend.from_url(where) as redis_root:
-                await run(redis_root.bind("bench-shared"))
-        else:
-            async with SQLiteBackend(where) as root:
-                await run(root.bind("bench-shared"))
-        return done
+            root = await stack.enter_async_context(RedisBackend.from_url(where))
+            return root.bind("bench-shared")
+        root = await stack.enter_async_context(SQLiteBackend(where))
+        return root.bind("bench-shared")
+
+    return open_()
+
+
+def _order(rounds: int) -> list[int]:
+    """Which side runs in each round: pairs in turn led by 0 and by 1 (0 1, 1 0, 0 1 ...)."""
+    return [side if i % 2 == 0 else 1 - side for i in range(rounds) for side in (0, 1)]
+
+
+def _hammer(
+    sides: tuple[str | None, str | None],
+    seconds: float,
+    tasks: int,
+    rounds: int,
+    barrier: Any,
+    out: Any,
+) -> None:
+    """One process: for each round, ``tasks`` loops of acquire+release on the one key of the
+    round's side; reports the decisions made in each round."""
+
+    async def main() -> list[int]:
+        async with contextlib.AsyncExitStack() as stack:
+            backends = [await _backend_for(where, stack) for where in sides]
+            for backend in backends:
+                await backend.wait_time(DEMANDS)  # open every file before the first round
+            made = []
+            for side in _order(rounds):
+                backend = backends[side]
+                done = 0
+                await anyio.to_thread.run_sync(barrier.wait)
+                deadline = time.monotonic() + seconds
+
+                async def loop(backend: LimiterBackend = backend, until: float = deadline) -> None:
+                    nonlocal done
+                    while time.monotonic() < until:
+                        got = await backend.acquire(DEMANDS)
+                        assert isinstance(got, Reservation)
+                        await backend.release(got, sent=True)
+                        done += 2
+
+                async with anyio.create_task_group() as tg:
+                    for _ in range(tasks):
+                        tg.start_soon(loop)
+                made.append(done)
+            return made
 
     out.put(anyio.run(main))
-
-
-def _throughput(where: str | None, processes: int, seconds: float, tasks: int) -> float:
-    ctx = multiprocessing.get_context("spawn")
-    out = ctx.Queue()
-    barrier = ctx.Barrier(processes + 1)
-    workers = [
-        ctx.Process(target=_hammer, args=(where, seconds, tasks, barrier, out))
-        for _ in range(processes)
-    ]
-    for worker in workers:
-        worker.start()
-    barrier.wait(timeout=120)
-    total = sum(out.get(timeout=120) for _ in workers)
-    for worker in workers:
-        worker.join()
-    return total / seconds
 
 
 def _rounds(
     first: str | None, second: str | None, args: argparse.Namespace
 ) -> tuple[Pair, list[float], list[float]]:
-    """Alternating throughput rounds: the paired ratio of ``second``'s rate to ``first``'s."""
-    rates: dict[str | None, list[float]] = {first: [], second: []}
+    """Alternating throughput rounds: the paired ratio of ``second``'s rate to ``first``'s.
 
-    def cost(where: str | None) -> Callable[[], float]:
-        def run() -> float:
-            rate = _throughput(where, args.processes, args.seconds, args.tasks)
-            rates[where].append(rate)
-            return 1e6 / rate  # µs per decision, lower is better
-
-        return run
-
-    # B/A of the costs: how many times first's rate second's is.
-    pair = paired(cost(second), cost(first), slices=args.rounds, warmup=0, quiet_gc=False)
-    return pair, rates[first], rates[second]
+    The same ``--processes`` processes run every round, each with both sides open, so a pair
+    compares the two sides in the same processes a moment apart (fresh processes per round
+    would add their start-up and their own memory layout to each round).
+    """
+    ctx = multiprocessing.get_context("spawn")
+    out = ctx.Queue()
+    barrier = ctx.Barrier(args.processes + 1)
+    workers = [
+        ctx.Process(
+            target=_hammer,
+            args=((first, second), args.seconds, args.tasks, args.rounds, barrier, out),
+        )
+        for _ in range(args.processes)
+    ]
+    for worker in workers:
+        worker.start()
+    order = _order(args.rounds)
+    for _ in order:
+        barrier.wait(timeout=120)  # every process ready: the round starts
+    made = [out.get(timeout=120) for _ in workers]
+    for worker in workers:
+        worker.join()
+    rates = [sum(per[i] for per in made) / args.seconds for i in range(len(order))]
+    sides: list[list[float]] = [[], []]
+    for side, rate in zip(order, rates, strict=True):
+        sides[side].append(rate)
+    # Costs, µs per decision (lower is better): B/A is how many times second's rate first's is.
+    samples = [[1e6 / b, 1e6 / a] for a, b in zip(sides[0], sides[1], strict=True)]
+    pair = Pair.from_json({"samples": samples[1:]})  # the first pair warms the files up
+    return pair, sides[0], sides[1]
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--per", type=int, default=30, help="acquires per slice")
     parser.add_argument("--slices", type=int, default=401, help="interleaved slices")
-    parser.add_argument("--seconds", type=float, default=1.0, help="throughput round length")
-    parser.add_argument("--rounds", type=int, default=7, help="throughput rounds per variant")
+    parser.add_argument("--seconds", type=float, default=0.2, help="throughput round length")
+    parser.add_argument("--rounds", type=int, default=61, help="throughput rounds per variant")
     parser.add_argument("--processes", type=int, default=4)
     parser.add_argument("--tasks", type=int, default=4, help="concurrent loops per process")
     parser.add_argument("--redis", action="store_true", help="measure the Redis backend too")

@@ -251,7 +251,7 @@ class LimiterBackend(Protocol):
 class _StoredLog(SlidingLog):
     """A log as the memory backend keeps it: with its key and its place in the idle sweep."""
 
-    __slots__ = ("dropped", "idle", "key", "queued")
+    __slots__ = ("dropped", "idle", "key", "queued", "room")
 
     def __init__(self, demand: Demand, idle: deque[tuple[float, _StoredLog]]) -> None:
         super().__init__(demand.limit, demand.window)
@@ -262,10 +262,144 @@ class _StoredLog(SlidingLog):
         # No longer the backend's log of its key (it held nothing and was let go): a binding
         # that still names it must look its key up again.
         self.dropped = False
+        # The limit while the log is live, 0 once dropped: the fast path's one check by count
+        # then fails for a binding that still names it, without a check of its own.
+        self.room = demand.limit
 
 
-#: Per demands tuple: its logs, and a reservation of them.
-_Bound = tuple[tuple[_StoredLog, ...], Reservation]
+class _Binding:
+    """A demands tuple bound to its logs: the memory backend's prepared handle on them.
+
+    The limiter keeps one per plan and runs the un-throttled path through it: :meth:`take`
+    decides by count alone and :meth:`answered` records the answer, each one call. It is also
+    the :attr:`Reservation.handle` of every memory reservation, and one reservation serves
+    every request that makes those demands (a reservation only names its logs). Valid while
+    none of its logs is dropped (:attr:`_StoredLog.dropped`); this general form takes each
+    log in turn, :class:`_Repeats` and :class:`_Pair` are its shapes with a key demanded
+    twice and with one rate log and one cap.
+    """
+
+    __slots__ = ("backend", "clock", "logs", "reservation")
+
+    def __init__(
+        self, backend: MemoryBackend, demands: Sequence[Demand], logs: tuple[_StoredLog, ...]
+    ) -> None:
+        self.backend = backend
+        self.clock = backend._clock
+        self.logs = logs
+        self.reservation: Reservation = _new_reservation(Reservation, (demands, self))
+
+    def take(self) -> Reservation | None:
+        """The reservation, if every log has room by its count alone; else ``None``, nothing taken.
+
+        No clock read, nothing pruned: ``None`` means "look closer" (the log may hold only
+        aged-out entries, or was dropped), not "refused".
+        """
+        logs = self.logs
+        for log in logs:
+            if log.inflight + len(log.expiries) >= log.room:
+                for earlier in logs:  # each log appears once (see _Repeats)
+                    if earlier is log:
+                        break
+                    earlier.inflight -= 1
+                return None
+            log.inflight += 1
+        return self.reservation
+
+    def answered(self) -> None:
+        """The request's answer arrived now: each entry counts for its window from now on."""
+        now = self.clock.now()
+        for log in self.logs:
+            window = log.window
+            if not window:
+                log.inflight -= 1  # SlidingLog.complete of a cap without a hold, inlined
+                continue
+            expiry = now + window
+            expiries = log.expiries
+            if expiries and expiry < expiries[-1]:
+                # A clock that went backwards (or a held entry ahead): keep the order.
+                log.complete(now)
+                expiry = expiries[-1]
+            else:
+                # SlidingLog.complete's in-order case, inlined.
+                log.inflight -= 1
+                expiries.append(expiry)
+            if not log.inflight:
+                self.backend._idle_from(log, expiry, now)
+
+    def stale(self) -> bool:
+        """A log of the binding was dropped: the demands must be bound again."""
+        return any(log.dropped for log in self.logs)
+
+
+class _Repeats(_Binding):
+    """A binding that names one log more than once: each occurrence is one slot."""
+
+    __slots__ = ()
+
+    def take(self) -> Reservation | None:
+        """See :meth:`_Binding.take`; a repeated key meets its own earlier entry here."""
+        logs = self.logs
+        for i, log in enumerate(logs):
+            if log.inflight + len(log.expiries) >= log.room:
+                for earlier in logs[:i]:
+                    earlier.inflight -= 1
+                return None
+            log.inflight += 1
+        return self.reservation
+
+
+class _Pair(_Binding):
+    """A binding of one rate log and then one concurrency cap: most requests' shape.
+
+    :meth:`_Binding.take` and :meth:`_Binding.answered` unrolled for two logs, the loop being
+    a fair share of the un-throttled path's cost; ``tests/test_limiter_core.py`` pins every
+    decision and every state to the general form.
+    """
+
+    __slots__ = ("cap", "rate")
+
+    def __init__(
+        self, backend: MemoryBackend, demands: Sequence[Demand], logs: tuple[_StoredLog, ...]
+    ) -> None:
+        super().__init__(backend, demands, logs)
+        self.rate, self.cap = logs
+
+    def take(self) -> Reservation | None:
+        """See :meth:`_Binding.take`."""
+        rate, cap = self.rate, self.cap
+        if (
+            rate.inflight + len(rate.expiries) >= rate.room
+            or cap.inflight + len(cap.expiries) >= cap.room
+        ):
+            return None
+        rate.inflight += 1
+        cap.inflight += 1
+        return self.reservation
+
+    def answered(self) -> None:
+        """See :meth:`_Binding.answered`."""
+        now = self.clock.now()
+        self.cap.inflight -= 1
+        rate = self.rate
+        expiry = now + rate.window
+        expiries = rate.expiries
+        if expiries and expiry < expiries[-1]:
+            rate.complete(now)
+            expiry = expiries[-1]
+        else:
+            rate.inflight -= 1
+            expiries.append(expiry)
+        if rate.inflight:
+            return
+        idle = rate.idle  # MemoryBackend._idle_from, inlined
+        if not rate.queued:
+            rate.queued = True
+            idle.append((expiry, rate))
+        if idle[0][0] <= now:
+            self.backend._sweep(idle, now)
+
+
 _BOUND_CACHE_SIZE = 1024
 
 
@@ -286,10 +420,11 @@ class MemoryBackend:
     """The limiter's logs in this process's memory: exact, and decided without any ``await``.
 
     Every decision is :class:`SlidingLog`'s. The synchronous ``try_acquire``/``wait_time_now``/
-    ``release_now`` are the fast path the :class:`~smsc_async.Limiter` uses; the async methods
-    implement :class:`LimiterBackend`. ``clock`` is a :class:`~smsc_async.Clock` (default: the
-    running loop's; the limiter passes the session's) or a bare function returning monotonic
-    seconds. Logs that hold nothing any more are dropped
+    ``release_now`` are the fast path the :class:`~smsc_async.Limiter` uses, and ``bind``
+    prepares a request's demands for its un-throttled path (one call to take the slots, one to
+    record the answer); the async methods implement :class:`LimiterBackend`. ``clock`` is a
+    :class:`~smsc_async.Clock` (default: the running loop's; the limiter passes the session's)
+    or a bare function returning monotonic seconds. Logs that hold nothing any more are dropped
     a few at a time as requests complete, so memory follows the number of keys used within one
     window, not the number ever used (the logs of concurrency caps, ``window == 0``, are few and
     kept)::
@@ -310,10 +445,8 @@ class MemoryBackend:
         # the front is the next candidate; a log found still in use is put back at the end.
         self._idle: dict[float, deque[tuple[float, _StoredLog]]] = {}
         # The same requests come back (a balance, a limiter's cached plan): per demands tuple,
-        # its logs and a reservation of them, valid while none of those logs is dropped. A
-        # reservation only names its logs, so one per demands tuple serves every request that
-        # makes those demands.
-        self._bound: dict[tuple[Demand, ...], _Bound] = {}
+        # its binding to its logs.
+        self._bound: dict[tuple[Demand, ...], _Binding] = {}
 
     @property
     def clock(self) -> Clock:
@@ -349,36 +482,46 @@ class MemoryBackend:
             if wait > 0:
                 return wait
         try:
-            bound: _Bound | None = self._bound.get(demands)  # type: ignore[call-overload]
+            bound: _Binding | None = self._bound.get(demands)  # type: ignore[call-overload]
         except TypeError:  # demands in a list: not hashable, no shortcut
             return self._take(demands)
         if bound is None:
-            bound = self._bind(demands)  # type: ignore[arg-type]
-        logs = bound[0]
-        # Room by count alone: no clock read, nothing to prune. A repeated key meets its own
-        # earlier entry here (each occurrence is one slot).
-        for i, log in enumerate(logs):
-            if log.inflight + len(log.expiries) >= log.limit or log.dropped:
-                for earlier in logs[:i]:
-                    earlier.inflight -= 1
-                if log.dropped:
-                    del self._bound[demands]  # type: ignore[arg-type]
-                return self._take(demands)  # maybe only aged-out entries fill it: look closer
-            log.inflight += 1
-        return bound[1]
+            bound = self.bind(demands)  # type: ignore[arg-type]
+        got = bound.take()
+        if got is not None:
+            return got
+        if bound.stale():
+            del self._bound[demands]  # type: ignore[arg-type]
+        return self._take(demands)  # maybe only aged-out entries fill a log: look closer
 
-    def _bind(self, demands: tuple[Demand, ...]) -> _Bound:
-        bound = self._bound
-        if len(bound) >= _BOUND_CACHE_SIZE:
-            bound.clear()
+    def bind(self, demands: tuple[Demand, ...]) -> _Binding:
+        """The live binding of ``demands`` to their logs (the fast path's handle on them).
+
+        The limiter keeps one per plan and calls its ``take()`` before :meth:`try_acquire`;
+        when that says "look closer" it asks here again, which gives a fresh binding once a log
+        of the old one has been dropped.
+        """
+        cache = self._bound
+        found: _Binding | None = cache.get(demands)
+        if found is not None and not found.stale():
+            return found
+        if len(cache) >= _BOUND_CACHE_SIZE:
+            cache.clear()
         logs = self._logs
-        found = []
+        bound = []
         for demand in demands:
             log = logs.get(demand.key)
-            found.append(log if log is not None else self._new_log(demand))
-        handle = tuple(found)
-        entry = bound[demands] = (handle, _new_reservation(Reservation, (demands, handle)))
-        return entry
+            bound.append(log if log is not None else self._new_log(demand))
+        found = cache[demands] = self._binding_for(demands, tuple(bound))
+        return found
+
+    def _binding_for(self, demands: Sequence[Demand], logs: tuple[_StoredLog, ...]) -> _Binding:
+        """The binding of ``demands`` to ``logs``, in the shape that fits them."""
+        if len({id(log) for log in logs}) < len(logs):
+            return _Repeats(self, demands, logs)
+        if len(logs) == 2 and logs[0].window and not logs[1].window:
+            return _Pair(self, demands, logs)
+        return _Binding(self, demands, logs)
 
     def _take(self, demands: Sequence[Demand]) -> Reservation | float:
         """:meth:`try_acquire` without the shortcut: prune full-looking logs, undo on refusal."""
@@ -392,7 +535,7 @@ class MemoryBackend:
                 self._undo(taken, demands)
                 return self.wait_time_now(demands)
             taken.append(log)
-        return _new_reservation(Reservation, (demands, tuple(taken)))
+        return self._binding_for(demands, tuple(taken)).reservation
 
     def _undo(self, taken: list[_StoredLog], demands: Sequence[Demand]) -> None:
         for log in taken:
@@ -410,6 +553,7 @@ class MemoryBackend:
     def _drop(self, log: _StoredLog) -> None:
         del self._logs[log.key]
         log.dropped = True
+        log.room = 0
 
     def wait_time_now(self, demands: Sequence[Demand], ahead: Sequence[int] | None = None) -> float:
         """Synchronous :meth:`wait_time`."""
@@ -450,48 +594,21 @@ class MemoryBackend:
 
     def release_now(self, reservation: Reservation, *, sent: bool, hold: float = 0.0) -> None:
         """Synchronous :meth:`release`."""
-        found: tuple[_StoredLog, ...] = reservation.handle  # type: ignore[assignment]
+        binding: _Binding = reservation.handle  # type: ignore[assignment]
         if hold <= 0:
             if sent:
-                self._answered(found)
+                binding.answered()
             else:
-                for log in found:
+                for log in binding.logs:
                     log.cancel()
             return
         now = self._clock.now()
-        for log in found:
+        for log in binding.logs:
             # A cap keeps the place for ``hold``; a rate log counts the entry for its window
             # from now, as if answered.
             log.complete(now, hold)
             if log.window:
                 self._idle_from(log, log.expiries[-1], now)
-
-    def _answered(self, found: tuple[_StoredLog, ...]) -> None:
-        """Each entry's answer arrived now: the hot path of every request."""
-        now = self._clock.now()
-        for log in found:
-            window = log.window
-            if not window:
-                log.inflight -= 1  # SlidingLog.complete of a cap without a hold, inlined
-                continue
-            expiry = now + window
-            expiries = log.expiries
-            if expiries and expiry < expiries[-1]:
-                # A clock that went backwards (or a held entry ahead): keep the order.
-                log.complete(now)
-                expiry = expiries[-1]
-            else:
-                # SlidingLog.complete's in-order case, inlined.
-                log.inflight -= 1
-                expiries.append(expiry)
-            if log.inflight:
-                continue
-            idle = log.idle  # _idle_from, inlined
-            if not log.queued:
-                log.queued = True
-                idle.append((expiry, log))
-            if idle[0][0] <= now:
-                self._sweep(idle, now)
 
     def _idle_from(self, log: _StoredLog, expiry: float, now: float) -> None:
         """``log`` holds nothing in flight: it may hold nothing at all from ``expiry`` on."""

@@ -1,10 +1,14 @@
 """The HTTP client a session sends through: httpx's own transport, or aiohttp's on asyncio.
 
-Either way the session talks to one ``httpx.AsyncClient``: the same timeouts, the same headers,
-the same streaming reads (so any size cap on an answer applies alike) and the same exception
-types, because ``http_backend="aiohttp"`` only swaps the client's *transport* for
-``httpx_aiohttp.AiohttpTransport`` (the transport openai-python offers). aiohttp spends a
-fraction of httpx's CPU per request; it runs on asyncio only, so trio keeps httpx.
+Either way the session builds ``httpx.Request`` objects and reads ``httpx.Response`` streams: the
+same timeouts, the same headers, the same streaming reads (so any size cap on an answer applies
+alike) and the same exception types. ``http_backend="httpx"`` sends through an
+``httpx.AsyncClient``; ``http_backend="aiohttp"`` hands each request straight to
+``httpx_aiohttp.AiohttpTransport`` (the transport openai-python offers) through the transport
+interface, without an ``AsyncClient`` around it: the client's per-request work (URL merging,
+cookies, auth and redirect handling, none of which a session uses) cost more CPU than the
+transport itself. aiohttp spends a fraction of httpx's CPU per request; it runs on asyncio only,
+so trio keeps httpx.
 
 The mapping of aiohttp's failures to httpx's exceptions is redone here, because the transport's
 own table files several of them under a different branch than httpx would (a refused connection
@@ -15,16 +19,16 @@ raise the same error for the same fault whichever backend carries it.
 from __future__ import annotations
 
 import sys
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Iterator, Mapping
 from contextlib import contextmanager
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any, Literal, Protocol
 
 import httpx
 
 if TYPE_CHECKING:
     import aiohttp
 
-__all__ = ["HTTP_BACKENDS", "HttpBackend", "make_client"]
+__all__ = ["HTTP_BACKENDS", "Client", "HttpBackend", "make_client"]
 
 HttpBackend = Literal["httpx", "aiohttp"]
 HTTP_BACKENDS: tuple[HttpBackend, ...] = ("httpx", "aiohttp")
@@ -49,6 +53,24 @@ def _in_trio() -> bool:
     return True
 
 
+class Client(Protocol):
+    """What a session needs of its HTTP client: ``httpx.AsyncClient`` has it, so has ours."""
+
+    def build_request(
+        self,
+        method: str,
+        url: str,
+        *,
+        content: bytes,
+        headers: Mapping[str, str],
+        extensions: dict[str, Any] | None,
+    ) -> httpx.Request: ...
+
+    async def send(self, request: httpx.Request, *, stream: bool) -> httpx.Response: ...
+
+    async def aclose(self) -> None: ...
+
+
 def make_client(
     http_backend: str | None,
     *,
@@ -56,7 +78,7 @@ def make_client(
     timeout: float,
     concurrency: int,
     headers: dict[str, str],
-) -> httpx.AsyncClient:
+) -> Client:
     """The session's client: a pool of ``concurrency`` connections on the chosen backend.
 
     ``http_backend`` is ``"httpx"``, ``"aiohttp"`` or ``None`` (the default, httpx). An injected
@@ -73,7 +95,7 @@ def make_client(
     if backend == "aiohttp" and transport is None:
         if _in_trio():
             raise RuntimeError(_ASYNCIO_ONLY)
-        transport = _aiohttp_transport(pool)
+        return _TransportClient(_aiohttp_transport(pool), timeout=timeout, headers=headers)
     return httpx.AsyncClient(
         transport=transport,
         timeout=timeout,
@@ -93,6 +115,63 @@ def _aiohttp_transport(pool: httpx.Limits) -> httpx.AsyncBaseTransport:
     # The transport sizes aiohttp's connector from the pool limits (``limit=max_connections``)
     # and opens its aiohttp session on the first request, inside the running loop.
     return _AiohttpTransport(AiohttpTransport(limits=pool))
+
+
+# What httpx.AsyncClient puts on every request (bar the User-Agent, which the session sets).
+_CLIENT_HEADERS = {"Accept": "*/*", "Accept-Encoding": "gzip, deflate", "Connection": "keep-alive"}
+
+
+class _TransportClient:
+    """A :class:`Client` that hands each request straight to one transport.
+
+    It builds the request as ``httpx.AsyncClient`` would for a session (the client's default
+    headers under the session's, the same timeout on every phase, no redirects followed) and
+    skips the rest of the client's pipeline. The transport's response is returned as it is:
+    the session streams it and closes it.
+    """
+
+    __slots__ = ("_headers", "_timeout", "_transport", "_urls")
+
+    def __init__(
+        self, transport: httpx.AsyncBaseTransport, *, timeout: float, headers: Mapping[str, str]
+    ) -> None:
+        self._transport = transport
+        self._timeout = httpx.Timeout(timeout).as_dict()
+        self._headers = {**_CLIENT_HEADERS, **headers}
+        # Each endpoint's URL parsed once: httpx parses a str URL on every request.
+        self._urls: dict[str, httpx.URL] = {}
+
+    def build_request(
+        self,
+        method: str,
+        url: str,
+        *,
+        content: bytes,
+        headers: Mapping[str, str],
+        extensions: dict[str, Any] | None,
+    ) -> httpx.Request:
+        parsed = self._urls.get(url)
+        if parsed is None:
+            if len(self._urls) >= 64:  # a session posts to a few dozen paths of one host
+                self._urls.clear()
+            parsed = self._urls[url] = httpx.URL(url)
+        timeout = {"timeout": self._timeout}
+        return httpx.Request(
+            method,
+            parsed,
+            content=content,
+            headers={**self._headers, **headers},
+            extensions=timeout if extensions is None else {**timeout, **extensions},
+        )
+
+    async def send(self, request: httpx.Request, *, stream: bool = True) -> httpx.Response:
+        """The transport's response, its body not read yet (``stream`` must be true)."""
+        if not stream:
+            raise ValueError("the session reads every answer as a stream")
+        return await self._transport.handle_async_request(request)
+
+    async def aclose(self) -> None:
+        await self._transport.aclose()
 
 
 class _AiohttpTransport(httpx.AsyncBaseTransport):

@@ -157,12 +157,24 @@ _NOT_IDENTITY = frozenset({"login", "psw", "apikey", "fmt", "charset"})
 # Parameters that hold lists of numbers: separators, order and a leading ``+`` do not matter.
 _NUMBER_LISTS = frozenset({"phones", "phone"})
 _SPLIT = re.compile(r"[,;\s]+")
+_PLAIN_LIST = re.compile(r"[0-9,]*")  # the shape clients send: digits between commas
 # Keys longer than this are hashed so that memory per key stays small (send texts can be long).
 _MAX_PLAIN_KEY = 64
 
 
-def _number_list(value: str) -> str:
+def _any_number_list(value: str) -> str:
+    """A list of numbers in the key's form, whatever its separators and ``+`` signs."""
     return ",".join(sorted(p.lstrip("+") for p in _SPLIT.split(value) if p))
+
+
+def _number_list(value: str) -> str:
+    # The common shape, plain digits between commas: split on the commas, which is what the
+    # general path does there, for a fifth of its cost over 100 numbers. Empty parts sort
+    # first and leave only leading commas, which lstrip drops. Anything else (a "+", a space,
+    # a ";") takes the general path; tests/test_limits_key.py pins the two together.
+    if _PLAIN_LIST.fullmatch(value):
+        return ",".join(sorted(value.split(","))).lstrip(",")
+    return _any_number_list(value)
 
 
 def identity_key(path: str, params: Mapping[str, str]) -> str:

@@ -60,7 +60,7 @@ from ._errors import (
     TransportError,
 )
 from ._events import EventHook, RequestDone
-from ._http import HttpBackend, make_client
+from ._http import Client, HttpBackend, make_client
 from ._limiter import Lease, Limiter
 from ._limits import RateLimits
 from ._reconcile import ReconciledSend, new_message_id, recipients_of
@@ -328,6 +328,7 @@ class Session(MessageCalls, ChannelCalls, InfoCalls, DataCalls):
         self._max_wait = _check_max_wait(max_wait)
         self._retry = retry
         self._cooldown = float(ip_block_cooldown)
+        self._client: Client
         if http_client is None:
             self._client = make_client(
                 http_backend,

@@ -36,7 +36,11 @@ How the logs live in Redis:
   log key that names a number, a text or a message id is replaced by its MAC, so nothing in
   Redis can be matched against a guessed number or text without the login's secret. The
   ``{…}`` hash tag puts all of one login's keys in one Redis Cluster slot;
-* every key carries an expiry at least as late as its last entry, so idle keys disappear.
+* every key carries an expiry at least as late as its last entry, so idle keys disappear. A
+  concurrency cap also keeps a *sentinel* (the member ``""`` at ``-inf``, which never counts and
+  is never swept), so that releasing its last place leaves the key and its expiry in place and
+  the next acquire neither re-creates it nor sets its expiry again. The sentinel changes no
+  count (counts look above now), so clients that do not write it share the keys safely.
 """
 
 from __future__ import annotations
@@ -104,6 +108,11 @@ _PENDING_MAX = 10_000
 # The version of the key layout and the scripts' data model, part of every key: clients of
 # another layout never meet ours in the same keys (they would misread each other's entries).
 _LAYOUT = "v2"
+# A rate log whose ZCARD reaches this (and every _SWEEP_EVERY more) is swept by the
+# straight-line acquire: small sorted sets stay in Redis's compact encoding (up to 128 members
+# by default), and no process's tending meets thousands of entries at once.
+_SWEEP_FROM = 64
+_SWEEP_EVERY = 32
 # At most this many shapes of request get an acquire script of their own (the rule table gives
 # a few dozen; the server caches each script it is sent).
 _SHAPES_MAX = 256
@@ -137,6 +146,20 @@ _KEEP = """
 local function keep(key, ms)
   if redis.call('PTTL', key) < ms then redis.call('PEXPIRE', key, ms) end
 end
+"""
+
+# ``m``: the entry of KEYS[i] (``key``) for the token ``member``: the token itself, or
+# token#1, token#2... for a log's second and later occurrences in the request (``seen`` counts
+# them). The acquire, the release and the undo name a request's entries alike.
+_MEMBER = """
+  local m = member
+  local occ = seen[key]
+  if occ then
+    m = member .. '#' .. occ
+    seen[key] = occ + 1
+  else
+    seen[key] = 1
+  end
 """
 
 # The admission check, common to acquire and wait: ARGV[1] holds from byte @POS@ per log
@@ -229,21 +252,16 @@ seen = {}
 for i = 1, #KEYS do
   local key = KEYS[i]
   local window = windows[i]
-  local m = member
-  local occ = seen[key]
-  if occ then
-    m = member .. '#' .. occ
-    seen[key] = occ + 1
-  else
-    seen[key] = 1
-  end
-  local score = now + lease + window
+@MEMBER@  local score = now + lease + window
   if i == 1 then
     -- The first entry doubles as the tombstone check: an undo left its token there.
     if redis.call('ZADD', key, 'NX', score, m) == 0 then
       if tonumber(redis.call('ZSCORE', key, m)) < 0 then return {-2, now} end
       return now  -- this very acquire ran before (a client's retry): it holds its entries
     end
+    if window == 0 and fresh[key] then redis.call('ZADD', key, '-inf', '') end
+  elseif window == 0 then
+    redis.call('ZADD', key, score, m, '-inf', '')
   else
     redis.call('ZADD', key, score, m)
   end
@@ -264,17 +282,42 @@ _ACQUIRE = _ACQUIRE_HEAD + _ACQUIRE_BODY
 def _shaped_acquire(shape: tuple[tuple[int, int], ...], lease_us: int) -> str:
     """The acquire for one shape of request (distinct logs of these limits and windows, µs).
 
-    Nobody waiting ahead, no key due for tending, every log's ZCARD below its limit: that
+    Nobody waiting ahead, no key due for tending, every log's ZCARD within its limit: that
     settles it, and the entries are taken in straight-line code with the figures written in.
     Otherwise the generic acquire runs, in the same call.
+
+    A cap's ZCARD counts its sentinel too (see the module docstring), so a cap after the
+    first log fits while its ZCARD is at most its limit, and the ZADD that takes its place
+    (and puts the sentinel back if it was missing) tells which it was: two new members mean
+    no sentinel, and a cap whose ZCARD was its limit without one was full: the entries just
+    taken are taken back and the generic acquire decides. A cap as the first log asks for
+    its sentinel (ZSCORE) only when its ZCARD is its limit.
     """
-    cards = "".join(
-        f"local c{i} = redis.call('ZCARD', KEYS[{i}])\n" for i in range(1, len(shape) + 1)
-    )
-    fits = " and ".join(f"c{i} < {limit}" for i, (limit, _) in enumerate(shape, 1))
-    take = [f"  local member = string.sub(ARGV[1], {9 + 24 * len(shape)})"]
-    for i, (_, window) in enumerate(shape, 1):
+    n = len(shape)
+    cards = "".join(f"local c{i} = redis.call('ZCARD', KEYS[{i}])\n" for i in range(1, n + 1))
+    fits = []
+    for i, (limit, window) in enumerate(shape, 1):
+        if window > 0:
+            fits.append(f"c{i} < {limit}")
+        elif i > 1:
+            fits.append(f"c{i} <= {limit}")
+        else:
+            fits.append(f"(c1 < {limit} or c1 == {limit} and redis.call('ZSCORE', KEYS[1], ''))")
+    take = [f"  local member = string.sub(ARGV[1], {9 + 24 * n})"]
+    for i, (limit, window) in enumerate(shape, 1):
+        if window > 0 and limit > _SWEEP_FROM:
+            # A log that admits many keeps what stopped counting until a process tends it
+            # (every lease / 2): swept here too, now and then, it stays small. An emptied key
+            # is a new key (its expiry is set below).
+            take.append(
+                f"  if c{i} >= {_SWEEP_FROM} and c{i} % {_SWEEP_EVERY} == 0 then"
+                f" if redis.call('ZREMRANGEBYSCORE', KEYS[{i}], 1 - now, now) == c{i}"
+                f" then c{i} = 0 end end"
+            )
+    for i, (limit, window) in enumerate(shape, 1):
         score = f"now + {lease_us + window}"
+        # A new key gets its expiry: 2 * lease + window, in ms rounded up, + 1.
+        ms = -(-(2 * lease_us + window) // 1000) + 1
         if i == 1:
             take += [
                 f"  if redis.call('ZADD', KEYS[1], 'NX', {score}, member) == 0 then",
@@ -284,12 +327,32 @@ def _shaped_acquire(shape: tuple[tuple[int, int], ...], lease_us: int) -> str:
                 "    return now",
                 "  end",
             ]
+            if window > 0:
+                take.append(f"  if c1 == 0 then redis.call('PEXPIRE', KEYS[1], {ms}) end")
+            else:
+                take.append(
+                    "  if c1 == 0 then redis.call('ZADD', KEYS[1], '-inf', '')"
+                    f" redis.call('PEXPIRE', KEYS[1], {ms}) end"
+                )
+        elif window > 0:
+            take += [
+                f"  redis.call('ZADD', KEYS[{i}], {score}, member)",
+                f"  if c{i} == 0 then redis.call('PEXPIRE', KEYS[{i}], {ms}) end",
+            ]
         else:
-            take.append(f"  redis.call('ZADD', KEYS[{i}], {score}, member)")
-        # A new key gets its expiry: 2 * lease + window, in ms rounded up, + 1.
-        ms = -(-(2 * lease_us + window) // 1000) + 1
-        take.append(f"  if c{i} == 0 then redis.call('PEXPIRE', KEYS[{i}], {ms}) end")
-    fast = f"{cards}if {fits} then\n" + "\n".join(take) + "\n  return now\nend\n"
+            undo = " ".join(f"redis.call('ZREM', KEYS[{j}], member)" for j in range(1, i + 1))
+            take += [
+                f"  if redis.call('ZADD', KEYS[{i}], {score}, member, '-inf', '') == 2 then",
+                f"    if c{i} == 0 then redis.call('PEXPIRE', KEYS[{i}], {ms})",
+                f"    elseif c{i} == {limit} then {undo} break end",
+                "  end",
+            ]
+    # ``repeat ... until true``: a block to ``break`` out of, to the generic acquire.
+    fast = (
+        f"{cards}if {' and '.join(fits)} then repeat\n"
+        + "\n".join(take)
+        + "\n  return now\nuntil true end\n"
+    )
     return _ACQUIRE_HEAD + fast + _ACQUIRE_BODY
 
 
@@ -352,15 +415,7 @@ local seen = {}
 for i = 1, #KEYS do
   local key = KEYS[i]
   local window = struct.unpack('<d', spec, 8 * i + 1)
-  local m = member
-  local occ = seen[key]
-  if occ then
-    m = member .. '#' .. occ
-    seen[key] = occ + 1
-  else
-    seen[key] = 1
-  end
-  local span = 0
+@MEMBER@  local span = 0
   if window > 0 then
     -- Answered (or maybe seen by the gateway): counts one window from now.
     if sent == 1 or hold > 0 then span = window end
@@ -393,15 +448,7 @@ local member = string.sub(ARGV[1], 9 + 8 * #KEYS)
 local seen = {}
 for i = 1, #KEYS do
   local key = KEYS[i]
-  local m = member
-  local occ = seen[key]
-  if occ then
-    m = member .. '#' .. occ
-    seen[key] = occ + 1
-  else
-    seen[key] = 1
-  end
-  if i == 1 then
+@MEMBER@  if i == 1 then
     redis.call('ZADD', key, -(now + stay), m)
     local window = struct.unpack('<d', ARGV[1], 9)
     keep(key, math.ceil(math.max(stay, 2 * lease + window) / 1000) + 1)
@@ -476,7 +523,9 @@ class _Scripts:
 
     def _make(self, source: str) -> _Script:
         return _Script(
-            source.replace("@LEASE@", str(self.lease_us)).replace("@POLL@", str(self.poll_us))
+            source.replace("@MEMBER@", _MEMBER)
+            .replace("@LEASE@", str(self.lease_us))
+            .replace("@POLL@", str(self.poll_us))
         )
 
     def shaped(
@@ -535,6 +584,8 @@ def _pack(values: Sequence[float]) -> bytes:
 
 _SENT = _DOUBLE.pack(1)
 _UNSENT = _DOUBLE.pack(0)
+# The acquire's deadline while the server's clock is not known yet: none.
+_NO_DEADLINE = _DOUBLE.pack(0)
 
 
 class _Plan:
@@ -555,7 +606,9 @@ class _Plan:
         "release_cmd",
         "release_script",
         "release_spec",
+        "sent_head",
         "tend_at",
+        "unsent_head",
         "windows",
         "zero_spec",
     )
@@ -573,6 +626,9 @@ class _Plan:
         #: The acquire's and the wait's figures when nobody waits ahead and nothing is due.
         self.zero_spec = self.spec(None, None)
         self.release_spec = _pack(self.windows)
+        # A release's argument but for the token: answered, or not (nothing held).
+        self.sent_head = _SENT + self.release_spec
+        self.unsent_head = _UNSENT + self.release_spec
         #: Until when (monotonic) none of the keys needs tending by this process.
         self.tend_at = -_INF
         # Per position, the suffix of its entry's token when its log repeats ("#1", "#2"...).
@@ -1192,22 +1248,29 @@ class RedisBackend:
         else:
             script = shared.scripts.acquire
             spec, command = plan.spec(ahead, due), ("EVALSHA", script.sha, *plan.head)
+        tail = spec + member
         for attempt in range(2):
-            late = shared.not_after(clock if attempt == 0 else time.monotonic())
-            args = (_DOUBLE.pack(late) + spec + member,)
+            # The server time after which this caller has given up (shared.not_after, inline).
+            offset = shared.offset
+            if offset is None:
+                blob = _NO_DEADLINE + tail
+            else:
+                sent_at = time.monotonic() if attempt else clock
+                blob = _DOUBLE.pack(round((sent_at + shared.timeout) * _MICRO) + offset) + tail
             try:
                 if shared.fast:
                     # shared.run's fast path, inline: this is the hot path.
                     try:
-                        reply = await shared.client.execute_command(*command, *args)
+                        reply = await shared.client.execute_command(*command, blob)
                     except NoScriptError:
-                        reply = await shared.run(script, plan.head, args)
+                        reply = await shared.run(script, plan.head, (blob,))
                     except Exception as exc:
                         shared.failing = True
                         raise _unavailable(exc) from exc
-                    shared.failing = False
+                    if shared.failing:
+                        shared.failing = False
                 else:
-                    reply = await shared.run(script, plan.head, args)
+                    reply = await shared.run(script, plan.head, (blob,))
                 if reply.__class__ is int:
                     code, server_now = 0, reply
                 else:
@@ -1293,9 +1356,10 @@ class RedisBackend:
         plan = entry[1] if entry is not None else self._plan(reservation.demands)
         if hold > 0:
             code = _DOUBLE.pack(2 * round(min(hold, 86_400.0) * _MICRO) + (1 if sent else 0))
+            blob = code + plan.release_spec + handle
         else:
-            code = _SENT if sent else _UNSENT
-        args = [code + plan.release_spec + handle]
+            blob = (plan.sent_head if sent else plan.unsent_head) + handle
+        args = [blob]
         script = plan.release_script
         if shared.failing or self._down_until > -_INF:
             # Redis is failing right now: do not hold the caller up for a timeout.
@@ -1305,13 +1369,14 @@ class RedisBackend:
             if shared.fast:
                 # shared.run's fast path, inline: this is the hot path.
                 try:
-                    await shared.client.execute_command(*plan.release_cmd, *args)
+                    await shared.client.execute_command(*plan.release_cmd, blob)
                 except NoScriptError:
                     await shared.run(script, plan.head, args)
                 except Exception as exc:
                     shared.failing = True
                     raise _unavailable(exc) from exc
-                shared.failing = False
+                if shared.failing:
+                    shared.failing = False
             else:
                 await shared.run(script, plan.head, args)
         except LimiterUnavailableError as exc:

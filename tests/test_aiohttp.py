@@ -10,6 +10,7 @@ from __future__ import annotations
 import sys
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from contextlib import asynccontextmanager
+from typing import Any
 
 import anyio
 import anyio.abc
@@ -22,6 +23,7 @@ from smsc_async import (
     Session,
     SMSCError,
     TransportError,
+    _http,
 )
 from smsc_async._http import make_client
 from smsc_async.testing import Emulator, Fault, serve
@@ -239,3 +241,63 @@ def test_trio_gets_a_clear_error_for_a_session_made_outside_it(url: str) -> None
 
     with pytest.raises(RuntimeError, match="asyncio only"):
         trio.run(use)
+
+
+# -- the client around the aiohttp transport ----------------------------------------------------
+
+
+def _captured(make: Callable[[httpx.AsyncBaseTransport], Any]) -> list[httpx.Request]:
+    """The requests a session's client built by ``make`` hands its transport for two posts."""
+    seen: list[httpx.Request] = []
+
+    def answer(request: httpx.Request) -> httpx.Response:
+        seen.append(request)
+        return httpx.Response(200, content=b'{"balance": "1.00"}')
+
+    async def main() -> None:
+        client = make(httpx.MockTransport(answer))
+        for path, body, ext in (("/sys/balance.php", b"a=1&b=%2C", None), ("/x", b"", {"k": 1})):
+            request = client.build_request(
+                "POST",
+                "http://127.0.0.1:9/base" + path,
+                content=body,
+                headers={"Content-Type": "application/x-www-form-urlencoded", "X-One": "1"},
+                extensions=ext,
+            )
+            response = await client.send(request, stream=True)
+            assert await response.aread() == b'{"balance": "1.00"}'
+            await response.aclose()
+        await client.aclose()
+
+    anyio.run(main)
+    return seen
+
+
+def test_the_transport_client_builds_what_httpx_client_builds() -> None:
+    # The aiohttp backend skips httpx.AsyncClient; the transport must see the very same request.
+    settings: dict[str, Any] = {"timeout": 7.5, "concurrency": 3, "headers": {"User-Agent": "ua"}}
+    ours = _captured(lambda t: _http._TransportClient(t, timeout=7.5, headers={"User-Agent": "ua"}))
+    theirs = _captured(lambda t: make_client("httpx", transport=t, **settings))
+    assert len(ours) == len(theirs) == 2
+    for mine, httpx_own in zip(ours, theirs, strict=True):
+        assert mine.method == httpx_own.method
+        assert mine.url == httpx_own.url
+        assert mine.headers.multi_items() == httpx_own.headers.multi_items()
+        assert mine.content == httpx_own.content
+        assert mine.extensions == httpx_own.extensions
+
+
+def test_the_transport_client_streams_only() -> None:
+    client = _http._TransportClient(
+        httpx.MockTransport(lambda r: httpx.Response(200)), timeout=1.0, headers={}
+    )
+    request = client.build_request("POST", "http://h/", content=b"", headers={}, extensions=None)
+    with pytest.raises(ValueError, match="stream"):
+        anyio.run(lambda: client.send(request, stream=False))
+
+
+@pytest.mark.anyio
+async def test_aiohttp_sessions_skip_httpx_client(url: str) -> None:
+    async with Session("demo", "demo", base_url=url, http_backend="aiohttp") as smsc:
+        assert not isinstance(smsc._client, httpx.AsyncClient)
+        assert (await smsc.balance()).currency

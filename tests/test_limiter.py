@@ -30,9 +30,11 @@ from smsc_async._errors import (
     RequestTimeout,
     TransportError,
 )
-from smsc_async._limiter import Limiter
-from smsc_async._limits import RateLimits, charges_for, fixed_charges
+from smsc_async._limiter import Lease, Limiter
+from smsc_async._limits import RateLimits, Rule, Scope, charges_for, fixed_charges
 from smsc_async.testing import Emulator
+
+from .test_limiter_core import GeneralBackend, backend_state
 
 pytestmark = pytest.mark.anyio
 
@@ -190,6 +192,30 @@ async def test_waiter_on_one_key_does_not_block_another_key() -> None:
         await anyio.sleep(1)
         done.append(("b", await pass_through(limiter, jobs("b"))))
     assert done == [("b", t0 + 1), ("a", t0 + W)]
+
+
+async def test_a_request_that_fits_by_count_does_not_take_a_claimed_slot() -> None:
+    # Message 1 has room for one more request; a batch waiting for its own rule has claimed
+    # it. A single status request for message 1 fits by count, and must still wait its turn.
+    limiter = Limiter(LIMITS)
+    one = status([("1", "79990000001")])
+    batch = status([("1", "79990000001"), ("2", "79990000001")])
+    t0 = now()
+    await pass_through(limiter, batch)  # the batch rule is taken for a window
+    for _ in range(3):
+        await pass_through(limiter, one)  # message 1: four of its five
+    admitted: list[tuple[str, float]] = []
+
+    async def second_batch() -> None:
+        admitted.append(("batch", await pass_through(limiter, batch)))
+
+    async with anyio.create_task_group() as tg:
+        tg.start_soon(second_batch)
+        await anyio.sleep(1)
+        assert limiter.waiting() == 1
+        admitted.append(("one", await pass_through(limiter, one)))
+    # Both fit once message 1's window has passed (in either order at that instant).
+    assert sorted(admitted) == [("batch", t0 + W), ("one", t0 + W)]
 
 
 async def test_claims_leave_room_on_a_shared_rule() -> None:
@@ -523,6 +549,15 @@ async def test_timed_out_request_holds_until_admission_plus_request_timeout() ->
             tg.start_soon(timed_out)
     assert now() == t0 + 4
     assert await pass_through(limiter, INFO) == t0 + 20
+
+
+async def test_an_explicit_deadline_wins_over_the_request_timeout() -> None:
+    limiter = Limiter(attrs.evolve(LIMITS, concurrency=1), request_timeout=20)
+    t0 = now()
+    with anyio.move_on_after(1):
+        async with limiter.slot(*INFO, deadline=t0 + 7):
+            await anyio.sleep_forever()
+    assert await pass_through(limiter, INFO) == t0 + 7
 
 
 @pytest.mark.parametrize(
@@ -964,3 +999,137 @@ def test_balance_is_planned_once_per_path_and_status_per_request() -> None:
     s2 = limiter._plan("/sys/status.php", {"id": "2", "phone": "79990000001"})
     assert s1.demands[0].key != s2.demands[0].key
     assert fixed_charges("/sys/status.php") is None
+
+
+# -- the fast path against the general one ---------------------------------------------------
+
+_PIN_LIMITS = attrs.evolve(
+    LIMITS,
+    concurrency=3,
+    status_concurrency=2,
+    balance=Rule(limit=3, window=10.0),
+    status_message=Rule(limit=2, window=12.0, scope=Scope.MESSAGE),
+)
+#: One request of each shape: a rate log and the cap, the caps alone, a message and both caps,
+#: a message asked twice, an identical-send rule, a per-key rule.
+_PIN_REQUESTS: list[tuple[str, dict[str, str]]] = [
+    BALANCE,
+    INFO,
+    status([("1", "79990000001")]),
+    status([("1", "79990000001"), ("1", "79990000001")]),
+    send(),
+    jobs("a"),
+]
+_PIN_EXITS: dict[str, BaseException | None] = {
+    "answered": None,
+    "unsent": None,
+    "refused": None,
+    "timed out": RequestTimeout("read", endpoint="x"),  # may have left: holds its places
+    "never left": ConnectError("no route", endpoint="x"),
+    "gateway error": ParameterError(1, "bad", endpoint="x"),
+}
+_pin_ops = st.lists(
+    st.one_of(
+        st.tuples(st.just("enter"), st.integers(0, len(_PIN_REQUESTS) - 1)),
+        st.tuples(st.just("exit"), st.integers(0, 20), st.sampled_from(sorted(_PIN_EXITS))),
+        st.tuples(st.just("advance"), st.integers(0, 13)),
+    ),
+    max_size=50,
+)
+
+
+class _StillClock:
+    """A clock that moves only when the test moves it (the limiters here never sleep)."""
+
+    def __init__(self) -> None:
+        self.at = 0.0
+
+    def now(self) -> float:
+        return self.at
+
+    async def sleep(self, seconds: float) -> None:
+        raise AssertionError("max_wait=0: nothing waits")
+
+    def jitter(self, high: float) -> float:
+        return 0.0
+
+
+async def _enter(lease: Lease) -> object:
+    try:
+        await lease.__aenter__()
+    except RateLimitedError as exc:
+        return ("limited", exc.retry_after, exc.rule)
+    except DuplicateSendError as exc:
+        return ("duplicate", exc.retry_after)
+    return "admitted"
+
+
+async def _exit(lease: Lease, how: str) -> None:
+    if how == "unsent":
+        lease.unsent()
+    elif how == "refused":
+        lease.refused()
+    error = _PIN_EXITS[how]
+    await lease.__aexit__(type(error) if error else None, error, None)
+
+
+async def _run_both(ops: list[tuple[Any, ...]]) -> None:
+    fast_clock, general_clock = _StillClock(), _StillClock()
+    fast_backend = MemoryBackend(clock=fast_clock)
+    general_backend = GeneralBackend(clock=general_clock)
+    fast = Limiter(_PIN_LIMITS, backend=fast_backend, clock=fast_clock, request_timeout=15)
+    general = Limiter(_PIN_LIMITS, backend=general_backend, clock=general_clock, request_timeout=15)
+    held: list[tuple[Lease, Lease]] = []
+    for op in ops:
+        if op[0] == "enter":
+            request = _PIN_REQUESTS[op[1]]
+            one, other = fast.slot(*request, max_wait=0), general.slot(*request, max_wait=0)
+            outcome = await _enter(one)
+            assert outcome == await _enter(other)
+            if outcome == "admitted":
+                held.append((one, other))
+        elif op[0] == "advance":
+            fast_clock.at = general_clock.at = fast_clock.at + op[1]
+        elif held:
+            one, other = held.pop(op[1] % len(held))
+            await _exit(one, op[2])
+            await _exit(other, op[2])
+        assert backend_state(fast_backend) == backend_state(general_backend)
+        assert fast.waiting() == general.waiting() == 0
+
+
+@settings(max_examples=150, deadline=None)
+@given(ops=_pin_ops)
+def test_the_fast_path_admits_and_records_as_the_general_path(ops: list[tuple[Any, ...]]) -> None:
+    """Every decision of ``async with slot()`` through the backend's bindings (no await, no
+    look-up) against a limiter whose backend decides each one through ``SlidingLog`` alone."""
+    for backend in ("asyncio", "trio"):
+        anyio.run(_run_both, ops, backend=backend)
+
+
+async def test_a_plan_binds_its_demands_again_once_the_sweep_dropped_a_log() -> None:
+    limiter = Limiter(LIMITS)
+    memory = limiter._memory
+    assert memory is not None
+    await pass_through(limiter, BALANCE)
+    plan = limiter._plan(*BALANCE)
+    old = plan.binding
+    assert old is not None
+    await anyio.sleep(W)
+    memory._drop(old.logs[0])  # what the sweep does to a log that holds nothing any more
+    t = await pass_through(limiter, BALANCE)
+    new = plan.binding
+    assert new is not None
+    assert new is not old
+    assert not new.stale()
+    assert new.logs[0] is memory.log("balance:balance")
+    assert list(memory.log("balance:balance").expiries) == [t + W]  # type: ignore[union-attr]
+
+
+def test_slot_fills_the_lease_as_its_constructor_does() -> None:
+    limiter = Limiter(LIMITS)
+    params = {"id": "1"}
+    made = limiter.slot("/sys/status.php", params, deadline=5.0, max_wait=2.0, name="status")
+    built = Lease(limiter, "/sys/status.php", params, 5.0, 2.0, "status")
+    for name in Lease.__slots__:
+        assert getattr(made, name) == getattr(built, name), name

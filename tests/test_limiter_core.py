@@ -4,12 +4,21 @@ from __future__ import annotations
 
 import heapq
 import math
+from typing import Any
 
 import pytest
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
-from smsc_async._backend import Demand, MemoryBackend, Reservation, SlidingLog
+from smsc_async._backend import (
+    Demand,
+    MemoryBackend,
+    Reservation,
+    SlidingLog,
+    _Binding,
+    _Pair,
+    _Repeats,
+)
 
 INF = math.inf
 
@@ -552,3 +561,134 @@ def test_a_refusal_on_a_later_demand_undoes_the_earlier_ones_every_time() -> Non
     got = backend.try_acquire(demands)
     assert isinstance(got, Reservation)
     assert backend.inflight(pair.key) == 2
+
+
+# -- the shortcuts against the general path ----------------------------------------------------
+
+
+class _Unbound(_Repeats):
+    """A binding that never decides on its own: every acquire through it looks closer."""
+
+    __slots__ = ()
+
+    def take(self) -> Reservation | None:
+        return None
+
+    def answered(self) -> None:
+        self.backend.release_now(self.reservation, sent=True)
+
+
+class GeneralBackend(MemoryBackend):
+    """The memory backend without its shortcuts, as the rule is written in :class:`SlidingLog`.
+
+    Every acquire goes through ``SlidingLog.take`` one log at a time (its bindings never decide,
+    so a limiter on it never takes its fast path either), and every release through
+    ``SlidingLog.complete``/``cancel``.
+    """
+
+    def _binding_for(self, demands: Any, logs: Any) -> Any:
+        return _Unbound(self, demands, logs)
+
+    def try_acquire(self, demands: Any, ahead: Any = None) -> Reservation | float:
+        if ahead is not None and any(ahead):
+            wait = self.wait_time_now(demands, ahead)
+            if wait > 0:
+                return wait
+        return self._take(demands)
+
+    def release_now(self, reservation: Reservation, *, sent: bool, hold: float = 0.0) -> None:
+        now = self.clock.now()
+        for log in reservation.handle.logs:  # type: ignore[attr-defined]
+            if not sent and hold <= 0:
+                log.cancel()
+                continue
+            log.complete(now, hold)
+            if log.window:
+                self._idle_from(log, log.expiries[-1], now)
+
+
+# Small numbers, so that expiries, holds and the clock often meet exactly.
+RULE_A = Demand("rule:a", 3, 4.0)
+RULE_B = Demand("rule:b", 2, 7.0)
+STATUS_CAP = Demand("*status", 1, 0.0)
+SMALL_CAP = Demand("*concurrency", 2, 0.0)
+#: The shapes a request can have: one rate log and the cap (a _Pair), a repeated key, several
+#: rate logs, caps only, a rate log alone, a cap before a rate log.
+SHAPES = [
+    (RULE_A, SMALL_CAP),
+    (RULE_B, SMALL_CAP),
+    (RULE_A, RULE_A, SMALL_CAP),
+    (RULE_A, RULE_B, SMALL_CAP),
+    (RULE_B, STATUS_CAP, SMALL_CAP),
+    (SMALL_CAP,),
+    (RULE_A,),
+    (SMALL_CAP, RULE_B),
+]
+
+operations = st.lists(
+    st.one_of(
+        st.tuples(st.just("acquire"), st.integers(0, len(SHAPES) - 1)),
+        st.tuples(st.sampled_from(["answer", "unsent"]), st.integers(0, 50)),
+        st.tuples(st.just("hold"), st.integers(0, 50), st.integers(1, 10)),
+        st.tuples(st.just("advance"), st.integers(0, 8)),
+        # The clock going back a little (the code keeps every log in order even then).
+        st.tuples(st.just("advance"), st.integers(-2, -1)),
+    ),
+    max_size=80,
+)
+
+
+def backend_state(backend: MemoryBackend) -> dict[str, Any]:
+    """Every log that holds something (and every rate log), and the idle sweep's queues."""
+    logs = {
+        key: (log.inflight, list(log.expiries), getattr(log, "queued", False))
+        for key, log in backend._logs.items()
+        # An empty cap's log may exist in one and not yet in the other (caps are kept).
+        if log.inflight or log.expiries or log.window
+    }
+    idle = {w: [(t, log.key) for t, log in q] for w, q in backend._idle.items() if q}
+    return {"logs": logs, "idle": idle}
+
+
+@settings(max_examples=600, deadline=None)
+@given(ops=operations)
+# A log answered again exactly when its idle entry comes due: the sweep looks at it now.
+@example(ops=[("acquire", 0), ("answer", 0), ("advance", 4), ("acquire", 0), ("answer", 0)])
+# An answer that comes before the last one's (the clock went back): the log stays in order.
+@example(ops=[("acquire", 0), ("answer", 0), ("advance", -1), ("acquire", 0), ("answer", 0)])
+def test_the_bindings_decide_and_record_as_the_general_path(ops: list[tuple[Any, ...]]) -> None:
+    fast_clock, general_clock = FakeClock(), FakeClock()
+    fast, general = MemoryBackend(clock=fast_clock), GeneralBackend(clock=general_clock)
+    held: list[tuple[Reservation, Reservation]] = []
+    for op in ops:
+        kind = op[0]
+        if kind == "acquire":
+            demands = SHAPES[op[1]]
+            one, other = fast.try_acquire(demands), general.try_acquire(demands)
+            if isinstance(one, Reservation):
+                assert isinstance(other, Reservation)
+                assert one.demands == other.demands == demands
+                held.append((one, other))
+            else:
+                assert one == other
+        elif kind == "advance":
+            fast_clock.at = general_clock.at = fast_clock.at + op[1]
+        elif held:
+            one, other = held.pop(op[1] % len(held))
+            sent = kind != "unsent"
+            hold = float(op[2]) if kind == "hold" else 0.0
+            fast.release_now(one, sent=sent, hold=hold)
+            general.release_now(other, sent=sent, hold=hold)
+        assert backend_state(fast) == backend_state(general)
+        for demands in SHAPES:
+            assert fast.wait_time_now(demands) == general.wait_time_now(demands)
+
+
+def test_each_shape_has_its_binding() -> None:
+    backend = MemoryBackend(clock=FakeClock())
+    kinds = {demands: type(backend.bind(demands)) for demands in SHAPES}
+    assert kinds[(RULE_A, SMALL_CAP)] is _Pair
+    assert kinds[(RULE_A, RULE_A, SMALL_CAP)] is _Repeats
+    assert kinds[(RULE_A, RULE_B, SMALL_CAP)] is _Binding
+    assert kinds[(SMALL_CAP, RULE_B)] is _Binding  # a cap first: not the pair's shape
+    assert backend.bind((RULE_A, SMALL_CAP)) is backend.bind((RULE_A, SMALL_CAP))

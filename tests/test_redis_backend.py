@@ -14,6 +14,7 @@ import threading
 import time
 import uuid
 from collections.abc import AsyncIterator, Iterator
+from typing import Any
 
 import anyio
 import pytest
@@ -55,6 +56,18 @@ def sync_redis(redis_url: str) -> Iterator[redis.Redis]:  # noqa: F811
 
 def _scores(client: redis.Redis, key: str) -> list[float]:
     return [s for _, s in client.zrange(key, 0, -1, withscores=True)]
+
+
+def _entries(client: redis.Redis, key: str) -> list[tuple[bytes, float]]:
+    """A log's entries (member, score), checking that a cap's sentinel is what it must be.
+
+    A concurrency cap keeps one member ``b""`` at ``-inf`` (never counted, never swept), so
+    that releasing its last entry leaves the key and its expiry in place.
+    """
+    found = client.zrange(key, 0, -1, withscores=True)
+    sentinels = [(m, s) for m, s in found if m == b""]
+    assert sentinels in ([], [(b"", -math.inf)]), sentinels
+    return [(m, s) for m, s in found if m != b""]
 
 
 # -- decisions ---------------------------------------------------------------------------------
@@ -141,8 +154,8 @@ async def test_hold_keeps_the_places_and_counts_the_rules(
     # Cancelled while the gateway may still be working on it: the place stays taken for
     # ``hold`` seconds, the rule's entry counts from now as if answered.
     await backend.release(got, sent=False, hold=hold)
-    [(_, cap_until)] = sync_redis.zrange(backend.key(cap.key), 0, -1, withscores=True)
-    [(_, rule_until)] = sync_redis.zrange(backend.key(rule.key), 0, -1, withscores=True)
+    [(_, cap_until)] = _entries(sync_redis, backend.key(cap.key))
+    [(_, rule_until)] = _entries(sync_redis, backend.key(rule.key))
     assert cap_until - rule_until == round((hold - W) * 1_000_000)  # one clock reading
     assert isinstance(await backend.acquire((cap,)), float)
     got = await backend.acquire((cap,))
@@ -302,7 +315,8 @@ async def test_keys_share_one_slot_per_login_and_expire(
             # process push a key's expiry only every lease / 2).
             assert 0 < sync_redis.pttl(key) <= (2 * lease + W) * 1000 + 2
         await backend.release(got, sent=True)
-        assert not sync_redis.exists(backend.key(CAP.key))  # the cap's entry is gone at once
+        # The cap's entry is gone at once; the cap keeps its sentinel (and its expiry).
+        assert sync_redis.zrange(backend.key(CAP.key), 0, -1, withscores=True) == [(b"", -math.inf)]
         # The rest go by themselves (Redis's own clock; sleeping longer changes nothing).
         await anyio.sleep(2 * lease + W + 0.05)
         assert all_keys(sync_redis) == []
@@ -488,10 +502,11 @@ async def test_session_binds_a_hash_of_its_login(
         start = current_time()
         for i in range(limits.balance.limit):
             await sessions[i % 2].balance()
-        keys = all_keys(sync_redis)
-        assert len(keys) == 1
-        assert "demo" not in keys[0]
-        assert ":balance:" in keys[0]
+        keys = sorted(all_keys(sync_redis))
+        assert len(keys) == 2  # the rule's log, and the cap (its sentinel: every place free)
+        assert all("demo" not in key for key in keys)
+        assert keys[0].endswith(":*concurrency") and ":balance:" in keys[1]
+        assert _entries(sync_redis, keys[0]) == []
         # The second session waits for the first one's window (counted from the first answer,
         # which came after ``start``), however long the ten took: no error 9 from the gateway.
         await sessions[1].balance()
@@ -499,7 +514,7 @@ async def test_session_binds_a_hash_of_its_login(
         assert emulator.stats.errors[9] == 0
         async with Session(api_key="demo-key", base_url=live_url, backend=backend) as other:
             await other.balance()
-        assert len(all_keys(sync_redis)) == 2  # another identity, another namespace
+        assert len(all_keys(sync_redis)) == 4  # another identity, another namespace
         for session in sessions:
             await session.aclose()
 
@@ -650,9 +665,11 @@ async def test_an_acquire_sent_twice_holds_one_entry_per_log(
     second = await _acquire_as(backend, demands, member)
     assert isinstance(first, int) and isinstance(second, int)
     for demand in demands:
-        assert sync_redis.zrange(backend.key(demand.key), 0, -1) == [member]
+        assert [m for m, _ in _entries(sync_redis, backend.key(demand.key))] == [member]
     await backend.release(Reservation(demands, member), sent=False)
-    assert all_keys(sync_redis) == []
+    # Nothing left but the cap's sentinel.
+    assert all_keys(sync_redis) == [backend.key(CAP.key)]
+    assert _entries(sync_redis, backend.key(CAP.key)) == []
 
 
 @pytest.mark.anyio
@@ -680,3 +697,144 @@ async def test_a_log_swept_empty_gets_its_expiry_back(
         assert sync_redis.zcard(key) == 1
         assert 0 < sync_redis.pttl(key) <= (2 * lease + rule.window) * 1000 + 2
         await backend.release(got, sent=False)
+
+
+# -- the straight-line acquire decides as the generic one ----------------------------------------
+# Every state a request's logs can be in, within a step of their limits: entries still counting,
+# one that stopped counting (swept later) or another token's tombstone, and for a cap its
+# sentinel there or missing (a key a held release re-created). The straight-line acquire (what
+# runs when nobody waits ahead and nothing is due) and the generic one, each on the same state,
+# must admit alike, answer the same wait, leave the same entries counting, and leave no key
+# without an expiry.
+
+_SHAPES = {
+    "rule+cap": (Demand("stat_any:x", 2, 30.0), Demand("*concurrency", 2, 0.0)),
+    "cap": (Demand("*concurrency", 2, 0.0),),
+    "rule+caps": (
+        Demand("balance:x", 1, 30.0),
+        Demand("*status_concurrency", 1, 0.0),
+        Demand("*concurrency", 2, 0.0),
+    ),
+}
+
+
+def _log_states(demand: Demand, first: bool) -> list[tuple[int, str, bool]]:
+    """(entries counting, extra: "" / "old" / "tomb", sentinel) for one log.
+
+    Tombstones live in a request's first log only.
+    """
+    extras = ["", "old", "tomb"] if first else ["", "old"]
+    sentinels = [False, True] if demand.window == 0 else [False]
+    return [
+        (n, extra, sentinel)
+        for n in range(demand.limit + 1)
+        for extra in extras
+        for sentinel in sentinels
+    ]
+
+
+def _set_state(
+    client: redis.Redis, keys: list[str], states: tuple[tuple[int, str, bool], ...], now: int
+) -> None:
+    pipe = client.pipeline(transaction=False)
+    pipe.delete(*keys)
+    for i, (key, (n, extra, sentinel)) in enumerate(zip(keys, states, strict=True)):
+        members: dict[str, float] = {f"live:{i}:{j}": now + 10_000_000 for j in range(n)}
+        if extra == "old":
+            members["old"] = now - 1_000_000
+        elif extra == "tomb":
+            members["tomb"] = -(now + 10_000_000)
+        if sentinel:
+            members[""] = -math.inf
+        if members:
+            pipe.zadd(key, members)
+            pipe.pexpire(key, 60_000)
+    pipe.execute()
+
+
+def _outcome(
+    client: redis.Redis, keys: list[str], reply: Any, now: int
+) -> tuple[object, list[list[bytes]]]:
+    # The wait (µs), if any, to a tenth of a second: the two runs read the clock a moment apart.
+    decided: object = "admitted"
+    if not isinstance(reply, int):
+        decided = pytest.approx(int(reply[0]), abs=100_000)
+    counting: list[list[bytes]] = []
+    for key in keys:
+        counting.append(sorted(m for m, s in client.zrange(key, 0, -1, withscores=True) if s > now))
+        if client.exists(key):
+            assert client.pttl(key) > 0, key  # no key without an expiry
+    return decided, counting
+
+
+@pytest.mark.parametrize("shape", list(_SHAPES))
+def test_the_straight_line_acquire_decides_as_the_generic_one(
+    shape: str,
+    redis_url: str,  # noqa: F811
+) -> None:
+    import itertools
+
+    from smsc_async.redis import _DOUBLE
+
+    demands = _SHAPES[shape]
+    backend = RedisBackend.from_url(redis_url, lease_ttl=5.0).bind(uuid.uuid4().hex)
+    plan = backend._plan(demands)
+    keys = plan.keys
+    generic = backend._shared.scripts.acquire
+    assert plan.acquire_script is not generic  # a shape of its own
+    blob = _DOUBLE.pack(0) + plan.zero_spec + b"t:1"
+    admitted = 0
+    with redis.Redis.from_url(redis_url) as client:
+        table = [_log_states(d, i == 0) for i, d in enumerate(demands)]
+        for states in itertools.product(*table):
+            outcomes: list[tuple[object, list[list[bytes]]]] = []
+            for script in (plan.acquire_script, generic):
+                now = _server_now(client)
+                _set_state(client, keys, states, now)
+                reply = client.eval(script.source, len(keys), *keys, blob)
+                outcomes.append(_outcome(client, keys, reply, now))
+            assert outcomes[0] == outcomes[1], states
+            admitted += outcomes[0][0] == "admitted"
+        client.delete(*keys)
+    # Both kinds of outcome met (the table is not all one way).
+    assert 0 < admitted < math.prod(len(states) for states in table)
+
+
+@pytest.mark.parametrize(
+    ("old", "live", "swept"),
+    [(63, 0, False), (64, 0, True), (40, 24, True), (0, 64, False), (95, 0, False), (96, 0, True)],
+)
+def test_a_log_that_admits_many_is_swept_now_and_then(
+    old: int,
+    live: int,
+    swept: bool,
+    redis_url: str,  # noqa: F811
+) -> None:
+    # A log of a rule that admits many (more than 64) keeps its entries that stopped counting
+    # until a process tends it: the straight-line acquire sweeps it when its ZCARD reaches 64,
+    # 96, 128... and decides as the generic acquire, which never sweeps such a log.
+    from smsc_async.redis import _DOUBLE
+
+    demands = (Demand("operator_any:x", 1000, 30.0), Demand("*concurrency", 2, 0.0))
+    backend = RedisBackend.from_url(redis_url, lease_ttl=5.0).bind(uuid.uuid4().hex)
+    plan = backend._plan(demands)
+    keys = plan.keys
+    blob = _DOUBLE.pack(0) + plan.zero_spec + b"t:1"
+    with redis.Redis.from_url(redis_url) as client:
+        outcomes = []
+        for script in (plan.acquire_script, backend._shared.scripts.acquire):
+            now = _server_now(client)
+            client.delete(*keys)
+            entries = {f"old:{j}": now - 1_000_000 for j in range(old)}
+            entries.update({f"live:{j}": now + 10_000_000 for j in range(live)})
+            if entries:
+                client.zadd(keys[0], entries)
+                client.pexpire(keys[0], 60_000)
+            reply = client.eval(script.source, len(keys), *keys, blob)
+            outcomes.append(_outcome(client, keys, reply, now))
+            left = client.zcard(keys[0])
+            if script is plan.acquire_script:
+                assert left == (live + 1 if swept else old + live + 1)
+        assert outcomes[0] == outcomes[1]
+        assert outcomes[0][0] == "admitted"
+        client.delete(*keys)

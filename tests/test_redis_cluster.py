@@ -12,6 +12,7 @@ The tests are the single-server ones, imported here so that they run with this m
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterator
 
 import pytest
@@ -120,4 +121,8 @@ async def test_logins_spread_over_the_masters(
             owners.add(sync_redis.get_node_from_key(keys[0]).name)
             await view.release(got, sent=False)
         assert len(owners) > 1
-        assert all(":*concurrency" not in k for k in all_keys(sync_redis))  # released at once
+        # Released at once: each cap holds nothing but its sentinel (b"" at -inf).
+        caps = [k for k in all_keys(sync_redis) if k.endswith(":*concurrency")]
+        assert len(caps) == 12
+        for key in caps:
+            assert sync_redis.zrange(key, 0, -1, withscores=True) == [(b"", -math.inf)]
