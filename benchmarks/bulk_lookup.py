@@ -373,14 +373,15 @@ async def loop_run(numbers: int, batch: int, which: str) -> dict[str, Any]:
         "set": which,
         "numbers": numbers,
         "batch": batch,
+        # (No key here says "ratio" or "_over_": run.py would compare it as a ratio.)
         "stall_cpu_ms": round(probe.worst_cpu * 1e3, 3),
         "stall_wall_ms": round(probe.worst_wall * 1e3, 3),
         "stall_kernel_ms": round(probe.worst_kernel * 1e3, 3),
         "stall_page_faults": probe.worst_faults,
         "stall_cpu_p999_ms": round(stalls[int(len(stalls) * 0.999)] * 1e3, 3),
         "stall_cpu_p99_ms": round(stalls[int(len(stalls) * 0.99)] * 1e3, 3),
-        "stalls_over_5ms": sum(1 for x in stalls if x > 0.005),
-        "stalls_over_10ms": sum(1 for x in stalls if x > 0.010),
+        "stalls_above_5ms": sum(1 for x in stalls if x > 0.005),
+        "stalls_above_10ms": sum(1 for x in stalls if x > 0.010),
         "probe_wakeups": len(stalls),
         **passes.figures(),
         "steal_ms": None if stolen is None or stolen_after is None else stolen_after - stolen,
@@ -450,7 +451,7 @@ def loop_part(args: argparse.Namespace) -> dict[str, Any]:
         summary[key] = {
             **figures,
             "stall_cpu_ms_max": worst,
-            "stalls_over_10ms": sum(r["stalls_over_10ms"] for r in group),
+            "stalls_above_10ms": sum(r["stalls_above_10ms"] for r in group),
             "full_collections": full,
             "steal_ms": stolen,
         }
@@ -461,7 +462,7 @@ def loop_part(args: argparse.Namespace) -> dict[str, Any]:
             f"(runs {st['low']:.2f}-{st['high']:.2f}; wall median {wall['median']:.2f}), "
             f"longest of all {worst:.2f} ms; 99.9th percentile {p999['median']:.2f} ms "
             f"({p999['low']:.2f}-{p999['high']:.2f}); "
-            f"{summary[key]['stalls_over_10ms']} wake-ups over 10 ms; full collections {full}; "
+            f"{summary[key]['stalls_above_10ms']} wake-ups over 10 ms; full collections {full}; "
             + (f"steal {'/'.join(f'{x:.0f}' for x in stolen)} ms; " if stolen else "")
             + f"peak RSS {figures['peak_rss_mb']['high']:.1f} MB; "
             f"client CPU {figures['cpu_us_per_number']['median']:.2f} µs/number"
