@@ -136,12 +136,15 @@ class _NumberSet:
 
     def __init__(self) -> None:
         count = 1 << _TABLE_BITS
-        self._tables = [array("q", _EMPTY_TABLE) for _ in range(count)]
+        # Every table starts as the one shared empty table and gets its own at its first number:
+        # a run of a few hundred numbers would otherwise spend more making 1024 tables (~0.25
+        # ms) than de-duplicating.
+        self._tables = [_SHARED_EMPTY] * count
         # Per table, what its index needs: the hash's bits below the table's own, shifted down
         # and masked (kept as they are used: the hash's arithmetic is on multi-digit ints).
         self._shifts = [_INDEX_BITS - _FIRST_BITS] * count
         self._masks = [(1 << _FIRST_BITS) - 1] * count
-        self._limits = [self._limit(which, _FIRST_BITS) for which in range(count)]
+        self._limits = list(_FIRST_LIMITS)
         self._sizes = [0] * count
         #: Whether a table was rehashed since the reader last cleared it.
         self.grew = False
@@ -175,6 +178,8 @@ class _NumberSet:
             if slot == number:
                 return False
             i = (i + 1) & mask
+        if table is _SHARED_EMPTY:
+            table = self._tables[which] = array("q", _EMPTY_TABLE)
         table[i] = number
         sizes = self._sizes
         size = sizes[which] + 1
@@ -199,6 +204,11 @@ class _NumberSet:
         self._masks[which] = mask
         self._limits[which] = self._limit(which, _INDEX_BITS - shift)
         self.grew = True
+
+
+# Read by every table that has no number yet, written by none (add() copies it first).
+_SHARED_EMPTY = array("q", _EMPTY_TABLE)
+_FIRST_LIMITS = tuple(_NumberSet._limit(which, _FIRST_BITS) for which in range(1 << _TABLE_BITS))
 
 
 @attrs.frozen(kw_only=True)

@@ -122,6 +122,25 @@ def test_number_set_is_a_set(values: list[int]) -> None:
     assert all(not compact.add(v) for v in seen)
 
 
+@given(
+    st.lists(st.integers(min_value=1_000_000, max_value=999_999_999_999_999), max_size=200),
+    st.lists(st.integers(min_value=1_000_000, max_value=999_999_999_999_999), max_size=200),
+)
+def test_number_sets_share_nothing_but_the_empty_table(one: list[int], two: list[int]) -> None:
+    # Tables start as one shared empty table: a number added to one set is in no other.
+    first, second = _NumberSet(), _NumberSet()
+    for value in one:
+        first.add(value)
+    seen: set[int] = set()
+    for value in two:
+        assert second.add(value) == (value not in seen)
+        seen.add(value)
+    assert all(not first.add(v) for v in one)
+    assert len(second) == len(set(two))
+    assert not any(_bulk._SHARED_EMPTY)
+    assert not any(_NumberSet()._tables[w][i] for w in range(1024) for i in range(16))
+
+
 def test_number_set_stays_compact() -> None:
     compact = _NumberSet()
     for value in range(79_000_000_000, 79_000_100_000):
