@@ -215,25 +215,28 @@ class Lease:
         if plan is None:
             plan = limiter._plan(self._path, self._params)
         got: Reservation | None = None
-        binding = plan.binding  # set only in memory
         queues = limiter._queues
-        # In memory, and nothing waits for these logs: decided on the spot, no await.
-        if binding is not None and (not queues or not any(d.key in queues for d in plan.demands)):
+        # Nothing waits for these logs: in memory, decided on the spot, no await.
+        free = not queues or not any(d.key in queues for d in plan.demands)
+        binding = plan.binding  # set only in memory
+        if binding is not None and free:
             got = binding.take()  # room by count alone: the whole decision
         if got is None:
-            got = await self._admit(plan)
+            got = await self._admit(plan, free)
         self._reservation = got
         timeout = limiter._request_timeout
         if timeout is not None and self._deadline is None:
             self._deadline = limiter._clock.now() + timeout
         return self
 
-    async def _admit(self, plan: _Plan) -> Reservation:
-        """Everything but the fast path: a closer look in memory, a shared backend, waiting."""
+    async def _admit(self, plan: _Plan, free: bool) -> Reservation:
+        """Everything but the fast path: a closer look in memory, a shared backend, waiting.
+
+        ``free``: nothing waits for the plan's logs.
+        """
         limiter = self._limiter
         memory = limiter._memory
-        queues = limiter._queues
-        if memory is not None and (not queues or not any(d.key in queues for d in plan.demands)):
+        if memory is not None and free:
             demands = plan.demands
             plan.binding = memory.bind(demands)  # the first, or one renewed
             got = memory.try_acquire(demands)
