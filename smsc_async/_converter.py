@@ -206,55 +206,114 @@ def slot_setters(cls: Any, names: list[str]) -> list[Any] | None:
     return setters
 
 
-def _make_flat_hook(cls: Any) -> Any:
-    # Exactly what cattrs' generated hook does through each field's optional hook (absent, None
-    # and "" all give the default None; any other value goes through the str/int hook), written
-    # out as one straight function instead of a call chain per field: a bulk look-up builds a
-    # million of these.
-    fields = _flat_fields(cls) or []
-    lines = ["def hook(data, _):", "    get = data.get"]
+def _twin(cls: Any, names: list[str]) -> type | None:
+    """A mutable class of ``cls``'s very layout, whose instances may become ``cls``'s.
+
+    ``None`` unless :func:`slot_setters` allows setting the slots of ``cls`` straight. An
+    instance of the twin takes its fields by plain attribute stores (a slot store the
+    interpreter does inline, where calling each slot's setter costs a call apiece: most of
+    building a flat record) and is then turned into a ``cls`` by assigning ``__class__``, which
+    Python allows between classes of one layout: the object is then the one ``cls(**fields)``
+    makes, frozen like it.
+    """
+    if slot_setters(cls, names) is None:
+        return None
+    # Both hooks of attribute setting restored (they share one type slot): frozen attrs
+    # classes replace them, and one left in Python would make every store a call.
+    twin = type(
+        f"_Mutable{cls.__name__}",
+        (cls,),
+        {"__slots__": (), "__setattr__": object.__setattr__, "__delattr__": object.__delattr__},
+    )
+    if twin.__basicsize__ != cls.__basicsize__:  # pragma: no cover - () adds no slot
+        return None
+    return twin
+
+
+def _flat_lines(fields: list[tuple[str, Any]], cls: Any, twin: Any, pad: str) -> list[str]:
+    """The statements turning the dict ``data`` into a ``cls`` named ``self``, indented ``pad``.
+
+    Exactly what cattrs' generated hook does through each field's optional hook (absent, None
+    and "" all give the default None; any other value goes through the str/int hook), written
+    out straight instead of a call chain per field: a bulk look-up builds a million of these.
+    """
+    lines = [f"{pad}get = data.get"]
     for n, (name, scalar) in enumerate(fields):
         v = f"v{n}"
-        lines.append(f"    {v} = get({name!r})")
+        lines.append(f"{pad}{v} = get({name!r})")
         # A str first: the gateway's usual value, settled by one class check and its truth.
-        lines.append(f"    if {v}.__class__ is str:")
+        lines.append(f"{pad}if {v}.__class__ is str:")
         if scalar is _str:
-            lines.append(f"        if not {v}: {v} = None")
-            lines.append(f"    elif {v} is not None: {v} = _str({v}, str)")
+            lines.append(f"{pad}    if not {v}: {v} = None")
+            lines.append(f"{pad}elif {v} is not None: {v} = _str({v}, str)")
             continue
         # What _int does to a str, minus its type checks: a small number written plainly
         # (the usual "3") is looked up, other plain digits are read without the regular
         # expression; any other value (Arabic-Indic digits, "1_0", a float) goes through _int,
         # which refuses it.
-        lines.append(f"        n = _small({v})")
-        lines.append(f"        if n is not None: {v} = n")
+        lines.append(f"{pad}    n = _small({v})")
+        lines.append(f"{pad}    if n is not None: {v} = n")
         lines.append(
-            f"        elif {v}.isdigit() and {v}.isascii() and len({v}) <= 30: {v} = int({v})"
+            f"{pad}    elif {v}.isdigit() and {v}.isascii() and len({v}) <= 30: {v} = int({v})"
         )
-        lines.append(f"        elif not {v}: {v} = None")
-        lines.append(f"        elif _int_text({v}): {v} = int({v})")
-        lines.append(f"        else: {v} = _int({v}, int)")
-        lines.append(f"    elif {v} is not None and {v}.__class__ is not int: {v} = _int({v}, int)")
+        lines.append(f"{pad}    elif not {v}: {v} = None")
+        lines.append(f"{pad}    elif _int_text({v}): {v} = int({v})")
+        lines.append(f"{pad}    else: {v} = _int({v}, int)")
+        lines.append(
+            f"{pad}elif {v} is not None and {v}.__class__ is not int: {v} = _int({v}, int)"
+        )
+    if twin is None:
+        names = ", ".join(f"{name}=v{n}" for n, (name, _) in enumerate(fields))
+        lines.append(f"{pad}self = cls({names})")
+    else:
+        lines.append(f"{pad}self = _new(twin)")
+        lines.extend(f"{pad}self.{name} = v{n}" for n, (name, _) in enumerate(fields))
+        lines.append(f"{pad}self.__class__ = cls")
+    return lines
+
+
+def _compiled(lines: list[str], cls: Any) -> Any:
+    fields = _flat_fields(cls) or []
     scope: dict[str, Any] = {
         "cls": cls,
+        "twin": _twin(cls, [name for name, _ in fields]),
         "_new": object.__new__,
         "_str": _str,
         "_int": _int,
         "_int_text": _INT_TEXT.fullmatch,
         "_small": _SMALL_INTS.get,
     }
-    setters = slot_setters(cls, [name for name, _ in fields])
-    if setters is None:
-        names = ", ".join(f"{name}=v{n}" for n, (name, _) in enumerate(fields))
-        lines.append(f"    return cls({names})")
-    else:
-        lines.append("    self = _new(cls)")
-        for n, setter in enumerate(setters):
-            scope[f"_set{n}"] = setter
-            lines.append(f"    _set{n}(self, v{n})")
-        lines.append("    return self")
-    exec("\n".join(lines), scope)  # source built above from the class's own field names
+    # Source built from the class's own field names (identifiers, checked by attrs).
+    exec("\n".join(lines), scope)
     return scope["hook"]
+
+
+def _make_flat_hook(cls: Any) -> Any:
+    fields = _flat_fields(cls) or []
+    twin = _twin(cls, [name for name, _ in fields])
+    body = _flat_lines(fields, cls, twin, "    ")
+    return _compiled(["def hook(data, _):", *body, "    return self"], cls)
+
+
+def _flat_list_item(tp: Any) -> Any:
+    """The record of ``list[record]`` when the record is flat, else ``None``."""
+    if typing.get_origin(tp) is not list:
+        return None
+    args = typing.get_args(tp)
+    if len(args) != 1 or not isinstance(args[0], type) or _flat_fields(args[0]) is None:
+        return None
+    return args[0]
+
+
+def _make_flat_list_hook(tp: Any) -> Any:
+    # cattrs' list hook (``[item_hook(e, cls) for e in obj]``) with the item hook's body in
+    # its loop: the same values and the same errors, without a call per entry.
+    cls = _flat_list_item(tp)
+    fields = _flat_fields(cls) or []
+    twin = _twin(cls, [name for name, _ in fields])
+    body = _flat_lines(fields, cls, twin, "        ")
+    lines = ["def hook(obj, _):", "    out = []", "    append = out.append", "    for data in obj:"]
+    return _compiled([*lines, *body, "        append(self)", "    return out"], cls)
 
 
 @functools.cache
@@ -278,6 +337,9 @@ def get_converter() -> cattrs.Converter:
     )
     conv.register_structure_hook_factory(
         lambda tp: isinstance(tp, type) and _flat_fields(tp) is not None, _make_flat_hook
+    )
+    conv.register_structure_hook_factory(
+        lambda tp: _flat_list_item(tp) is not None, _make_flat_list_hook
     )
     # The way back, for Model.to_dict(): JSON-safe values (enums already unstructure to ints,
     # tuples to lists). str(Decimal) is exact; a float would not be.

@@ -271,6 +271,87 @@ def test_flat_records_that_need_their_init_still_get_it(cls: type, data: dict[st
         assert hash(got) == hash(_CachedHash(**attrs.asdict(got)))
 
 
+def _detail(structure: Callable[[], object]) -> object:
+    """What ``structure`` gives, or its error's type and text (what decode's message shows)."""
+    try:
+        return structure()
+    except Exception as exc:
+        return type(exc), str(exc)
+
+
+def _entry_by_entry(obj: Any, cls: type) -> list[Any]:
+    """cattrs' list hook over the converter's item hook: what the list hook stands in for."""
+    item = get_converter().get_structure_hook(cls)
+    return [item(e, cls) for e in obj]
+
+
+def test_the_list_hook_is_in_use() -> None:
+    hook = get_converter().get_structure_hook(list[OperatorInfo])
+    assert hook.__name__ == "hook"  # the generated one, not cattrs' structure_list
+    assert _plain_hook(list[OperatorInfo]).__name__ == "structure_list"
+    assert get_converter().get_structure_hook(list[str]).__name__ == "structure_list"
+
+
+# Whole answers: lists of entries of every kind, and things that are no list.
+ANSWERS: list[Any] = [
+    [],
+    [USUAL],
+    ODD_ENTRIES,
+    *([USUAL, e, USUAL] for e in WRONG_ENTRIES + NOT_OBJECTS),
+    [NOT_OBJECTS[0], WRONG_ENTRIES[0]],  # the first error wins, as entry by entry
+    (USUAL, USUAL),
+    USUAL,  # a dict iterates over its keys: str entries, refused
+    "79161234567",
+    None,
+    17,
+    b"[]",
+]
+
+
+@pytest.mark.parametrize("answer", ANSWERS)
+def test_the_list_hook_agrees_with_structuring_entry_by_entry(answer: Any) -> None:
+    fast = get_converter().get_structure_hook(list[OperatorInfo])
+    got = _detail(lambda: fast(answer, list[OperatorInfo]))
+    assert got == _detail(lambda: _entry_by_entry(answer, OperatorInfo))
+    if isinstance(got, list):
+        assert all(type(info) is OperatorInfo for info in got)
+        assert got == [_plain(e, OperatorInfo) for e in answer]
+
+
+def test_the_list_hook_takes_any_iterable_once() -> None:
+    entries = iter([USUAL, {**USUAL, "tz": "4"}])
+    got = get_converter().structure(entries, list[OperatorInfo])
+    assert [info.tz for info in got] == [3, 4] and next(entries, None) is None
+
+
+@pytest.mark.parametrize("entry", ODD_ENTRIES)
+def test_a_model_built_in_a_list_is_the_init_built_one(entry: Any) -> None:
+    (fast,) = get_converter().structure([entry], list[OperatorInfo])
+    built = OperatorInfo(**{name: getattr(fast, name) for name in FIELDS})
+    assert type(fast) is OperatorInfo and fast.__class__ is OperatorInfo
+    assert fast == built and hash(fast) == hash(built) and repr(fast) == repr(built)
+    assert pickle.loads(pickle.dumps(fast)) == built and copy.deepcopy(fast) == built
+    with pytest.raises(attrs.exceptions.FrozenInstanceError):
+        fast.phone = "7"  # type: ignore[misc]
+    with pytest.raises(attrs.exceptions.FrozenInstanceError):
+        del fast.phone  # type: ignore[misc]
+    with pytest.raises(AttributeError):
+        fast.extra = 1  # type: ignore[attr-defined]
+
+
+@pytest.mark.parametrize("cls", [_Flat, _Validated, _Converted, _PostInit, _CachedHash, _WithDict])
+@pytest.mark.parametrize(
+    "data", [{"a": "abc", "b": "7"}, {"a": "abcd"}, {"a": "bad"}, {"b": ""}, {"a": 5, "b": 2.5}]
+)
+def test_lists_of_flat_records_that_need_their_init_still_get_it(
+    cls: type, data: dict[str, Any]
+) -> None:
+    got = _outcome(lambda: get_converter().structure([data, {}], list[cls]))  # type: ignore[valid-type]
+    assert got == _outcome(lambda: _plain([data, {}], list[cls]))  # type: ignore[valid-type]
+    if isinstance(got, list):
+        assert [type(item) for item in got] == [cls, cls]
+
+
 def _reader(send: MemoryObjectSendStream[Any]) -> _Reader:
     async def never(part: object) -> list[OperatorInfo]:
         raise AssertionError("not sent")
