@@ -12,6 +12,8 @@ from collections.abc import AsyncIterator
 
 import httpx
 
+from ._http import _Body
+
 __all__ = ["ACCEPT_ENCODING", "BadEncoding", "BodyTooLarge", "read_body"]
 
 #: The ``Accept-Encoding`` the session sends: the encodings :func:`read_body` can bound.
@@ -92,7 +94,15 @@ async def read_body(response: httpx.Response, limit: int) -> bytes:
     inflaters = [_Inflater(name) for name in reversed(encodings)]
     parts: list[bytes] = []
     size = 0
-    chunks = response.aiter_raw()
+    stream = response.stream
+    chunks: AsyncIterator[bytes]
+    if type(stream) is _Body and not response.is_closed:
+        # The aiohttp backend's body read as it comes, without the layer aiter_raw adds over
+        # it (re-chunking, and setting on failures the request _Body sets already).
+        response.is_stream_consumed = True
+        chunks = stream.__aiter__()
+    else:
+        chunks = response.aiter_raw()
     done = False
     try:
         async for chunk in chunks:

@@ -189,21 +189,23 @@ class _AiohttpTransport(httpx.AsyncBaseTransport):
             raise RuntimeError(_ASYNCIO_ONLY) from None
         with _httpx_errors(request):
             response = await self._inner.handle_async_request(request)
-        assert isinstance(response.stream, httpx.AsyncByteStream)
-        return httpx.Response(
-            status_code=response.status_code,
-            headers=response.headers.raw,
-            stream=_Body(response.stream, request),
-            request=request,
-            extensions=response.extensions,
-        )
+        stream = response.stream
+        assert isinstance(stream, httpx.AsyncByteStream)
+        # The transport's own response (made for this request, held by no one else) with its
+        # stream wrapped: a second Response would parse the same headers again.
+        response.stream = _Body(stream, request)
+        return response
 
     async def aclose(self) -> None:
         await self._inner.aclose()
 
 
 class _Body(httpx.AsyncByteStream):
-    """The answer's body, with read failures mapped as httpx maps them."""
+    """The answer's body, with read failures mapped as httpx maps them.
+
+    :func:`~smsc_async._body.read_body` iterates it straight, without ``Response.aiter_raw``:
+    its failures carry their request already, and the chunks need no re-chunking.
+    """
 
     def __init__(self, inner: httpx.AsyncByteStream, request: httpx.Request) -> None:
         self._inner = inner

@@ -7,6 +7,7 @@ the same exception on both backends.
 
 from __future__ import annotations
 
+import gzip
 import sys
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from contextlib import asynccontextmanager
@@ -301,3 +302,87 @@ async def test_aiohttp_sessions_skip_httpx_client(url: str) -> None:
     async with Session("demo", "demo", base_url=url, http_backend="aiohttp") as smsc:
         assert not isinstance(smsc._client, httpx.AsyncClient)
         assert (await smsc.balance()).currency
+
+
+# -- the body read straight from the transport's stream -----------------------------------------
+
+
+def _answer(head: bytes, *parts: bytes) -> Handler:
+    async def handler(stream: anyio.abc.SocketStream) -> None:
+        await stream.send(head)
+        for part in parts:
+            await stream.send(part)
+            await anyio.sleep(0.01)  # separate chunks on the wire
+
+    return handler
+
+
+_JSON = b'{"balance":"1.00"}'
+_GZIP = gzip.compress(_JSON)
+_BOMB = gzip.compress(b" " * 50_000)
+BODIES: dict[str, Handler] = {
+    "plain": _answer(b"HTTP/1.1 200 OK\r\nContent-Length: 18\r\n\r\n", _JSON),
+    "in pieces": _answer(b"HTTP/1.1 200 OK\r\nContent-Length: 18\r\n\r\n", _JSON[:5], _JSON[5:]),
+    "chunked": _answer(
+        b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n",
+        b"12\r\n" + _JSON + b"\r\n0\r\n\r\n",
+    ),
+    "gzip": _answer(
+        b"HTTP/1.1 200 OK\r\nContent-Encoding: gzip\r\nContent-Length: %d\r\n\r\n" % len(_GZIP),
+        _GZIP,
+    ),
+    "announced too large": _answer(b"HTTP/1.1 200 OK\r\nContent-Length: 5000\r\n\r\n", b"x" * 5000),
+    "too large, unannounced": _answer(
+        b"HTTP/1.1 200 OK\r\nConnection: close\r\n\r\n", b"x" * 600, b"x" * 600
+    ),
+    "inflates too large": _answer(
+        b"HTTP/1.1 200 OK\r\nContent-Encoding: gzip\r\nContent-Length: %d\r\n\r\n" % len(_BOMB),
+        _BOMB,
+    ),
+    "corrupt gzip": _answer(
+        b"HTTP/1.1 200 OK\r\nContent-Encoding: gzip\r\nContent-Length: 10\r\n\r\n", b"not gzip!!"
+    ),
+    "truncated": _answer(b"HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\n", _JSON),
+    "cut mid-chunk": _answer(
+        b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n", b"40\r\n" + _JSON
+    ),
+}
+
+
+async def _read(url: str) -> object:
+    """What the aiohttp backend's client and read_body make of one answer (or its error)."""
+    from smsc_async._body import read_body
+
+    client = make_client("aiohttp", transport=None, timeout=30.0, concurrency=1, headers={})
+    try:
+        request = client.build_request("POST", url, content=b"x=1", headers={}, extensions=None)
+        response = await client.send(request, stream=True)
+        try:
+            return await read_body(response, 1000)
+        except Exception as exc:
+            cause = exc.__cause__
+            return type(exc), str(exc), type(cause), getattr(exc, "request", None) is request
+        finally:
+            await response.aclose()
+            assert response.is_closed
+    finally:
+        await client.aclose()
+
+
+@pytest.mark.anyio
+@pytest.mark.parametrize("body", list(BODIES))
+async def test_the_straight_body_read_gives_what_aiter_raw_gives(
+    body: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from smsc_async import _body
+
+    assert _body._Body is _http._Body  # the stream read_body takes straight: the backend's own
+    async with raw_server(BODIES[body]) as url:
+        straight = await _read(url)
+        monkeypatch.setattr(_body, "_Body", type("Other", (), {}))  # every read via aiter_raw
+        general = await _read(url)
+    assert straight == general
+    if body in ("plain", "in pieces", "chunked", "gzip"):
+        assert straight == _JSON
+    else:
+        assert isinstance(straight, tuple)
