@@ -386,3 +386,61 @@ async def test_the_straight_body_read_gives_what_aiter_raw_gives(
         assert straight == _JSON
     else:
         assert isinstance(straight, tuple)
+
+
+_URLS = [
+    "http://127.0.0.1:9/sys/info.php",
+    "http://smsc.ru/sys/send.php",  # the default port: a Host without it
+    "https://smsc.ru:443/sys/send.php",
+    "http://[::1]:8080/x",
+    "http://user:pw@smsc.ru:81/x?y=1",  # userinfo stays out of the Host
+    "http://пример.рф/sys/info.php",  # IDNA
+]
+_REQUEST_HEADERS: list[dict[str, str]] = [
+    {"Content-Type": "application/x-www-form-urlencoded", "Accept-Encoding": "gzip"},
+    {},
+    {"Host": "elsewhere"},
+    {"content-length": "5"},
+    {"Transfer-Encoding": "chunked"},
+    {"X-Non-Ascii": "café"},
+]
+
+
+@pytest.mark.parametrize("url", _URLS)
+@pytest.mark.parametrize("headers", _REQUEST_HEADERS)
+@pytest.mark.parametrize("content", [b"login=a&psw=b&phone=79161234567%2C79031234567", b""])
+@pytest.mark.parametrize(
+    "session_headers", [{"User-Agent": "ua"}, {"User-Agent": "ua", "HOST": "h"}]
+)
+def test_a_built_request_is_the_one_httpx_client_builds(
+    url: str, headers: dict[str, str], content: bytes, session_headers: dict[str, str]
+) -> None:
+    ours = _http._TransportClient(
+        httpx.MockTransport(lambda r: httpx.Response(200)), timeout=7.5, headers=session_headers
+    )
+    theirs = make_client(
+        "httpx", transport=None, timeout=7.5, concurrency=1, headers=session_headers
+    )
+    built = []
+    for client in (ours, theirs):
+        try:
+            request = client.build_request(
+                "POST", url, content=content, headers=headers, extensions={"k": 1}
+            )
+        except Exception as exc:  # the same refusal (a header httpx cannot encode)
+            built.append((type(exc), str(exc)))
+            continue
+        built.append(
+            (
+                request.method,
+                request.url,
+                request.headers.raw,
+                request.headers.encoding,
+                request.content,
+                b"".join(request.stream),  # type: ignore[arg-type]
+                type(request.stream),
+                request.extensions,
+            )
+        )
+    anyio.run(theirs.aclose)
+    assert built[0] == built[1]
