@@ -103,8 +103,9 @@ class Form(Mapping[str, str]):
         Call it straight into the request: a local holding the result would show the password
         in a traceback's captured locals.
         """
+        # Names go through the same short path as values (they are plain words).
         return "&".join(
-            [f"{quote_plus(k)}={_form_value(v)}" for k, v in self._data.items()]
+            [f"{_form_value(k)}={_form_value(v)}" for k, v in self._data.items()]
         ).encode("ascii")
 
 
