@@ -25,7 +25,7 @@ from __future__ import annotations
 import re
 from array import array
 from collections import deque
-from collections.abc import AsyncIterable, Awaitable, Callable, Iterable, Sequence
+from collections.abc import AsyncIterable, Awaitable, Callable, Iterable, Iterator, Sequence
 from itertools import repeat
 from operator import attrgetter
 from types import TracebackType
@@ -61,10 +61,10 @@ __all__ = [
 _DEFAULT_RETRY = RetryPolicy()
 # The errors a refused batch can owe to one of its numbers: split it to find the number.
 _SPLIT_ON = (ParameterError, OperatorNotFoundError)
-# The reader yields to the event loop after this many items, whether or not it sends anything
-# on: a stretch of ~32 numbers is well under a millisecond, where one batch of 100 read in one
-# go stacked up with the workers' turns into stalls of several milliseconds for other tasks.
-_READER_CHECKPOINT = 32
+# The reader yields to the event loop whenever it sends a batch on, after every rehash of a
+# table of the set, and at the latest after this many items that sent nothing on (duplicates,
+# blank lines): a stretch of reading is a batch's worth of numbers (0.1-0.3 ms), never more.
+_READER_STRETCH = 256
 # The de-duplication set: 2**_TABLE_BITS tables of 2**_FIRST_BITS slots to start with, indexed
 # by the hash's top bits and probed with the next _INDEX_BITS.
 _TABLE_BITS = 10
@@ -473,11 +473,24 @@ class BulkLookup:
         self._failed = 0
         self._requests = 0
         self._started: float | None = None
-        self._last = LookupProgress(
+        self._last: LookupProgress | None = LookupProgress(
             done=0, failed=0, total=total, requests=0, elapsed=0.0, rate=0.0, eta=None
         )
+        # The figures of the latest report, made a LookupProgress only when someone asks (a
+        # callback, or the progress property): most runs never read most of their reports.
+        self._figures: tuple[int, int, int | None, int, float, float, float | None] = (
+            0, 0, total, 0, 0.0, 0.0, None
+        )  # fmt: skip
         self._stopping = False
+        # Workers are started as batches come (one to begin with, another whenever a batch is
+        # sent on and none is waiting for one, up to ``concurrency``): a run of a few batches
+        # does not pay for fourteen tasks.
         self._workers_left = 0
+        self._workers_started = 0
+        self._idle = 0
+        self._worker_streams: (
+            tuple[MemoryObjectReceiveStream[list[str]], MemoryObjectSendStream[_Item]] | None
+        ) = None
         self._task_group: anyio.abc.TaskGroup | None = None
         self._entered = False
         self._gate: anyio.Event | None = None
@@ -487,7 +500,19 @@ class BulkLookup:
     @property
     def progress(self) -> LookupProgress:
         """The latest progress snapshot."""
-        return self._last
+        last = self._last
+        if last is None:
+            done, failed, total, requests, elapsed, rate, eta = self._figures
+            last = self._last = LookupProgress(
+                done=done,
+                failed=failed,
+                total=total,
+                requests=requests,
+                elapsed=elapsed,
+                rate=rate,
+                eta=eta,
+            )
+        return last
 
     async def __aenter__(self) -> LookupResults:
         if self._entered:
@@ -502,13 +527,26 @@ class BulkLookup:
         task_group = anyio.create_task_group()
         await task_group.__aenter__()
         self._task_group = task_group
-        self._workers_left = self._concurrency
-        with send_results, receive_batches:
-            task_group.start_soon(self._read, send_batches, send_results.clone())
-            for _ in range(self._concurrency):
-                task_group.start_soon(self._work, receive_batches.clone(), send_results.clone())
+        # The reader keeps these two to start workers with; it closes them when it ends.
+        self._worker_streams = (receive_batches, send_results)
+        task_group.start_soon(self._read, send_batches, send_results.clone())
+        self._start_worker()
         self._receive = receive_results
         return LookupResults(self, receive_results)
+
+    def _start_worker(self) -> None:
+        streams, task_group = self._worker_streams, self._task_group
+        if streams is None or task_group is None or self._workers_started >= self._concurrency:
+            return
+        self._workers_started += 1
+        self._workers_left += 1
+        task_group.start_soon(self._work, streams[0].clone(), streams[1].clone())
+
+    def _close_worker_streams(self) -> None:
+        streams, self._worker_streams = self._worker_streams, None
+        if streams is not None:
+            streams[0].close()
+            streams[1].close()
 
     async def __aexit__(
         self,
@@ -528,6 +566,7 @@ class BulkLookup:
         try:
             await task_group.__aexit__(None, None, None)
         finally:
+            self._close_worker_streams()  # the reader's, were it cancelled before it began
             if self._receive is not None:
                 self._receive.close()
 
@@ -539,28 +578,31 @@ class BulkLookup:
         async with batches, results:
             try:
                 reader = _Reader(self, batches, results)
-                take = reader.take
                 phones = self._phones
-                # take() is plain code: a coroutine per item would cost more than the item.
-                # The loop yields every _READER_CHECKPOINT items (a batch of 100 read in one
-                # go is too long a stretch; long runs of duplicates send nothing on).
-                count = 0
                 if isinstance(phones, AsyncIterable):
+                    take = reader.take
+                    quiet = 0  # items since the last send
                     async for item in phones:
-                        count += 1
-                        if take(item) or count % _READER_CHECKPOINT == 0:
+                        quiet += 1
+                        if take(item) or quiet >= _READER_STRETCH:
+                            quiet = 0
                             await reader.send()
                 else:
-                    for item in phones:
-                        count += 1
-                        if take(item) or count % _READER_CHECKPOINT == 0:
-                            await reader.send()
+                    # take_from() reads a stretch in one call: a call per item would cost more
+                    # than the item.
+                    items = iter(phones)
+                    more = True
+                    while more:
+                        more = reader.take_from(items)
+                        await reader.send()
                 await reader.flush()
                 self._read_all = True
             except Exception as exc:
                 if not self._stopping:
                     self._stopping = True
                     await results.send(_Failure(exc))
+            finally:
+                self._close_worker_streams()
 
     # -- looking up --------------------------------------------------------------------------
 
@@ -569,7 +611,14 @@ class BulkLookup:
     ) -> None:
         async with batches, results:
             try:
-                async for batch in batches:
+                while True:
+                    self._idle += 1
+                    try:
+                        batch = await batches.receive()
+                    except anyio.EndOfStream:
+                        break
+                    finally:
+                        self._idle -= 1
                     start = 0
                     while start < len(batch):
                         if self._stopping:
@@ -663,17 +712,10 @@ class BulkLookup:
         if total is not None:
             left = max(total - self._done, 0)
             eta = 0.0 if left == 0 else (left / rate if rate > 0 else None)
-        self._last = LookupProgress(
-            done=self._done,
-            failed=self._failed,
-            total=total,
-            requests=self._requests,
-            elapsed=elapsed,
-            rate=rate,
-            eta=eta,
-        )
+        self._figures = (self._done, self._failed, total, self._requests, elapsed, rate, eta)
+        self._last = None
         if self._callback is not None:
-            self._callback(self._last)
+            self._callback(self.progress)
 
 
 class _Reader:
@@ -748,13 +790,66 @@ class _Reader:
             return True
         return len(batch) >= lookup._batch_size
 
+    def take_from(self, items: Iterator[object]) -> bool:
+        """:meth:`take` items from ``items`` until it is time to :meth:`send`; whether any are left.
+
+        That is when :meth:`take` says so or after ``_READER_STRETCH`` items that made nothing
+        ready. A number already in the gateway's form, the usual item, is taken here without the
+        call (what :meth:`take` would do with it, step for step).
+        """
+        lookup = self._lookup
+        batch = self._batch
+        size = lookup._batch_size
+        seen = self._seen
+        add = seen.add
+        take = self.take
+        plain = _PLAIN
+        queued = lost = quiet = 0
+        try:
+            for item in items:
+                if item.__class__ is str:
+                    text: str = item.strip()
+                    if (
+                        text.isdigit()
+                        and text.isascii()
+                        and 7 <= len(text) <= 15
+                        and text[0] in plain
+                    ):
+                        if not add(int(text)):
+                            lost += 1
+                        else:
+                            queued += 1
+                            batch.append(text)
+                            if seen.grew:
+                                seen.grew = False
+                                return True
+                            if len(batch) >= size:
+                                return True
+                            continue
+                        quiet += 1
+                        if quiet >= _READER_STRETCH:
+                            return True
+                        continue
+                if take(item):
+                    return True
+                quiet += 1
+                if quiet >= _READER_STRETCH:
+                    return True
+            return False
+        finally:
+            lookup._queued += queued
+            lookup._unread_hint_lost += lost
+
     async def send(self) -> None:
         """Send on what :meth:`take` made ready (and let other tasks run)."""
+        lookup = self._lookup
         if self._rejected:
             rejected, self._rejected = self._rejected, []
-            await self._results.send(self._lookup._tally(rejected))
-        if len(self._batch) >= self._lookup._batch_size:
+            await self._results.send(lookup._tally(rejected))
+        if len(self._batch) >= lookup._batch_size:
             batch, self._batch = self._batch, []
+            if lookup._idle == 0:
+                lookup._start_worker()
             await self._batches.send(batch)
         else:
             await anyio.lowlevel.checkpoint()
@@ -763,6 +858,8 @@ class _Reader:
         await self.send()
         if self._batch:
             batch, self._batch = self._batch, []
+            if self._lookup._idle == 0:
+                self._lookup._start_worker()
             await self._batches.send(batch)
 
 
