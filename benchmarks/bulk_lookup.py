@@ -195,7 +195,7 @@ class OneTable:
     """The de-duplication set as it was: one open-addressing table, rehashed whole when full."""
 
     __slots__ = ("_bits", "_mask", "_size", "_table")
-    grew = False  # the reader's cue to yield after a rehash: this set never gives it
+    moved = 0  # the reader's cue to yield after rehashing: this set never gives it
 
     def __init__(self) -> None:
         self._bits = 12

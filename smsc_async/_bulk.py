@@ -12,12 +12,13 @@ set (:class:`_NumberSet`, about 12-24 bytes per distinct number). The task group
 ``async with`` block so that leaving the block -- normally, by ``break``, by an error or by
 cancellation -- cancels the requests still in flight before the block is left.
 
-No part keeps the event loop from other tasks for long: the reader hands over every 32 items
-and after each rehash of one of the set's tables (a thousand numbers at a million), a worker's
-turn is one answer (decoding and matching one batch), and the results are made a column at a
-time. The objects a run makes die young, by reference counting, one batch's worth in each stage:
-a million numbers bring on a few collections of the youngest generation and none of the whole
-heap (a full collection is what long-lived objects piling up would bring round).
+No part keeps the event loop from other tasks for long: the reader hands over at every batch it
+sends on, after every 256 items that sent nothing on and after every 1,024 slots of the set rehashed
+(a table's worth at a million numbers), a worker's turn is one answer (decoding and matching one
+batch), and the results are made a column at a time. The objects a run makes die young, by reference
+counting, one batch's worth in each stage: a million numbers bring on a few collections of the
+youngest generation and none of the whole heap (a full collection is what long-lived objects piling
+up would bring round).
 """
 
 from __future__ import annotations
@@ -65,6 +66,10 @@ _SPLIT_ON = (ParameterError, OperatorNotFoundError)
 # table of the set, and at the latest after this many items that sent nothing on (duplicates,
 # blank lines): a stretch of reading is a batch's worth of numbers (0.1-0.3 ms), never more.
 _READER_STRETCH = 256
+# ... and once the set has rehashed this many slots since it last yielded: a table of 2,048 slots
+# at a million numbers (~0.3 ms), or the sum of the many small ones that double early on (each
+# yield is a turn of the loop: one after every one of those would cost more than they do).
+_REHASH_STRETCH = 1024
 # The de-duplication set: 2**_TABLE_BITS tables of 2**_FIRST_BITS slots to start with, indexed
 # by the hash's top bits and probed with the next _INDEX_BITS.
 _TABLE_BITS = 10
@@ -128,11 +133,11 @@ class _NumberSet:
     regular ranges fill them more evenly still), so were they all to double at the same load they
     would all double within a few thousand numbers, dozens per stretch of the reader: table
     ``k`` doubles at a load of ``0.5 + 0.2 k / 1024`` instead, which spreads the 1024 doublings of
-    each size evenly over a fifth of that size's filling. :attr:`grew` tells the reader a table
-    was rehashed, so that it lets other tasks run before it reads on.
+    each size evenly over a fifth of that size's filling. :attr:`moved` tells the reader how many
+    slots were rehashed, so that it lets other tasks run once that is a stretch's worth.
     """
 
-    __slots__ = ("_limits", "_masks", "_shifts", "_sizes", "_tables", "grew")
+    __slots__ = ("_limits", "_masks", "_shifts", "_sizes", "_tables", "moved")
 
     def __init__(self) -> None:
         count = 1 << _TABLE_BITS
@@ -146,8 +151,8 @@ class _NumberSet:
         self._masks = [(1 << _FIRST_BITS) - 1] * count
         self._limits = list(_FIRST_LIMITS)
         self._sizes = [0] * count
-        #: Whether a table was rehashed since the reader last cleared it.
-        self.grew = False
+        #: Slots of old tables rehashed since the reader last cleared it.
+        self.moved = 0
 
     def __len__(self) -> int:
         return sum(self._sizes)
@@ -203,7 +208,7 @@ class _NumberSet:
         self._shifts[which] = shift
         self._masks[which] = mask
         self._limits[which] = self._limit(which, _INDEX_BITS - shift)
-        self.grew = True
+        self.moved += len(old)
 
 
 # Read by every table that has no number yet, written by none (add() copies it first).
@@ -783,19 +788,19 @@ class _Reader:
         lookup._queued += 1
         batch = self._batch
         batch.append(phone)
-        if seen.grew:
-            # A table was rehashed (up to ~0.3 ms at a million numbers): that is this stretch's
-            # work done, whatever its length, so other tasks run before the next rehash.
-            seen.grew = False
+        if seen.moved >= _REHASH_STRETCH:
+            # A stretch's worth of rehashing (one table of 2,048 slots, ~0.3 ms, at a million
+            # numbers; dozens of small ones early on): other tasks run before the next.
+            seen.moved = 0
             return True
         return len(batch) >= lookup._batch_size
 
     def take_from(self, items: Iterator[object]) -> bool:
         """:meth:`take` items from ``items`` until it is time to :meth:`send`; whether any are left.
 
-        That is when :meth:`take` says so or after ``_READER_STRETCH`` items that made nothing
-        ready. A number already in the gateway's form, the usual item, is taken here without the
-        call (what :meth:`take` would do with it, step for step).
+        That is when :meth:`take` says so, or after ``_READER_STRETCH`` items. A number already in
+        the gateway's form, the usual item, is taken here without the call (what :meth:`take`
+        would do with it, step for step).
         """
         lookup = self._lookup
         batch = self._batch
@@ -807,6 +812,7 @@ class _Reader:
         queued = lost = quiet = 0
         try:
             for item in items:
+                quiet += 1
                 if item.__class__ is str:
                     text: str = item.strip()
                     if (
@@ -815,25 +821,20 @@ class _Reader:
                         and 7 <= len(text) <= 15
                         and text[0] in plain
                     ):
-                        if not add(int(text)):
-                            lost += 1
-                        else:
+                        if add(int(text)):
                             queued += 1
                             batch.append(text)
-                            if seen.grew:
-                                seen.grew = False
+                            if seen.moved >= _REHASH_STRETCH:
+                                seen.moved = 0
                                 return True
                             if len(batch) >= size:
                                 return True
-                            continue
-                        quiet += 1
+                        else:
+                            lost += 1
                         if quiet >= _READER_STRETCH:
                             return True
                         continue
-                if take(item):
-                    return True
-                quiet += 1
-                if quiet >= _READER_STRETCH:
+                if take(item) or quiet >= _READER_STRETCH:
                     return True
             return False
         finally:
