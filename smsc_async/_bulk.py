@@ -410,14 +410,7 @@ class LookupResults:
     async def __anext__(self) -> LookupResult:
         while not self._buffer:
             try:
-                # An answered batch waiting is taken without a turn of the loop (receive()
-                # would first yield, once per batch, for nothing) -- but a cancelled caller
-                # still stops here, as at any checkpoint.
-                await anyio.lowlevel.checkpoint_if_cancelled()
-                try:
-                    item = self._receive.receive_nowait()
-                except anyio.WouldBlock:
-                    item = await self._receive.receive()
+                item = await self._receive.receive()
             except (anyio.EndOfStream, anyio.ClosedResourceError):
                 raise StopAsyncIteration from None
             if isinstance(item, _Failure):
@@ -624,18 +617,13 @@ class BulkLookup:
         async with batches, results:
             try:
                 while True:
-                    # As in LookupResults.__anext__: a batch waiting is taken at once.
+                    self._idle += 1
                     try:
-                        try:
-                            batch = batches.receive_nowait()
-                        except anyio.WouldBlock:
-                            self._idle += 1
-                            try:
-                                batch = await batches.receive()
-                            finally:
-                                self._idle -= 1
+                        batch = await batches.receive()
                     except anyio.EndOfStream:
                         break
+                    finally:
+                        self._idle -= 1
                     start = 0
                     while start < len(batch):
                         if self._stopping:
@@ -644,12 +632,7 @@ class BulkLookup:
                         part = batch[start : start + self._cap]
                         start += len(part)
                         settled, _ = await self._settle(part)
-                        tallied = self._tally(settled)
-                        # The request yielded already: no turn of the loop just to hand it on.
-                        try:
-                            results.send_nowait(tallied)
-                        except anyio.WouldBlock:
-                            await results.send(tallied)
+                        await results.send(self._tally(settled))
             except Exception as exc:
                 self._stopping = True
                 await results.send(_Failure(exc))
