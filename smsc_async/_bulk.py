@@ -410,7 +410,14 @@ class LookupResults:
     async def __anext__(self) -> LookupResult:
         while not self._buffer:
             try:
-                item = await self._receive.receive()
+                # An answered batch waiting is taken without a turn of the loop (receive()
+                # would first yield, once per batch, for nothing) -- but a cancelled caller
+                # still stops here, as at any checkpoint.
+                await anyio.lowlevel.checkpoint_if_cancelled()
+                try:
+                    item = self._receive.receive_nowait()
+                except anyio.WouldBlock:
+                    item = await self._receive.receive()
             except (anyio.EndOfStream, anyio.ClosedResourceError):
                 raise StopAsyncIteration from None
             if isinstance(item, _Failure):
@@ -632,7 +639,13 @@ class BulkLookup:
                         part = batch[start : start + self._cap]
                         start += len(part)
                         settled, _ = await self._settle(part)
-                        await results.send(self._tally(settled))
+                        tallied = self._tally(settled)
+                        # No turn of the loop just to hand it on: the worker yields when it
+                        # asks for its next batch.
+                        try:
+                            results.send_nowait(tallied)
+                        except anyio.WouldBlock:
+                            await results.send(tallied)
             except Exception as exc:
                 self._stopping = True
                 await results.send(_Failure(exc))
