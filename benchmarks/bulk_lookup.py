@@ -195,7 +195,7 @@ class OneTable:
     """The de-duplication set as it was: one open-addressing table, rehashed whole when full."""
 
     __slots__ = ("_bits", "_mask", "_size", "_table")
-    grew = False  # the reader's cue to yield after a rehash: this set never gives it
+    moved = 0  # the reader's cue to yield after rehashing: this set never gives it
 
     def __init__(self) -> None:
         self._bits = 12
@@ -693,7 +693,7 @@ def main() -> None:
     parser.add_argument("--part", choices=["all", "loop", "http", "ceiling", "loop-one"],
                         default="all")  # fmt: skip
     parser.add_argument("--numbers", type=int, default=1_000_000, help="loop part")
-    parser.add_argument("--loop-runs", type=int, default=5, help="loop part: runs of each")
+    parser.add_argument("--loop-runs", type=int, default=7, help="loop part: runs of each")
     parser.add_argument(
         "--set", choices=["ours", "one-table"], default="ours", help=argparse.SUPPRESS
     )

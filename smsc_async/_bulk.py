@@ -12,12 +12,13 @@ set (:class:`_NumberSet`, about 12-24 bytes per distinct number). The task group
 ``async with`` block so that leaving the block -- normally, by ``break``, by an error or by
 cancellation -- cancels the requests still in flight before the block is left.
 
-No part keeps the event loop from other tasks for long: the reader hands over every 32 items
-and after each rehash of one of the set's tables (a thousand numbers at a million), a worker's
-turn is one answer (decoding and matching one batch), and the results are made a column at a
-time. The objects a run makes die young, by reference counting, one batch's worth in each stage:
-a million numbers bring on a few collections of the youngest generation and none of the whole
-heap (a full collection is what long-lived objects piling up would bring round).
+No part keeps the event loop from other tasks for long: the reader hands over at every batch it
+sends on, after every 256 items that sent nothing on and after every 1,024 slots of the set rehashed
+(a table's worth at a million numbers), a worker's turn is one answer (decoding and matching one
+batch), and the results are made a column at a time. The objects a run makes die young, by reference
+counting, one batch's worth in each stage: a million numbers bring on a few collections of the
+youngest generation and none of the whole heap (a full collection is what long-lived objects piling
+up would bring round).
 """
 
 from __future__ import annotations
@@ -25,7 +26,7 @@ from __future__ import annotations
 import re
 from array import array
 from collections import deque
-from collections.abc import AsyncIterable, Awaitable, Callable, Iterable, Sequence
+from collections.abc import AsyncIterable, Awaitable, Callable, Iterable, Iterator, Sequence
 from itertools import repeat
 from operator import attrgetter
 from types import TracebackType
@@ -61,10 +62,14 @@ __all__ = [
 _DEFAULT_RETRY = RetryPolicy()
 # The errors a refused batch can owe to one of its numbers: split it to find the number.
 _SPLIT_ON = (ParameterError, OperatorNotFoundError)
-# The reader yields to the event loop after this many items, whether or not it sends anything
-# on: a stretch of ~32 numbers is well under a millisecond, where one batch of 100 read in one
-# go stacked up with the workers' turns into stalls of several milliseconds for other tasks.
-_READER_CHECKPOINT = 32
+# The reader yields to the event loop whenever it sends a batch on, after every rehash of a
+# table of the set, and at the latest after this many items that sent nothing on (duplicates,
+# blank lines): a stretch of reading is a batch's worth of numbers (0.1-0.3 ms), never more.
+_READER_STRETCH = 256
+# ... and once the set has rehashed this many slots since it last yielded: a table of 2,048 slots
+# at a million numbers (~0.3 ms), or the sum of the many small ones that double early on (each
+# yield is a turn of the loop: one after every one of those would cost more than they do).
+_REHASH_STRETCH = 1024
 # The de-duplication set: 2**_TABLE_BITS tables of 2**_FIRST_BITS slots to start with, indexed
 # by the hash's top bits and probed with the next _INDEX_BITS.
 _TABLE_BITS = 10
@@ -128,11 +133,11 @@ class _NumberSet:
     regular ranges fill them more evenly still), so were they all to double at the same load they
     would all double within a few thousand numbers, dozens per stretch of the reader: table
     ``k`` doubles at a load of ``0.5 + 0.2 k / 1024`` instead, which spreads the 1024 doublings of
-    each size evenly over a fifth of that size's filling. :attr:`grew` tells the reader a table
-    was rehashed, so that it lets other tasks run before it reads on.
+    each size evenly over a fifth of that size's filling. :attr:`moved` tells the reader how many
+    slots were rehashed, so that it lets other tasks run once that is a stretch's worth.
     """
 
-    __slots__ = ("_limits", "_masks", "_shifts", "_sizes", "_tables", "grew")
+    __slots__ = ("_limits", "_masks", "_shifts", "_sizes", "_tables", "moved")
 
     def __init__(self) -> None:
         count = 1 << _TABLE_BITS
@@ -146,8 +151,8 @@ class _NumberSet:
         self._masks = [(1 << _FIRST_BITS) - 1] * count
         self._limits = list(_FIRST_LIMITS)
         self._sizes = [0] * count
-        #: Whether a table was rehashed since the reader last cleared it.
-        self.grew = False
+        #: Slots of old tables rehashed since the reader last cleared it.
+        self.moved = 0
 
     def __len__(self) -> int:
         return sum(self._sizes)
@@ -203,7 +208,7 @@ class _NumberSet:
         self._shifts[which] = shift
         self._masks[which] = mask
         self._limits[which] = self._limit(which, _INDEX_BITS - shift)
-        self.grew = True
+        self.moved += len(old)
 
 
 # Read by every table that has no number yet, written by none (add() copies it first).
@@ -405,7 +410,14 @@ class LookupResults:
     async def __anext__(self) -> LookupResult:
         while not self._buffer:
             try:
-                item = await self._receive.receive()
+                # An answered batch waiting is taken without a turn of the loop (receive()
+                # would first yield, once per batch, for nothing) -- but a cancelled caller
+                # still stops here, as at any checkpoint.
+                await anyio.lowlevel.checkpoint_if_cancelled()
+                try:
+                    item = self._receive.receive_nowait()
+                except anyio.WouldBlock:
+                    item = await self._receive.receive()
             except (anyio.EndOfStream, anyio.ClosedResourceError):
                 raise StopAsyncIteration from None
             if isinstance(item, _Failure):
@@ -473,11 +485,24 @@ class BulkLookup:
         self._failed = 0
         self._requests = 0
         self._started: float | None = None
-        self._last = LookupProgress(
+        self._last: LookupProgress | None = LookupProgress(
             done=0, failed=0, total=total, requests=0, elapsed=0.0, rate=0.0, eta=None
         )
+        # The figures of the latest report, made a LookupProgress only when someone asks (a
+        # callback, or the progress property): most runs never read most of their reports.
+        self._figures: tuple[int, int, int | None, int, float, float, float | None] = (
+            0, 0, total, 0, 0.0, 0.0, None
+        )  # fmt: skip
         self._stopping = False
+        # Workers are started as batches come (one to begin with, another whenever a batch is
+        # sent on and none is waiting for one, up to ``concurrency``): a run of a few batches
+        # does not pay for fourteen tasks.
         self._workers_left = 0
+        self._workers_started = 0
+        self._idle = 0
+        self._worker_streams: (
+            tuple[MemoryObjectReceiveStream[list[str]], MemoryObjectSendStream[_Item]] | None
+        ) = None
         self._task_group: anyio.abc.TaskGroup | None = None
         self._entered = False
         self._gate: anyio.Event | None = None
@@ -487,7 +512,19 @@ class BulkLookup:
     @property
     def progress(self) -> LookupProgress:
         """The latest progress snapshot."""
-        return self._last
+        last = self._last
+        if last is None:
+            done, failed, total, requests, elapsed, rate, eta = self._figures
+            last = self._last = LookupProgress(
+                done=done,
+                failed=failed,
+                total=total,
+                requests=requests,
+                elapsed=elapsed,
+                rate=rate,
+                eta=eta,
+            )
+        return last
 
     async def __aenter__(self) -> LookupResults:
         if self._entered:
@@ -502,13 +539,26 @@ class BulkLookup:
         task_group = anyio.create_task_group()
         await task_group.__aenter__()
         self._task_group = task_group
-        self._workers_left = self._concurrency
-        with send_results, receive_batches:
-            task_group.start_soon(self._read, send_batches, send_results.clone())
-            for _ in range(self._concurrency):
-                task_group.start_soon(self._work, receive_batches.clone(), send_results.clone())
+        # The reader keeps these two to start workers with; it closes them when it ends.
+        self._worker_streams = (receive_batches, send_results)
+        task_group.start_soon(self._read, send_batches, send_results.clone())
+        self._start_worker()
         self._receive = receive_results
         return LookupResults(self, receive_results)
+
+    def _start_worker(self) -> None:
+        streams, task_group = self._worker_streams, self._task_group
+        if streams is None or task_group is None or self._workers_started >= self._concurrency:
+            return
+        self._workers_started += 1
+        self._workers_left += 1
+        task_group.start_soon(self._work, streams[0].clone(), streams[1].clone())
+
+    def _close_worker_streams(self) -> None:
+        streams, self._worker_streams = self._worker_streams, None
+        if streams is not None:
+            streams[0].close()
+            streams[1].close()
 
     async def __aexit__(
         self,
@@ -528,6 +578,7 @@ class BulkLookup:
         try:
             await task_group.__aexit__(None, None, None)
         finally:
+            self._close_worker_streams()  # the reader's, were it cancelled before it began
             if self._receive is not None:
                 self._receive.close()
 
@@ -539,28 +590,31 @@ class BulkLookup:
         async with batches, results:
             try:
                 reader = _Reader(self, batches, results)
-                take = reader.take
                 phones = self._phones
-                # take() is plain code: a coroutine per item would cost more than the item.
-                # The loop yields every _READER_CHECKPOINT items (a batch of 100 read in one
-                # go is too long a stretch; long runs of duplicates send nothing on).
-                count = 0
                 if isinstance(phones, AsyncIterable):
+                    take = reader.take
+                    quiet = 0  # items since the last send
                     async for item in phones:
-                        count += 1
-                        if take(item) or count % _READER_CHECKPOINT == 0:
+                        quiet += 1
+                        if take(item) or quiet >= _READER_STRETCH:
+                            quiet = 0
                             await reader.send()
                 else:
-                    for item in phones:
-                        count += 1
-                        if take(item) or count % _READER_CHECKPOINT == 0:
-                            await reader.send()
+                    # take_from() reads a stretch in one call: a call per item would cost more
+                    # than the item.
+                    items = iter(phones)
+                    more = True
+                    while more:
+                        more = reader.take_from(items)
+                        await reader.send()
                 await reader.flush()
                 self._read_all = True
             except Exception as exc:
                 if not self._stopping:
                     self._stopping = True
                     await results.send(_Failure(exc))
+            finally:
+                self._close_worker_streams()
 
     # -- looking up --------------------------------------------------------------------------
 
@@ -569,7 +623,14 @@ class BulkLookup:
     ) -> None:
         async with batches, results:
             try:
-                async for batch in batches:
+                while True:
+                    self._idle += 1
+                    try:
+                        batch = await batches.receive()
+                    except anyio.EndOfStream:
+                        break
+                    finally:
+                        self._idle -= 1
                     start = 0
                     while start < len(batch):
                         if self._stopping:
@@ -578,7 +639,13 @@ class BulkLookup:
                         part = batch[start : start + self._cap]
                         start += len(part)
                         settled, _ = await self._settle(part)
-                        await results.send(self._tally(settled))
+                        tallied = self._tally(settled)
+                        # No turn of the loop just to hand it on: the worker yields when it
+                        # asks for its next batch.
+                        try:
+                            results.send_nowait(tallied)
+                        except anyio.WouldBlock:
+                            await results.send(tallied)
             except Exception as exc:
                 self._stopping = True
                 await results.send(_Failure(exc))
@@ -663,17 +730,10 @@ class BulkLookup:
         if total is not None:
             left = max(total - self._done, 0)
             eta = 0.0 if left == 0 else (left / rate if rate > 0 else None)
-        self._last = LookupProgress(
-            done=self._done,
-            failed=self._failed,
-            total=total,
-            requests=self._requests,
-            elapsed=elapsed,
-            rate=rate,
-            eta=eta,
-        )
+        self._figures = (self._done, self._failed, total, self._requests, elapsed, rate, eta)
+        self._last = None
         if self._callback is not None:
-            self._callback(self._last)
+            self._callback(self.progress)
 
 
 class _Reader:
@@ -741,20 +801,69 @@ class _Reader:
         lookup._queued += 1
         batch = self._batch
         batch.append(phone)
-        if seen.grew:
-            # A table was rehashed (up to ~0.3 ms at a million numbers): that is this stretch's
-            # work done, whatever its length, so other tasks run before the next rehash.
-            seen.grew = False
+        if seen.moved >= _REHASH_STRETCH:
+            # A stretch's worth of rehashing (one table of 2,048 slots, ~0.3 ms, at a million
+            # numbers; dozens of small ones early on): other tasks run before the next.
+            seen.moved = 0
             return True
         return len(batch) >= lookup._batch_size
 
+    def take_from(self, items: Iterator[object]) -> bool:
+        """:meth:`take` items from ``items`` until it is time to :meth:`send`; whether any are left.
+
+        That is when :meth:`take` says so, or after ``_READER_STRETCH`` items. A number already in
+        the gateway's form, the usual item, is taken here without the call (what :meth:`take`
+        would do with it, step for step).
+        """
+        lookup = self._lookup
+        batch = self._batch
+        size = lookup._batch_size
+        seen = self._seen
+        add = seen.add
+        take = self.take
+        plain = _PLAIN
+        queued = lost = quiet = 0
+        try:
+            for item in items:
+                quiet += 1
+                if item.__class__ is str:
+                    text: str = item.strip()
+                    if (
+                        text.isdigit()
+                        and text.isascii()
+                        and 7 <= len(text) <= 15
+                        and text[0] in plain
+                    ):
+                        if add(int(text)):
+                            queued += 1
+                            batch.append(text)
+                            if seen.moved >= _REHASH_STRETCH:
+                                seen.moved = 0
+                                return True
+                            if len(batch) >= size:
+                                return True
+                        else:
+                            lost += 1
+                        if quiet >= _READER_STRETCH:
+                            return True
+                        continue
+                if take(item) or quiet >= _READER_STRETCH:
+                    return True
+            return False
+        finally:
+            lookup._queued += queued
+            lookup._unread_hint_lost += lost
+
     async def send(self) -> None:
         """Send on what :meth:`take` made ready (and let other tasks run)."""
+        lookup = self._lookup
         if self._rejected:
             rejected, self._rejected = self._rejected, []
-            await self._results.send(self._lookup._tally(rejected))
-        if len(self._batch) >= self._lookup._batch_size:
+            await self._results.send(lookup._tally(rejected))
+        if len(self._batch) >= lookup._batch_size:
             batch, self._batch = self._batch, []
+            if lookup._idle == 0:
+                lookup._start_worker()
             await self._batches.send(batch)
         else:
             await anyio.lowlevel.checkpoint()
@@ -763,6 +872,8 @@ class _Reader:
         await self.send()
         if self._batch:
             batch, self._batch = self._batch, []
+            if self._lookup._idle == 0:
+                self._lookup._start_worker()
             await self._batches.send(batch)
 
 

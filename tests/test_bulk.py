@@ -158,8 +158,8 @@ def _doublings(numbers: Iterable[int]) -> dict[int, list[int]]:
     at: dict[int, list[int]] = {}
     for position, value in enumerate(numbers):
         compact.add(value)
-        if compact.grew:  # the reader's cue
-            compact.grew = False
+        if compact.moved:  # the reader's cue
+            compact.moved = 0
             grown = [w for w, table in enumerate(compact._tables) if len(table) != slots[w]]
             assert len(grown) == 1
             (which,) = grown

@@ -25,7 +25,13 @@ from hypothesis import example, given
 from hypothesis import strategies as st
 
 from smsc_async import LookupResult, OperatorInfo, ProtocolError, _bulk, _converter
-from smsc_async._bulk import BulkLookup, _Reader, normalize_phone
+from smsc_async._bulk import (
+    _READER_STRETCH,
+    _REHASH_STRETCH,
+    BulkLookup,
+    _Reader,
+    normalize_phone,
+)
 from smsc_async._converter import get_converter, slot_setters
 from smsc_async._endpoints._base import decode
 from smsc_async._endpoints.info import OPERATOR_INFO
@@ -404,24 +410,84 @@ def test_the_reader_reads_a_number_as_normalize_phone_does(text: str) -> None:
         assert reader._batch == [want] and reader._rejected == []
 
 
-def test_the_reader_hands_over_after_every_rehash() -> None:
+def test_the_reader_hands_over_after_a_stretch_of_rehashing() -> None:
     # take() asks for a turn of the loop (send) when a batch is full, a bad item is reported,
-    # or a table of the set just doubled: a stretch of reading holds at most one rehash.
+    # or the set has rehashed _REHASH_STRETCH slots since the last turn: a stretch of reading
+    # holds at most that much rehashing and one more table.
     send, receive = anyio.create_memory_object_stream[Any](1)
     with send, receive:
         reader = _reader(send)  # batches of 1000
         seen = reader._seen
-        doublings = 0
-        for k in range(20_000):
+        doublings = pending = largest = 0
+        for k in range(200_000):
             before = seen.nbytes
             ready = reader.take(f"79{(k * 7_919) % 10**9:09d}")
-            grown = seen.nbytes != before
-            doublings += grown
-            assert ready == (grown or len(reader._batch) == 1000)
-            assert not seen.grew  # the cue is taken
+            moved = (seen.nbytes - before) // 8  # a table of n slots doubled: 8n bytes more
+            doublings += moved > 0
+            pending += moved
+            largest = max(largest, moved)
+            assert ready == (pending >= _REHASH_STRETCH or len(reader._batch) == 1000)
+            if pending >= _REHASH_STRETCH:
+                assert pending < _REHASH_STRETCH + largest
+                assert seen.moved == 0  # the cue is taken
+                pending = 0
+            assert seen.moved == pending
             if len(reader._batch) == 1000:
                 reader._batch = []  # as send() would
-        assert len(seen) == 20_000 and doublings >= 1024
+        assert len(seen) == 200_000 and doublings >= 2 * 1024 and largest >= 256
+
+
+def test_take_from_reads_as_take_does() -> None:
+    # take_from() is take() inlined for numbers already in the gateway's form: over a mix of
+    # every kind of item, the batches, rejections, counts and hand-overs come out the same.
+    mix: list[object] = []
+    for k in range(6_000):
+        mix.append(f"79{(k * 7_919) % 10**9:09d}")
+        if k % 7 == 0:
+            mix.append(mix[-1])  # a duplicate
+        if k % 11 == 0:
+            mix.extend([f" 8916{k:07d} ", "", "junk", 79161234567, None, "+7 916 123-45-67"])
+        if k % 500 == 0:
+            mix.extend(["79000000001"] * 300)  # a long run of duplicates
+
+    def replay(by_call: bool) -> list[tuple[list[str], list[str], int, int]]:
+        send, receive = anyio.create_memory_object_stream[Any](1)
+        with send, receive:
+            reader = _reader(send)
+            reader._lookup._batch_size = 100
+            marks = []
+            items = iter(mix)
+            while True:
+                if by_call:
+                    item = next(items, StopIteration)
+                    more = item is not StopIteration
+                    quiet = 0
+                    while more and not reader.take(item):
+                        quiet += 1
+                        if quiet >= _READER_STRETCH:
+                            break
+                        item = next(items, StopIteration)
+                        more = item is not StopIteration
+                else:
+                    more = reader.take_from(items)
+                lookup = reader._lookup
+                batch = reader._batch if len(reader._batch) >= 100 else []
+                marks.append(
+                    (
+                        list(batch),
+                        [r.phone for r in reader._rejected],
+                        lookup._queued,
+                        lookup._unread_hint_lost,
+                    )
+                )
+                if batch:
+                    reader._batch = []
+                reader._rejected = []
+                if not more:
+                    marks.append((reader._batch, [], lookup._queued, lookup._unread_hint_lost))
+                    return marks
+
+    assert replay(by_call=False) == replay(by_call=True)
 
 
 @given(
