@@ -19,8 +19,7 @@ raise the same error for the same fault whichever backend carries it.
 from __future__ import annotations
 
 import sys
-from collections.abc import AsyncIterator, Iterable, Iterator, Mapping
-from contextlib import contextmanager
+from collections.abc import AsyncIterator, Iterable, Mapping
 from typing import TYPE_CHECKING, Any, Literal, Protocol
 
 import httpx
@@ -228,7 +227,7 @@ class _AiohttpTransport(httpx.AsyncBaseTransport):
             asyncio.get_running_loop()
         except RuntimeError:
             raise RuntimeError(_ASYNCIO_ONLY) from None
-        with _httpx_errors(request):
+        with _HttpxErrors(request):
             response = await self._inner.handle_async_request(request)
         stream = response.stream
         assert isinstance(stream, httpx.AsyncByteStream)
@@ -253,29 +252,41 @@ class _Body(httpx.AsyncByteStream):
         self._request = request
 
     async def __aiter__(self) -> AsyncIterator[bytes]:
-        with _httpx_errors(self._request):
+        with _HttpxErrors(self._request):
             async for chunk in self._inner:
                 yield chunk
 
     async def aclose(self) -> None:
-        with _httpx_errors(self._request):
+        with _HttpxErrors(self._request):
             await self._inner.aclose()
 
 
-@contextmanager
-def _httpx_errors(request: httpx.Request) -> Iterator[None]:
-    import aiohttp
+class _HttpxErrors:
+    """Within it, aiohttp's failures (bare or wrapped by the transport) become httpx's.
 
-    try:
-        yield
-    except httpx.HTTPError as exc:
-        cause = exc.__cause__
-        if not isinstance(cause, aiohttp.ClientError):
-            raise
-        raise _mapped(cause, request) from cause
-    except aiohttp.ClientError as exc:
-        # The transport lets some aiohttp errors through unmapped (a malformed answer).
-        raise _mapped(exc, request) from exc
+    A class rather than a ``@contextmanager`` generator: it is entered three times a request.
+    """
+
+    __slots__ = ("_request",)
+
+    def __init__(self, request: httpx.Request) -> None:
+        self._request = request
+
+    def __enter__(self) -> None:
+        pass
+
+    def __exit__(self, kind: object, exc: BaseException | None, tb: object) -> None:
+        if exc is None:
+            return
+        import aiohttp
+
+        if isinstance(exc, httpx.HTTPError):
+            cause = exc.__cause__
+            if isinstance(cause, aiohttp.ClientError):
+                raise _mapped(cause, self._request) from cause
+        elif isinstance(exc, aiohttp.ClientError):
+            # The transport lets some aiohttp errors through unmapped (a malformed answer).
+            raise _mapped(exc, self._request) from exc
 
 
 def _mapped(exc: aiohttp.ClientError, request: httpx.Request) -> httpx.HTTPError:
