@@ -184,7 +184,7 @@ class _NumberSet:
                 return False
             i = (i + 1) & mask
         if table is _SHARED_EMPTY:
-            table = self._tables[which] = array("q", _EMPTY_TABLE)
+            table = self._tables[which] = _SHARED_EMPTY[:]  # a copy: half the time of a new one
         table[i] = number
         sizes = self._sizes
         size = sizes[which] + 1
@@ -197,7 +197,7 @@ class _NumberSet:
         old = self._tables[which]
         shift = self._shifts[which] - 1
         mask = 2 * self._masks[which] + 1
-        table = array("q", bytes(8 * (mask + 1)))
+        table = _ZERO * (mask + 1)
         for number in old:
             if number:
                 i = ((number * 0x9E3779B97F4A7C15) >> shift) & mask
@@ -213,6 +213,7 @@ class _NumberSet:
 
 # Read by every table that has no number yet, written by none (add() copies it first).
 _SHARED_EMPTY = array("q", _EMPTY_TABLE)
+_ZERO = array("q", [0])  # repeated, the quickest empty table of any size
 _FIRST_LIMITS = tuple(_NumberSet._limit(which, _FIRST_BITS) for which in range(1 << _TABLE_BITS))
 
 
