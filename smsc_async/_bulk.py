@@ -66,6 +66,10 @@ _SPLIT_ON = (ParameterError, OperatorNotFoundError)
 # table of the set, and at the latest after this many items that sent nothing on (duplicates,
 # blank lines): a stretch of reading is a batch's worth of numbers (0.1-0.3 ms), never more.
 _READER_STRETCH = 256
+# The de-duplication set's plain front set: how many numbers it holds before the tables take
+# over, and how many of them move to the tables with each number added after that.
+_FRONT = 1 << 14
+_FRONT_STEP = 4
 # ... and once the set has rehashed this many slots since it last yielded: a table of 2,048 slots
 # at a million numbers (~0.3 ms), or the sum of the many small ones that double early on (each
 # yield is a turn of the loop: one after every one of those would cost more than they do).
@@ -137,9 +141,28 @@ class _NumberSet:
     slots were rehashed, so that it lets other tasks run once that is a stretch's worth.
     """
 
-    __slots__ = ("_limits", "_masks", "_shifts", "_sizes", "_tables", "moved")
+    __slots__ = (
+        "_front",
+        "_front_limit",
+        "_limits",
+        "_masks",
+        "_shifts",
+        "_sizes",
+        "_tables",
+        "add",
+        "moved",
+    )
 
-    def __init__(self) -> None:
+    def __init__(self, front: int | None = None) -> None:
+        if front is None:
+            front = _FRONT
+        # The first ``front`` numbers go to a plain set, several times quicker per number than
+        # the tables and small at that size (~1.5 MB for 16,384 numbers, its largest resize
+        # well under a millisecond): most runs are over before they would fill it. Once it is
+        # full the tables take every new number, and take its numbers over a few per call (see
+        # _front_add): it empties within the next quarter of its size.
+        self._front: set[int] | None = set() if front > 0 else None
+        self._front_limit = front
         count = 1 << _TABLE_BITS
         # Every table starts as the one shared empty table and gets its own at its first number:
         # a run of a few hundred numbers would otherwise spend more making 1024 tables (~0.25
@@ -153,9 +176,13 @@ class _NumberSet:
         self._sizes = [0] * count
         #: Slots of old tables rehashed since the reader last cleared it.
         self.moved = 0
+        #: Add a number; whether it was new.
+        self.add: Callable[[int], bool] = (
+            self._front_add if self._front is not None else self._table_add
+        )
 
     def __len__(self) -> int:
-        return sum(self._sizes)
+        return sum(self._sizes) + (len(self._front) if self._front is not None else 0)
 
     @property
     def nbytes(self) -> int:
@@ -167,8 +194,30 @@ class _NumberSet:
         """The most numbers table ``which`` holds at ``2**bits`` slots before it doubles."""
         return ((_LOAD_BASE + _LOAD_STEP * which) << bits) // _LOAD_UNIT
 
-    def add(self, number: int) -> bool:
-        """Add ``number``; whether it was new."""
+    def _front_add(self, number: int) -> bool:
+        front = self._front
+        if front is None:  # emptied (add is _table_add now; a caller kept the old one)
+            return self._table_add(number)
+        if number in front:
+            return False
+        if len(front) < self._front_limit:
+            front.add(number)
+            return True
+        # Full: the tables take every new number from here on, and take the set's numbers over,
+        # _FRONT_STEP a call (counted as moved slots: the reader hands over after each stretch's
+        # worth of them), so no call pays for all of them.
+        self._front_limit = 0
+        step = min(_FRONT_STEP, len(front))
+        table_add = self._table_add
+        for _ in range(step):
+            table_add(front.pop())
+        self.moved += step
+        if not front:
+            self._front = None
+            self.add = table_add
+        return table_add(number)
+
+    def _table_add(self, number: int) -> bool:
         # Fibonacci hashing spreads consecutive numbers (a numbering plan's ranges) over tables:
         # the top bits of the product's low 64 pick the table, the next ones the slot.
         h = number * 0x9E3779B97F4A7C15

@@ -111,15 +111,41 @@ def test_normalize_phone_rejects(raw: str) -> None:
         normalize_phone(raw)
 
 
-@given(st.lists(st.integers(min_value=1_000_000, max_value=999_999_999_999_999), max_size=3000))
-def test_number_set_is_a_set(values: list[int]) -> None:
-    compact = _NumberSet()
+@given(
+    st.lists(st.integers(min_value=1_000_000, max_value=999_999_999_999_999), max_size=3000),
+    st.sampled_from([0, 1, 7, 64, 2000, _bulk._FRONT]),
+)
+def test_number_set_is_a_set(values: list[int], front: int) -> None:
+    # Whatever the size of the plain front set: before it fills, while the tables take its
+    # numbers over, after it is gone.
+    compact = _NumberSet(front)
     seen: set[int] = set()
     for value in values:
         assert compact.add(value) == (value not in seen)
         seen.add(value)
-    assert len(compact) == len(seen)
+        assert len(compact) == len(seen)
     assert all(not compact.add(v) for v in seen)
+    assert len(compact) == len(seen)
+
+
+def test_the_front_set_hands_its_numbers_over_a_few_at_a_time() -> None:
+    compact = _NumberSet(1000)
+    for value in range(79_000_000_000, 79_000_001_000):
+        assert compact.add(value)
+    assert compact._front is not None and len(compact._front) == 1000 and not any(compact._sizes)
+    compact.moved = 0
+    added = 1000
+    while compact._front is not None:
+        before = len(compact._front)
+        assert compact.add(79_000_000_000 + added)
+        added += 1
+        # Each number added moves _FRONT_STEP of the front's into the tables, and says so.
+        assert len(compact._front or ()) == max(before - _bulk._FRONT_STEP, 0)
+        assert sum(compact._sizes) == added - len(compact._front or ())
+    assert added == 1000 + 1000 // _bulk._FRONT_STEP
+    assert compact.moved >= 1000
+    assert compact.add == compact._table_add  # no front check any more
+    assert all(not compact.add(v) for v in range(79_000_000_000, 79_000_000_000 + added))
 
 
 @given(
@@ -128,7 +154,7 @@ def test_number_set_is_a_set(values: list[int]) -> None:
 )
 def test_number_sets_share_nothing_but_the_empty_table(one: list[int], two: list[int]) -> None:
     # Tables start as one shared empty table: a number added to one set is in no other.
-    first, second = _NumberSet(), _NumberSet()
+    first, second = _NumberSet(0), _NumberSet(0)
     for value in one:
         first.add(value)
     seen: set[int] = set()
@@ -138,7 +164,7 @@ def test_number_sets_share_nothing_but_the_empty_table(one: list[int], two: list
     assert all(not first.add(v) for v in one)
     assert len(second) == len(set(two))
     assert not any(_bulk._SHARED_EMPTY)
-    fresh = _NumberSet()
+    fresh = _NumberSet(0)
     assert all(fresh.add(v) for v in set(one[:50]))
 
 
@@ -153,7 +179,7 @@ def test_number_set_stays_compact() -> None:
 
 def _doublings(numbers: Iterable[int]) -> dict[int, list[int]]:
     """Per table size, the positions in ``numbers`` whose adding made a table double to it."""
-    compact = _NumberSet()
+    compact = _NumberSet(0)
     slots = [len(table) for table in compact._tables]
     at: dict[int, list[int]] = {}
     for position, value in enumerate(numbers):
@@ -294,14 +320,16 @@ async def test_no_number_is_lost_while_workers_learn_the_length(
     assert all(r.ok for r in results)
 
 
-async def test_a_run_keeps_no_objects_alive() -> None:
+async def test_a_run_keeps_no_objects_alive(monkeypatch: pytest.MonkeyPatch) -> None:
     """Every object a batch makes dies with it, by reference counting alone.
 
     Results, batches, stream items and progress samples that piled up (or died only in
     reference cycles) would grow the objects the collector tracks: the process holds as many
     after 20,000 numbers as after 4,000, and long-lived objects are what make a full
-    collection of the heap, a stall of the loop, come round.
+    collection of the heap, a stall of the loop, come round. (The set's front is made small
+    so that its tables, which do live on, are all made within the first 4,000.)
     """
+    monkeypatch.setattr(_bulk, "_FRONT", 1000)
 
     async def lookup(part: Sequence[str]) -> list[OperatorInfo]:
         await anyio.lowlevel.checkpoint()
