@@ -62,18 +62,18 @@ __all__ = [
 _DEFAULT_RETRY = RetryPolicy()
 # The errors a refused batch can owe to one of its numbers: split it to find the number.
 _SPLIT_ON = (ParameterError, OperatorNotFoundError)
-# The reader yields to the event loop whenever it sends a batch on, after every rehash of a
-# table of the set, and at the latest after this many items that sent nothing on (duplicates,
-# blank lines): a stretch of reading is a batch's worth of numbers (0.1-0.3 ms), never more.
+# The reader yields to the event loop whenever it sends a batch on, and at the latest after this
+# many items that sent nothing on (duplicates, blank lines): a stretch of reading is a batch's
+# worth of numbers (0.1-0.3 ms), never more...
 _READER_STRETCH = 256
-# The de-duplication set's plain front set: how many numbers it holds before the tables take
-# over, and how many of them move to the tables with each number added after that.
-_FRONT = 1 << 14
-_FRONT_STEP = 4
 # ... and once the set has rehashed this many slots since it last yielded: a table of 2,048 slots
 # at a million numbers (~0.3 ms), or the sum of the many small ones that double early on (each
 # yield is a turn of the loop: one after every one of those would cost more than they do).
 _REHASH_STRETCH = 1024
+# The de-duplication set's plain front set: how many numbers it holds before the tables take
+# over, and how many of them move to the tables with each number added after that.
+_FRONT = 1 << 14
+_FRONT_STEP = 4
 # The de-duplication set: 2**_TABLE_BITS tables of 2**_FIRST_BITS slots to start with, indexed
 # by the hash's top bits and probed with the next _INDEX_BITS.
 _TABLE_BITS = 10
@@ -597,8 +597,14 @@ class BulkLookup:
         return LookupResults(self, receive_results)
 
     def _start_worker(self) -> None:
+        """One more worker, unless one is waiting for a batch already (or all are started)."""
         streams, task_group = self._worker_streams, self._task_group
-        if streams is None or task_group is None or self._workers_started >= self._concurrency:
+        if (
+            streams is None
+            or task_group is None
+            or self._idle
+            or self._workers_started >= self._concurrency
+        ):
             return
         self._workers_started += 1
         self._workers_left += 1
@@ -911,20 +917,19 @@ class _Reader:
             rejected, self._rejected = self._rejected, []
             await self._results.send(lookup._tally(rejected))
         if len(self._batch) >= lookup._batch_size:
-            batch, self._batch = self._batch, []
-            if lookup._idle == 0:
-                lookup._start_worker()
-            await self._batches.send(batch)
+            await self._ship()
         else:
             await anyio.lowlevel.checkpoint()
+
+    async def _ship(self) -> None:
+        batch, self._batch = self._batch, []
+        self._lookup._start_worker()  # a batch for a worker that is not there yet
+        await self._batches.send(batch)
 
     async def flush(self) -> None:
         await self.send()
         if self._batch:
-            batch, self._batch = self._batch, []
-            if self._lookup._idle == 0:
-                self._lookup._start_worker()
-            await self._batches.send(batch)
+            await self._ship()
 
 
 def _as_text(item: object) -> tuple[str, TypeError | None]:
