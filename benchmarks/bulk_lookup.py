@@ -19,8 +19,8 @@ Parts (each prints its figures and one ``BENCH-JSON:`` line, see benchmarks/_pai
   one table rehashed whole when it fills (``--set one-table``). The longest stall of one run
   is one unlucky turn of some 10,000: each variant runs ``--loop-runs`` times (ours and the
   baseline in interleaved pairs), reported as the median of the runs' longest stalls with
-  their range, the 99.9th percentile, the paired ratio's median with its spread, and the
-  longest stall of all runs. Goals: longest stall < 10 ms at 1 M numbers at batch 50 (the
+  their range, the mean of each run's ten longest, the 99.9th percentile, the longest stall of
+  all runs, and the paired ratio (of the ten longest) with its spread. Goals: longest stall < 10 ms at 1 M numbers at batch 50 (the
   default) and 100, peak RSS < 100 MB.
 * ``http`` -- client CPU per number (process time: the kernel's share of each socket call
   counts too) over real HTTP to the emulator in its own process, at batch 50 (the default) and
@@ -378,6 +378,8 @@ async def loop_run(numbers: int, batch: int, which: str) -> dict[str, Any]:
         "stall_wall_ms": round(probe.worst_wall * 1e3, 3),
         "stall_kernel_ms": round(probe.worst_kernel * 1e3, 3),
         "stall_page_faults": probe.worst_faults,
+        # The tail a run can reproduce: one longest stall is one turn of some 10,000.
+        "stall_top10_ms": round(sum(stalls[-10:]) / 10 * 1e3, 3),
         "stall_cpu_p999_ms": round(stalls[int(len(stalls) * 0.999)] * 1e3, 3),
         "stall_cpu_p99_ms": round(stalls[int(len(stalls) * 0.99)] * 1e3, 3),
         "stalls_above_5ms": sum(1 for x in stalls if x > 0.005),
@@ -408,9 +410,12 @@ def loop_part(args: argparse.Namespace) -> dict[str, Any]:
     The longest stall of one run is the maximum of some 10,000 probe wake-ups: one unlucky turn
     of the loop (or of the machine) sets it. So each variant runs several times, ours and the
     one-table baseline at the default batch in interleaved pairs (``_pairs.paired``, one run a
-    slice), and the figures are the median of the runs' longest stalls with their range, the
-    ratio the median of the paired ratios -- beside the longest stall of all the runs, which is
-    what the goal bounds.
+    slice), and the figures are the median of the runs' longest stalls with their range, and
+    the longest stall of all the runs, which is what the goal bounds. The ratio to the baseline
+    is the median of the paired ratios of each run's ten longest stalls (their mean): a single
+    longest stall moved the ratio by 23-53 % between identical runs here, as one pause of the
+    host decides it; the ten longest are the tail each run reproduces (the baseline's are its
+    largest rehashes).
     """
     runs: dict[str, list[dict[str, Any]]] = {}
 
@@ -426,8 +431,8 @@ def loop_part(args: argparse.Namespace) -> dict[str, Any]:
 
     default = DEFAULT_LOOKUP_BATCH
     pair = paired(
-        lambda: one("one-table", default)["stall_cpu_ms"],
-        lambda: one("ours", default)["stall_cpu_ms"],
+        lambda: one("one-table", default)["stall_top10_ms"],
+        lambda: one("ours", default)["stall_top10_ms"],
         slices=args.loop_runs,
         warmup=0,
         quiet_gc=False,  # each run is its own process
@@ -442,8 +447,8 @@ def loop_part(args: argparse.Namespace) -> dict[str, Any]:
     for key, group in runs.items():
         figures = {
             name: _spread([r[name] for r in group])
-            for name in ("stall_cpu_ms", "stall_wall_ms", "stall_cpu_p999_ms", "peak_rss_mb",
-                         "cpu_us_per_number")
+            for name in ("stall_cpu_ms", "stall_wall_ms", "stall_top10_ms", "stall_cpu_p999_ms",
+                         "peak_rss_mb", "cpu_us_per_number")
         }  # fmt: skip
         worst = max(r["stall_cpu_ms"] for r in group)
         full = sum(r["gc_collections"][2] for r in group)
@@ -460,7 +465,8 @@ def loop_part(args: argparse.Namespace) -> dict[str, Any]:
         print(
             f"  {key:<14} longest stall: median {st['median']:7.2f} ms CPU "
             f"(runs {st['low']:.2f}-{st['high']:.2f}; wall median {wall['median']:.2f}), "
-            f"longest of all {worst:.2f} ms; 99.9th percentile {p999['median']:.2f} ms "
+            f"longest of all {worst:.2f} ms; ten longest {figures['stall_top10_ms']['median']:.2f} ms "
+            f"on average; 99.9th percentile {p999['median']:.2f} ms "
             f"({p999['low']:.2f}-{p999['high']:.2f}); "
             f"{summary[key]['stalls_above_10ms']} wake-ups over 10 ms; full collections {full}; "
             + (f"steal {'/'.join(f'{x:.0f}' for x in stolen)} ms; " if stolen else "")
@@ -470,7 +476,7 @@ def loop_part(args: argparse.Namespace) -> dict[str, Any]:
     ours = summary[f"ours@{default}"]
     worst = max(ours["stall_cpu_ms_max"], summary["ours@100"]["stall_cpu_ms_max"])
     rss = max(ours["peak_rss_mb"]["high"], summary["ours@100"]["peak_rss_mb"]["high"])
-    print("  " + pair.line("ms", "one table", "ours"))
+    print("  ten longest stalls of a run, their mean: " + pair.line("ms", "one table", "ours"))
     print(
         f"  longest stall of all our runs {worst:.2f} ms (goal < 10 ms at 1 M: "
         f"{'met' if worst < 10 else 'not met'}); peak RSS {rss:.1f} MB (goal < 100 MB)"

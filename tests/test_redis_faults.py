@@ -376,6 +376,64 @@ async def test_cancelled_during_the_acquire_on_a_slow_redis(
             await _no_leaked_place(client, backend)
 
 
+def _clients(client: redis.Redis) -> int:
+    """Connections the server holds, but this one's."""
+    return len(client.client_list()) - 1
+
+
+@pytest.mark.anyio
+async def test_the_hot_path_keeps_a_few_connections_never_out_of_step(
+    private_redis: RedisProcess,  # noqa: F811
+) -> None:
+    # On asyncio the acquires and releases run on connections the backend keeps (bounded),
+    # under a burst of callers, cancellations mid-call and a stalled server; on trio they go
+    # through the synchronous client's pool. Either way: replies never cross, no connection
+    # is left behind when the backend closes.
+    url = private_redis.url
+    rule = Demand("sms_any:kept", 10**9, 0.001)
+    with redis.Redis.from_url(url) as admin:
+        async with RedisBackend.from_url(url, timeout=1.0, lease_ttl=LEASE) as root:
+            backend = root.bind("kept")
+            await backend.wait_time((rule, CAP))
+
+            async def calls(n: int) -> None:
+                for _ in range(n):
+                    got = await backend.acquire((rule,))
+                    assert isinstance(got, Reservation)
+                    await backend.release(got, sent=True)
+
+            async with anyio.create_task_group() as tg:
+                for _ in range(40):
+                    tg.start_soon(calls, 10)
+            after_burst = _clients(admin)
+            assert after_burst <= 40 + 3
+            await calls(200)  # one caller at a time reuses what is kept: no new connection
+            assert _clients(admin) <= after_burst
+            # Callers give up mid-call, some while the server sleeps: what they leave behind
+            # (a reply on its way) must never be read as a later call's.
+            for k in range(30):
+                if k % 10 == 0:
+                    await anyio.to_thread.run_sync(
+                        lambda: admin.execute_command("CLIENT", "PAUSE", "30", "ALL")
+                    )
+                got = None
+                with anyio.move_on_after(0.0005 * (k % 7)):
+                    got = await backend.acquire((rule, CAP))
+                if isinstance(got, Reservation):  # released outside the scope, as the limiter does
+                    await backend.release(got, sent=False)
+            for _ in range(20):
+                got = await backend.acquire((rule, CAP))
+                assert isinstance(got, Reservation)
+                await backend.release(got, sent=False)
+            await _no_leaked_place(admin, backend)
+        # Closed: every connection of the backend with it.
+        for _ in range(100):
+            if _clients(admin) == 0:
+                break
+            await anyio.sleep(0.01)
+        assert _clients(admin) == 0
+
+
 # -- nothing personal in Redis -------------------------------------------------------------------
 
 
