@@ -711,8 +711,8 @@ def main() -> None:
     # (two runs on a loaded 2-core machine: within 6 % at 1000 x 61, 11 % at 3000 x 21). Their
     # paired ratios still spread by +-8 % (the loop's turns per answer vary with the load), so
     # the median needs ~150 of them to move less than 2 % between runs.
-    parser.add_argument("--slice-numbers", type=int, default=1000, help="http part, per slice")
-    parser.add_argument("--slices", type=int, default=151, help="http part, A/B pairs")
+    parser.add_argument("--slice-numbers", type=int, default=2000, help="http part, per slice")
+    parser.add_argument("--slices", type=int, default=301, help="http part, A/B pairs")
     parser.add_argument("--http-scale", type=float, default=0.001, help="http part windows x")
     parser.add_argument("--ceiling-numbers", type=int, default=60_000)
     parser.add_argument("--scale", type=float, default=0.01, help="ceiling part windows x")

@@ -364,7 +364,7 @@ def _throughput(
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--url", help="an existing Redis to use (default: start one)")
-    parser.add_argument("--slices", type=int, default=401, help="A/B pairs per latency figure")
+    parser.add_argument("--slices", type=int, default=801, help="A/B pairs per latency figure")
     parser.add_argument("--per-slice", type=int, default=20, help="acquires timed per slice")
     parser.add_argument("--throughput-slices", type=int, default=201, help="A/B pairs")
     parser.add_argument("--seconds", type=float, default=0.1, help="throughput slice length")

@@ -248,9 +248,9 @@ def _rounds(
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--per", type=int, default=30, help="acquires per slice")
-    parser.add_argument("--slices", type=int, default=401, help="interleaved slices")
+    parser.add_argument("--slices", type=int, default=801, help="interleaved slices")
     parser.add_argument("--seconds", type=float, default=0.2, help="throughput round length")
-    parser.add_argument("--rounds", type=int, default=61, help="throughput rounds per variant")
+    parser.add_argument("--rounds", type=int, default=121, help="throughput rounds per variant")
     parser.add_argument("--processes", type=int, default=4)
     parser.add_argument("--tasks", type=int, default=4, help="concurrent loops per process")
     parser.add_argument("--redis", action="store_true", help="measure the Redis backend too")
