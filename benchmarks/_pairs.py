@@ -137,6 +137,15 @@ def _summary(a: list[float], b: list[float]) -> Pair:
     )
 
 
+def summarize(a: list[float], b: list[float]) -> Pair:
+    """The pair summary of figures measured elsewhere, pair ``i`` being ``(a[i], b[i])``.
+
+    For A/B figures that a benchmark pairs itself (slices run by other processes, the two
+    sides of a pair run at the same time).
+    """
+    return _summary(list(a), list(b))
+
+
 def pool(pairs: list[Pair]) -> Pair:
     """One figure from the pairs of several processes: every pair counted, each process named.
 
@@ -254,6 +263,36 @@ async def apaired(
             xs.append(x)
             ys.append(y)
     return _summary(xs, ys)
+
+
+async def apaired_together(
+    pairings: dict[str, tuple[Callable[[], Awaitable[float]], Callable[[], Awaitable[float]]]],
+    *,
+    slices: int = 15,
+    warmup: int = 1,
+    quiet_gc: bool = True,
+) -> dict[str, Pair]:
+    """:func:`apaired` for several A/B pairings at once, their pairs taken in turn.
+
+    Pair ``i`` of every pairing runs before pair ``i + 1`` of any: each figure is measured over
+    the whole time all of them take, not over its own stretch of it, so a slow spell of the
+    machine is shared by all the figures instead of falling on one of them.
+    """
+    xs: dict[str, list[float]] = {name: [] for name in pairings}
+    ys: dict[str, list[float]] = {name: [] for name in pairings}
+    for i in range(warmup + slices):
+        for name, (a, b) in pairings.items():
+            with _no_gc(quiet_gc, i):
+                if i % 2 == 0:
+                    x = await a()
+                    y = await b()
+                else:
+                    y = await b()
+                    x = await a()
+            if i >= warmup:
+                xs[name].append(x)
+                ys[name].append(y)
+    return {name: _summary(xs[name], ys[name]) for name in pairings}
 
 
 def calibrate(loop: Callable[[int], float], seconds: float, *, start: int = 50) -> int:

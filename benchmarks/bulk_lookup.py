@@ -18,7 +18,8 @@ Parts (each prints its figures and one ``BENCH-JSON:`` line, see benchmarks/_pai
   run itself brings on are counted. The same-run baseline is the previous de-duplication set,
   one table rehashed whole when it fills (``--set one-table``). The longest stall of one run
   is one unlucky turn of some 10,000: each variant runs ``--loop-runs`` times (ours and the
-  baseline in interleaved pairs), reported as the median of the runs' longest stalls with
+  baseline in pairs that run side by side, one process per core, so that a slow spell of the
+  machine falls on both sides of a pair), reported as the median of the runs' longest stalls with
   their range, the mean of each run's ten longest, the 99.9th percentile, the longest stall of
   all runs, and the paired ratio (of the ten longest) with its spread. Goals: longest stall
   < 10 ms at 1 M numbers at batch 50 (the default) and 100, peak RSS < 100 MB.
@@ -61,7 +62,7 @@ import httpx
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from _pairs import apaired, emit, paired
+from _pairs import apaired_together, emit, summarize
 
 from smsc_async import RateLimits, RetryPolicy, Session, _bulk
 from smsc_async._constants import DEFAULT_LOOKUP_BATCH, DEFAULT_LOOKUP_CONCURRENCY
@@ -409,36 +410,49 @@ def loop_part(args: argparse.Namespace) -> dict[str, Any]:
 
     The longest stall of one run is the maximum of some 10,000 probe wake-ups: one unlucky turn
     of the loop (or of the machine) sets it. So each variant runs several times, ours and the
-    one-table baseline at the default batch in interleaved pairs (``_pairs.paired``, one run a
-    slice), and the figures are the median of the runs' longest stalls with their range, and
-    the longest stall of all the runs, which is what the goal bounds. The ratio to the baseline
-    is the median of the paired ratios of each run's ten longest stalls (their mean): a single
-    longest stall moved the ratio by 23-53 % between identical runs here, as one pause of the
-    host decides it; the ten longest are the tail each run reproduces (the baseline's are its
-    largest rehashes).
+    one-table baseline at the default batch in pairs whose two runs go at the same time (two
+    processes on the two cores), and the figures are the median of the runs' longest stalls
+    with their range, and the longest stall of all the runs, which is what the goal bounds.
+    The ratio to the baseline is the median of the paired ratios of each run's ten longest
+    stalls (their mean): a single longest stall moved the ratio by 23-53 % between identical
+    runs here, as one pause of the host decides it; the ten longest are the tail each run
+    reproduces (the baseline's are its largest rehashes). Run one after the other, a pair's
+    runs fell in different spells of the machine (here one run took 1.0-1.9x the CPU per
+    number of its neighbour); side by side, a spell falls on both. The runs at batch 100 go
+    two at a time as well, so that every run measured shares the machine alike.
     """
     runs: dict[str, list[dict[str, Any]]] = {}
 
-    def one(which: str, batch: int) -> dict[str, Any]:
-        out = subprocess.run(
-            [sys.executable, __file__, "--part", "loop-one", "--set", which,
-             "--batch-size", str(batch), "--numbers", str(args.numbers)],
-            check=True, capture_output=True, text=True,
-        ).stdout  # fmt: skip
-        run = json.loads(out.strip().splitlines()[-1])
-        runs.setdefault(f"{which}@{batch}", []).append(run)
-        return run
+    def start(which: str, batch: int) -> tuple[str, subprocess.Popen[str]]:
+        argv = [sys.executable, __file__, "--part", "loop-one", "--set", which,
+                "--batch-size", str(batch), "--numbers", str(args.numbers)]  # fmt: skip
+        return f"{which}@{batch}", subprocess.Popen(argv, stdout=subprocess.PIPE, text=True)
+
+    def side_by_side(*variants: tuple[str, int]) -> list[dict[str, Any]]:
+        # The variants of a pair run at the same time, one process per core: a slow spell of
+        # the machine (here the same run took 1.0-1.9x the CPU from one minute to the next)
+        # then falls on both, where one after the other it fell on one side of a pair only.
+        started = [start(which, batch) for which, batch in variants]
+        got = []
+        for key, proc in started:
+            out, _ = proc.communicate()
+            if proc.returncode != 0:
+                raise RuntimeError(f"loop run {key} failed (exit {proc.returncode})")
+            run = json.loads(out.strip().splitlines()[-1])
+            runs.setdefault(key, []).append(run)
+            got.append(run)
+        return got
 
     default = DEFAULT_LOOKUP_BATCH
-    pair = paired(
-        lambda: one("one-table", default)["stall_top10_ms"],
-        lambda: one("ours", default)["stall_top10_ms"],
-        slices=args.loop_runs,
-        warmup=0,
-        quiet_gc=False,  # each run is its own process
+    pairs = [side_by_side(("one-table", default), ("ours", default)) for _ in range(args.loop_runs)]
+    pair = summarize(
+        [baseline["stall_top10_ms"] for baseline, _ in pairs],
+        [ours["stall_top10_ms"] for _, ours in pairs],
     )
-    for _ in range(args.loop_runs):
-        one("ours", 100)
+    for _ in range(args.loop_runs // 2):
+        side_by_side(("ours", 100), ("ours", 100))
+    if args.loop_runs % 2:
+        side_by_side(("ours", 100))
     print(
         f"loop: {args.numbers:,} numbers, no network (answers by a stub), asyncio, "
         f"{args.loop_runs} runs of each, each in its own process"
@@ -584,26 +598,39 @@ async def http_part_async(url: str, args: argparse.Namespace) -> dict[str, Any]:
         # Each session against the bare client of its own transport.
         pairings = [(floor, name) for name in sessions for floor in floors
                     if floor.split()[-1] in name]  # fmt: skip
-        for batch in (DEFAULT_LOOKUP_BATCH, 100):
+        batches = (DEFAULT_LOOKUP_BATCH, 100)
+        for batch in batches:
             for session in sessions.values():  # warm: connections open, code paths hot
                 await ours(session, batch)
             for post in floors.values():
                 await bare(post, batch)
-            # What the process holds now (modules, sessions, pools) is left out of the
-            # collections, so the one before each slice is quick and the slices' own are alike.
-            gc.collect()
-            gc.freeze()
+        # What the process holds now (modules, sessions, pools) is left out of the collections,
+        # so the one before each slice is quick and the slices' own are alike.
+        gc.collect()
+        gc.freeze()
+        # Every pairing at every batch size in turn, a pair of each before the next of any: all
+        # the figures see the same stretch of the machine (measured one after the other, the
+        # last pairing's ratio moved 6-8 % between runs, the first ones' within 1 %).
+        together: dict[str, Any] = {
+            f"{batch}|{floor}|{name}": (
+                lambda f=floors[floor], b=batch: bare(f, b),
+                lambda s=sessions[name], b=batch: ours(s, b),
+            )
+            for batch in batches
+            for floor, name in pairings
+        }
+        measured = await apaired_together(
+            together,
+            slices=args.slices,
+            # The collections a run's garbage brings on are that run's CPU too (and the
+            # session makes more garbage than the floor): they stay in the slices.
+            quiet_gc=False,
+        )
+        for batch in batches:
             print(f"http, batch {batch}: client CPU per number (process time)")
             out: dict[str, Any] = {}
             for floor, name in pairings:
-                pair = await apaired(
-                    lambda f=floors[floor], b=batch: bare(f, b),  # type: ignore[misc]
-                    lambda s=sessions[name], b=batch: ours(s, b),  # type: ignore[misc]
-                    slices=args.slices,
-                    # The collections a run's garbage brings on are that run's CPU too (and
-                    # the session makes more garbage than the floor): they stay in the slices.
-                    quiet_gc=False,
-                )
+                pair = measured[f"{batch}|{floor}|{name}"]
                 print("  " + pair.line("µs", floor, name))
                 # "session (aiohttp)" over "bare httpx" -> "session_aiohttp_over_bare_httpx"
                 key = f"{name}_over_{floor}".replace(" (", "_").replace(")", "")

@@ -12,8 +12,9 @@ connections taken from the client's pool and kept, each command sent and read by
 connection itself (what the backend's own hot path does since it keeps connections: the
 strictest floor, printed beside the first, every figure paired with each). Ours and the
 floor run in interleaved slices (``benchmarks/_pairs.py``: each pair in turn leads, so a
-steady drift favours neither); each ratio is the median of the per-pair ratios, printed with
-its interquartile range and its range. Slices are short and many (a few
+steady drift favours neither; the latency pairs of the two floors are taken in turn, so both
+figures see the same stretch of the machine); each ratio is the median of the per-pair
+ratios, printed with its interquartile range and its range. Slices are short and many (a few
 milliseconds of acquires, 0.1 s of throughput, hundreds of pairs): a load spike from elsewhere
 on the machine spoils a few pairs, and the median of hundreds barely moves.
 
@@ -42,7 +43,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Awaitable, Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -54,7 +55,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import redis
 import redis.asyncio
-from _pairs import apaired, emit, paired
+from _pairs import apaired_together, emit, summarize
 
 from smsc_async._backend import Demand, Reservation
 from smsc_async.redis import RedisBackend
@@ -145,64 +146,80 @@ class _Floor:
 FLOORS = {"client": "trivial client.evalsha", "held": "trivial EVALSHA on a kept connection"}
 
 
-async def _latency(url: str, slices: int, per_slice: int, held: bool) -> dict[str, Any]:
+async def _latency(url: str, slices: int, per_slice: int) -> dict[str, dict[str, Any]]:
+    """Per floor (``FLOORS``): the paired latency and client-CPU figures and the p99s.
+
+    The two floors' pairs are taken in turn (``apaired_together``): one after the other, the
+    second floor's figures fell in another stretch of the machine than the first's.
+    """
     clock = time.perf_counter
     cpu = time.process_time
-    samples: dict[str, list[float]] = {"ours": [], "floor": []}
-    cpu_pairs: dict[str, list[float]] = {"ours": [], "floor": []}
     async with RedisBackend.from_url(url) as root:
         backend = root.bind("bench-latency")
-        floor = _Floor(url, [backend.key(d.key) for d in DEMANDS], held=held)
-        await floor.start()
+        keys = [backend.key(d.key) for d in DEMANDS]
+        floors = {kind: _Floor(url, keys, held=kind == "held") for kind in FLOORS}
+        for floor in floors.values():
+            await floor.start()
+        # Per floor and side: every timed acquire, and each slice's CPU per acquire + release.
+        samples = {kind: {"ours": [], "floor": []} for kind in FLOORS}
+        cpu_pairs = {kind: {"ours": [], "floor": []} for kind in FLOORS}
 
-        async def ours() -> float:
-            took = []
-            start_cpu = cpu()
-            for _ in range(per_slice):
-                start = clock()
-                got = await backend.acquire(DEMANDS)
-                took.append(clock() - start)
-                assert isinstance(got, Reservation)
-                await backend.release(got, sent=True)
-            cpu_pairs["ours"].append((cpu() - start_cpu) / per_slice * 1e6)
-            samples["ours"] += took
-            return statistics.median(took) * 1e6
+        def ours(kind: str) -> Callable[[], Awaitable[float]]:
+            async def slice_() -> float:
+                took = []
+                start_cpu = cpu()
+                for _ in range(per_slice):
+                    start = clock()
+                    got = await backend.acquire(DEMANDS)
+                    took.append(clock() - start)
+                    assert isinstance(got, Reservation)
+                    await backend.release(got, sent=True)
+                cpu_pairs[kind]["ours"].append((cpu() - start_cpu) / per_slice * 1e6)
+                samples[kind]["ours"] += took
+                return statistics.median(took) * 1e6
 
-        async def trivial() -> float:
-            took = []
-            start_cpu = cpu()
-            for _ in range(per_slice):
-                start = clock()
-                await floor.once()
-                took.append(clock() - start)
-                await floor.once()  # the release's round trip, as on our side
-            cpu_pairs["floor"].append((cpu() - start_cpu) / per_slice * 1e6)
-            samples["floor"] += took
-            return statistics.median(took) * 1e6
+            return slice_
 
-        for _ in range(2):  # warm up: connections, script caches, the lease worker
-            await ours()
-            await trivial()
-        for side in (samples, cpu_pairs):
-            side["ours"].clear()
-            side["floor"].clear()
-        # B/A with A the floor: the ratio is ours / floor.
-        # Warmed up above: every pair counts (and the CPU figures pair up with them).
-        latency = await apaired(trivial, ours, slices=slices, warmup=0)
-        cpu_ratio = _ratio_of(cpu_pairs["floor"], cpu_pairs["ours"])
-        await floor.aclose()
+        def trivial(kind: str) -> Callable[[], Awaitable[float]]:
+            floor = floors[kind]
+
+            async def slice_() -> float:
+                took = []
+                start_cpu = cpu()
+                for _ in range(per_slice):
+                    start = clock()
+                    await floor.once()
+                    took.append(clock() - start)
+                    await floor.once()  # the release's round trip, as on our side
+                cpu_pairs[kind]["floor"].append((cpu() - start_cpu) / per_slice * 1e6)
+                samples[kind]["floor"] += took
+                return statistics.median(took) * 1e6
+
+            return slice_
+
+        pairings = {kind: (trivial(kind), ours(kind)) for kind in FLOORS}
+        for a, b in pairings.values():  # warm up: connections, script caches, the lease worker
+            for _ in range(2):
+                await b()
+                await a()
+        for kind in FLOORS:
+            for side in (samples[kind], cpu_pairs[kind]):
+                side["ours"].clear()
+                side["floor"].clear()
+        # B/A with A the floor: the ratio is ours / floor. Warmed up above: every pair counts
+        # (and the CPU figures pair up with them).
+        latency = await apaired_together(pairings, slices=slices, warmup=0)
+        for floor in floors.values():
+            await floor.aclose()
     return {
-        "latency": latency,
-        "p99_ours": _percentile(samples["ours"], 0.99),
-        "p99_floor": _percentile(samples["floor"], 0.99),
-        "cpu": cpu_ratio,
+        kind: {
+            "latency": latency[kind],
+            "p99_ours": _percentile(samples[kind]["ours"], 0.99),
+            "p99_floor": _percentile(samples[kind]["floor"], 0.99),
+            "cpu": summarize(cpu_pairs[kind]["floor"], cpu_pairs[kind]["ours"]),
+        }
+        for kind in FLOORS
     }
-
-
-def _ratio_of(a: list[float], b: list[float]) -> Any:
-    """The paired summary of figures already measured in interleaved slices (pair i: a[i], b[i])."""
-    xs, ys = iter(a), iter(b)
-    return paired(lambda: next(xs), lambda: next(ys), slices=len(a), warmup=0, quiet_gc=False)
 
 
 def _server(url: str, n: int) -> dict[str, Any]:
@@ -358,7 +375,7 @@ def _throughput(
         for kind, count in zip(kinds[2 * i : 2 * i + 2], totals[2 * i : 2 * i + 2], strict=True):
             (ours if kind == "ours" else floor).append(count / seconds)
     # B/A with A the floor: the ratio is ours / floor.
-    return _ratio_of(floor, ours)
+    return summarize(floor, ours)
 
 
 def main() -> None:
@@ -375,8 +392,9 @@ def main() -> None:
     def run(url: str) -> None:
         figures: dict[str, Any] = {}
         n = args.slices * args.per_slice
+        measured = anyio.run(_latency, url, args.slices, args.per_slice)
         for kind, name in FLOORS.items():
-            lat = anyio.run(_latency, url, args.slices, args.per_slice, kind == "held")
+            lat = measured[kind]
             latency, cpu = lat["latency"], lat["cpu"]
             print(f"acquire latency against {name}: {n} acquires in {args.slices} interleaved "
                   "pairs (asyncio):")  # fmt: skip
