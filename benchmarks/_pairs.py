@@ -42,8 +42,10 @@ every ``ratio`` it finds between two runs).
 
 from __future__ import annotations
 
+import contextlib
 import gc
 import json
+import os
 import statistics
 import sys
 import time
@@ -186,6 +188,42 @@ def in_processes(
             raise RuntimeError(f"worker {argv!r} printed no figures:\n{proc.stdout[-2000:]}")
         found.append(sets[0])
     return found
+
+
+@contextmanager
+def one_core(*pids: int) -> Iterator[None]:
+    """Run the calling thread (and threads it starts) and the processes ``pids`` on one CPU.
+
+    For latency across a socket or a thread hop on a VM: between two vCPUs each round trip
+    wakes an idle one, and what that costs is the host's business -- it moved a latency ratio
+    by 5-15 % from one run to the next here (floor and ours pay it alike, so it dilutes their
+    ratio by a varying amount). On one CPU a round trip is two context switches, and what is
+    left is what the two sides compute: ratios agreed within 2 % across runs. It is also the
+    stricter figure (no overlap of client and server work). Everything is put back after.
+    No-op where the OS has no CPU affinity (``os.sched_setaffinity``).
+    """
+    if not hasattr(os, "sched_setaffinity"):
+        yield
+        return
+    allowed = os.sched_getaffinity(0)
+    cpu = {max(allowed)}
+    # Every thread of each process (redis-server runs background threads beside its main one).
+    tids = [
+        int(tid)
+        for pid in pids
+        for tid in (os.listdir(f"/proc/{pid}/task") if os.path.isdir(f"/proc/{pid}/task") else [])
+    ]
+    before = {tid: os.sched_getaffinity(tid) for tid in tids}
+    os.sched_setaffinity(0, cpu)
+    for tid in tids:
+        os.sched_setaffinity(tid, cpu)
+    try:
+        yield
+    finally:
+        os.sched_setaffinity(0, allowed)
+        for tid, mask in before.items():
+            with contextlib.suppress(ProcessLookupError):
+                os.sched_setaffinity(tid, mask)
 
 
 @contextmanager

@@ -20,7 +20,9 @@ on the machine spoils a few pairs, and the median of hundreds barely moves.
 
 * acquire latency (one rate key + the login's cap; each acquire is followed by its release, not
   timed, as each floor call is followed by a second one): the median per slice, ratio to the
-  floor's (goal: ≤ 1.3×), and the p99 of each side over all slices;
+  floor's (goal: ≤ 1.3×), and the p99 of each side over all slices; timed with this process
+  and the server it started on one CPU (``_pairs.one_core``: no idle vCPU to wake per round
+  trip, whose cost moved the ratios 5-11 % between runs);
 * client CPU per acquire + release against two floor calls (what the process spends itself);
 * decisions per second (an acquire or a release: one script each) from 4 processes on one key,
   against 4 processes running the trivial script (goal: ≥ 0.8× the floor's): all processes run
@@ -55,7 +57,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import redis
 import redis.asyncio
-from _pairs import apaired_together, emit, summarize
+from _pairs import apaired_together, emit, one_core, summarize
 
 from smsc_async._backend import Demand, Reservation
 from smsc_async.redis import RedisBackend
@@ -63,6 +65,10 @@ from smsc_async.redis import RedisBackend
 # One key whose rule never refuses (a huge limit, a millisecond window) plus the login's cap.
 DEMANDS = (Demand("bench:one", 10**9, 0.001), Demand("*concurrency", 10**6, 0.0))
 TRIVIAL = "return 0"
+
+
+#: The servers this script started, by URL: their processes, for ``one_core``.
+SERVER_PIDS: dict[str, int] = {}
 
 
 @contextmanager
@@ -82,6 +88,7 @@ def redis_server() -> Iterator[str]:
         stderr=subprocess.DEVNULL,
     )
     url = f"redis://127.0.0.1:{port}/0"
+    SERVER_PIDS[url] = process.pid
     try:
         for _ in range(500):
             try:
@@ -392,7 +399,10 @@ def main() -> None:
     def run(url: str) -> None:
         figures: dict[str, Any] = {}
         n = args.slices * args.per_slice
-        measured = anyio.run(_latency, url, args.slices, args.per_slice)
+        # Client and server on one CPU while latency is timed (``_pairs.one_core``); a server
+        # named by --url runs where it runs.
+        with one_core(*[SERVER_PIDS[url]] if url in SERVER_PIDS else []):
+            measured = anyio.run(_latency, url, args.slices, args.per_slice)
         for kind, name in FLOORS.items():
             lat = measured[kind]
             latency, cpu = lat["latency"], lat["cpu"]
