@@ -287,20 +287,8 @@ async def apaired(
     quiet_gc: bool = True,
 ) -> Pair:
     """:func:`paired` for async slice functions."""
-    xs: list[float] = []
-    ys: list[float] = []
-    for i in range(warmup + slices):
-        with _no_gc(quiet_gc, i):
-            if i % 2 == 0:
-                x = await a()
-                y = await b()
-            else:
-                y = await b()
-                x = await a()
-        if i >= warmup:
-            xs.append(x)
-            ys.append(y)
-    return _summary(xs, ys)
+    one = await apaired_together({"": (a, b)}, slices=slices, warmup=warmup, quiet_gc=quiet_gc)
+    return one[""]
 
 
 async def apaired_together(
