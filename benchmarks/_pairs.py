@@ -145,7 +145,7 @@ def summarize(a: list[float], b: list[float]) -> Pair:
     For A/B figures that a benchmark pairs itself (slices run by other processes, the two
     sides of a pair run at the same time).
     """
-    return _summary(list(a), list(b))
+    return _summary(a, b)
 
 
 def pool(pairs: list[Pair]) -> Pair:

@@ -57,13 +57,12 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import redis
 import redis.asyncio
+from _backends import DEMANDS, percentile, timed_acquires
 from _pairs import apaired_together, emit, one_core, summarize
 
-from smsc_async._backend import Demand, Reservation
+from smsc_async._backend import Reservation
 from smsc_async.redis import RedisBackend
 
-# One key whose rule never refuses (a huge limit, a millisecond window) plus the login's cap.
-DEMANDS = (Demand("bench:one", 10**9, 0.001), Demand("*concurrency", 10**6, 0.0))
 TRIVIAL = "return 0"
 
 
@@ -101,11 +100,6 @@ def redis_server() -> Iterator[str]:
     finally:
         process.terminate()
         process.wait()
-
-
-def _percentile(values: list[float], q: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(len(ordered) * q))]
 
 
 class _Floor:
@@ -173,14 +167,9 @@ async def _latency(url: str, slices: int, per_slice: int) -> dict[str, dict[str,
 
         def ours(kind: str) -> Callable[[], Awaitable[float]]:
             async def slice_() -> float:
-                took = []
+                took: list[float] = []
                 start_cpu = cpu()
-                for _ in range(per_slice):
-                    start = clock()
-                    got = await backend.acquire(DEMANDS)
-                    took.append(clock() - start)
-                    assert isinstance(got, Reservation)
-                    await backend.release(got, sent=True)
+                await timed_acquires(backend, took, per_slice)
                 cpu_pairs[kind]["ours"].append((cpu() - start_cpu) / per_slice * 1e6)
                 samples[kind]["ours"] += took
                 return statistics.median(took) * 1e6
@@ -221,8 +210,8 @@ async def _latency(url: str, slices: int, per_slice: int) -> dict[str, dict[str,
     return {
         kind: {
             "latency": latency[kind],
-            "p99_ours": _percentile(samples[kind]["ours"], 0.99),
-            "p99_floor": _percentile(samples[kind]["floor"], 0.99),
+            "p99_ours": percentile(samples[kind]["ours"], 0.99),
+            "p99_floor": percentile(samples[kind]["floor"], 0.99),
             "cpu": summarize(cpu_pairs[kind]["floor"], cpu_pairs[kind]["ours"]),
         }
         for kind in FLOORS

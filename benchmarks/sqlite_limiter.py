@@ -41,28 +41,11 @@ import anyio
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
+from _backends import DEMANDS, timed_acquires
 from _pairs import Pair, apaired, emit, one_core
 
 from smsc_async._backend import Demand, LimiterBackend, MemoryBackend, Reservation
 from smsc_async.sqlite import SQLiteBackend
-
-# One key whose rule never refuses (a huge limit, a millisecond window) plus the login's cap.
-DEMANDS = (Demand("bench:one", 10**9, 0.001), Demand("*concurrency", 10**6, 0.0))
-
-
-def _percentile(values: list[float], q: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(len(ordered) * q))]
-
-
-async def _timed(backend: LimiterBackend, out: list[float], per: int) -> None:
-    clock = time.perf_counter
-    for _ in range(per):
-        start = clock()
-        got = await backend.acquire(DEMANDS)
-        out.append(clock() - start)
-        assert isinstance(got, Reservation)
-        await backend.release(got, sent=True)
 
 
 async def _latency(
@@ -83,7 +66,7 @@ async def _latency(
     def timed(backend: LimiterBackend) -> Callable[[], Awaitable[float]]:
         async def slice_() -> float:
             out: list[float] = []
-            await _timed(backend, out, per)
+            await timed_acquires(backend, out, per)
             return statistics.median(out) * 1e6
 
         return slice_
