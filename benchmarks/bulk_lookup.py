@@ -316,10 +316,10 @@ async def loop_run(numbers: int, batch: int, which: str) -> dict[str, Any]:
 
     jitter = random.Random(7)
 
-    async def lookup(part: Sequence[str]) -> Any:
-        # The network: an answer 0.5-3 ms later (were every worker's answer ready in the same
-        # turn of the loop, the probe would measure their sum, which real answers never are).
+    async def lookup(part: Sequence[str], pace: Callable[[], Awaitable[None]]) -> Any:
+        # The network: an answer 0.5-3 ms later; then the session's order, pace then decode.
         await anyio.sleep(jitter.uniform(0.0005, 0.003))
+        await pace()
         return decode(OPERATOR_INFO, 200, answer(part))
 
     bulk = _bulk.BulkLookup(

@@ -15,10 +15,12 @@ cancellation -- cancels the requests still in flight before the block is left.
 No part keeps the event loop from other tasks for long: the reader hands over at every batch it
 sends on, after every 256 items that sent nothing on and after every 1,024 slots of the set rehashed
 (a table's worth at a million numbers), a worker's turn is one answer (decoding and matching one
-batch), and the results are made a column at a time. The objects a run makes die young, by reference
-counting, one batch's worth in each stage: a million numbers bring on a few collections of the
-youngest generation and none of the whole heap (a full collection is what long-lived objects piling
-up would bring round).
+batch), answers that come in together are decoded a few per turn of the loop, the reader's stretches
+sharing the same allowance (:class:`_Turns`: about a hundred numbers' worth a turn, however many
+workers were answered at once), and the results are made a column at a time. The objects a run makes
+die young, by reference counting, one batch's worth in each stage: a million numbers bring on a few
+collections of the youngest generation and none of the whole heap (a full collection is what long-
+lived objects piling up would bring round).
 """
 
 from __future__ import annotations
@@ -91,7 +93,15 @@ _PLAIN = frozenset("1234567")
 _PHONE_NOISE = re.compile(r"[\s\-().]")
 _PHONE = re.compile(r"\+?[1-9]\d{6,14}", re.ASCII)
 
-Lookup = Callable[[Sequence[str]], Awaitable[list[OperatorInfo]]]
+# The numbers a run reads or decodes in one turn of the event loop (rounded up to whole
+# batches; a stretch of reading costs about what decoding a batch does): every worker answered
+# in the same turn would otherwise decode in it, and keep other tasks waiting for all fourteen
+# answers (~7 ms at batch 100) where they now wait for one.
+_TURN_NUMBERS = 100
+
+#: ``lookup(part, pace)``: look ``part`` up, awaiting ``pace()`` once the answer is in and before
+#: decoding it (a turn of the loop shared with the run's other workers).
+Lookup = Callable[[Sequence[str], Callable[[], Awaitable[None]]], Awaitable[list[OperatorInfo]]]
 ProgressCallback = Callable[["LookupProgress"], object]
 
 
@@ -441,6 +451,36 @@ class _Rate:
         return (done - before) / (now - then) if now > then else 0.0
 
 
+class _Turns:
+    """Lets a few answers a turn of the event loop be decoded; the others wait for the next turn.
+
+    A worker awaits :meth:`wait` before its decode. Past ``per_turn`` of them the rest yield
+    (a checkpoint puts a task behind everything already ready, the loop's other tasks included)
+    and come back in the next turn, the first of them starting that turn's count. A turn with no
+    one deferred does not start a new count: the count then spans several quiet turns, which
+    costs at most one needless yield every ``per_turn`` answers, and needs no clock and no hook
+    into the event loop (the same code on asyncio and trio).
+    """
+
+    __slots__ = ("_left", "_per_turn", "_turn")
+
+    def __init__(self, per_turn: int) -> None:
+        self._per_turn = per_turn
+        self._left = per_turn
+        self._turn = 0
+
+    async def wait(self) -> None:
+        """Return in a turn of the loop that has room for one more decode."""
+        while self._left <= 0:
+            turn = self._turn
+            await anyio.lowlevel.checkpoint()
+            if self._turn == turn:
+                # The first to come back after yielding: a new turn, a new count.
+                self._turn = turn + 1
+                self._left = self._per_turn
+        self._left -= 1
+
+
 class LookupResults:
     """The results of a running :class:`BulkLookup`: iterate it with ``async for``.
 
@@ -522,6 +562,7 @@ class BulkLookup:
         self._rate = _Rate(rate_span)
         # The largest batch the gateway accepted after refusing a bigger one for its size.
         self._cap = batch_size
+        self._turns = _Turns(max(1, -(-_TURN_NUMBERS // batch_size)))
         self._hint = total
         if total is None and not isinstance(phones, AsyncIterable):
             try:
@@ -762,7 +803,7 @@ class BulkLookup:
 
     async def _counted(self, part: list[str]) -> list[OperatorInfo]:
         self._requests += 1
-        return await self._lookup_fn(part)
+        return await self._lookup_fn(part, self._turns.wait)
 
     # -- progress ----------------------------------------------------------------------------
 
@@ -911,7 +952,11 @@ class _Reader:
             lookup._unread_hint_lost += lost
 
     async def send(self) -> None:
-        """Send on what :meth:`take` made ready (and let other tasks run)."""
+        """Send on what :meth:`take` made ready (and let other tasks run).
+
+        The next stretch of reading waits for a turn with room, as a decode does: a stretch
+        costs about what decoding a batch does.
+        """
         lookup = self._lookup
         if self._rejected:
             rejected, self._rejected = self._rejected, []
@@ -920,6 +965,7 @@ class _Reader:
             await self._ship()
         else:
             await anyio.lowlevel.checkpoint()
+        await lookup._turns.wait()
 
     async def _ship(self) -> None:
         batch, self._batch = self._batch, []

@@ -9,7 +9,7 @@ import logging
 import math
 import os
 from collections import deque
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from types import TracebackType
 from typing import Any, Generic, TypeVar
 
@@ -554,16 +554,23 @@ class Session(MessageCalls, ChannelCalls, InfoCalls, DataCalls):
                 name=endpoint.name,
             )
 
-    async def _call_once(self, endpoint: Endpoint[T], params: dict[str, str]) -> T:
+    async def _call_once(
+        self,
+        endpoint: Endpoint[T],
+        params: dict[str, str],
+        pace: Callable[[], Awaitable[None]] | None = None,
+    ) -> T:
         """One attempt of a read, without the session's retries.
 
         For callers that retry by the same policy themselves (bulk look-ups): retries never nest.
+        ``pace`` is awaited between the answer's arrival and its decoding (a bulk run shares out
+        its decoding among the turns of the event loop).
         """
         if endpoint.kind is Kind.SEND:
             raise RuntimeError("sends go through _call: they need an id and the send guard")
         if endpoint.selector:
             params = {**dict(endpoint.selector), **params}
-        return await self._attempt(endpoint, params, params, 1)
+        return await self._attempt(endpoint, params, params, 1, pace)
 
     def _attempt_deadline(self, admitted: float) -> float:
         """When an attempt admitted at ``admitted`` (session clock) gives up on its answer.
@@ -574,7 +581,12 @@ class Session(MessageCalls, ChannelCalls, InfoCalls, DataCalls):
         return admitted + self._timeout
 
     async def _attempt(
-        self, endpoint: Endpoint[T], params: dict[str, str], key: dict[str, str], attempt: int
+        self,
+        endpoint: Endpoint[T],
+        params: dict[str, str],
+        key: dict[str, str],
+        attempt: int,
+        pace: Callable[[], Awaitable[None]] | None = None,
     ) -> T:
         clock = self._clock
         started = clock.now()
@@ -598,7 +610,7 @@ class Session(MessageCalls, ChannelCalls, InfoCalls, DataCalls):
                     self._sends_in_flight += 1
                 try:
                     result = await self._exchange(
-                        endpoint, params, lease, self._attempt_deadline(admitted)
+                        endpoint, params, lease, self._attempt_deadline(admitted), pace
                     )
                 finally:
                     if sending:
@@ -617,9 +629,17 @@ class Session(MessageCalls, ChannelCalls, InfoCalls, DataCalls):
             self._report(endpoint, attempt, started, admitted, outcome)
 
     async def _exchange(
-        self, endpoint: Endpoint[T], params: dict[str, str], lease: Lease, deadline: float
+        self,
+        endpoint: Endpoint[T],
+        params: dict[str, str],
+        lease: Lease,
+        deadline: float,
+        pace: Callable[[], Awaitable[None]] | None = None,
     ) -> T:
-        """POST one request and decode its answer, all by ``deadline`` (session clock)."""
+        """POST one request and decode its answer, all by ``deadline`` (session clock).
+
+        ``pace``, when given, is awaited once the answer is in, before it is decoded.
+        """
         name = endpoint.name
         progress = _Progress()
         # Only a send needs to know whether its bytes left (lost answer or never sent); tracing
@@ -666,6 +686,12 @@ class Session(MessageCalls, ChannelCalls, InfoCalls, DataCalls):
                 f"{name}: no complete answer within {self._timeout:g} s", endpoint=name
             )
         if failure is None:
+            if pace is not None:
+                try:
+                    await pace()
+                except BaseException:
+                    del content  # (a cancelled wait's traceback keeps no answer)
+                    raise
             try:
                 return decode(endpoint, status, content, redact=self._redact)
             except (APIError, ProtocolError) as exc:

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import collections
 import functools
 import gc
 import random
-from collections.abc import AsyncIterator, Callable, Iterable, Iterator, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Iterator, Sequence
 from typing import Any
 
 import anyio
@@ -58,6 +59,7 @@ def numbers(count: int, start: int = 0) -> Iterator[str]:
 
 
 MakeSession = Callable[..., Session]
+Pace = Callable[[], Awaitable[None]]
 
 
 @pytest.fixture
@@ -331,7 +333,7 @@ async def test_a_run_keeps_no_objects_alive(monkeypatch: pytest.MonkeyPatch) -> 
     """
     monkeypatch.setattr(_bulk, "_FRONT", 1000)
 
-    async def lookup(part: Sequence[str]) -> list[OperatorInfo]:
+    async def lookup(part: Sequence[str], pace: Pace) -> list[OperatorInfo]:
         await anyio.lowlevel.checkpoint()
         return [OperatorInfo(phone=p, operator="МТС") for p in part]
 
@@ -372,7 +374,7 @@ async def test_cap_shrinking_in_the_middle_of_a_batch_loses_nothing() -> None:
     limit = [10]
     calls = 0
 
-    async def lookup(part: Sequence[str]) -> list[OperatorInfo]:
+    async def lookup(part: Sequence[str], pace: Pace) -> list[OperatorInfo]:
         nonlocal calls
         calls += 1
         if calls == 12:
@@ -486,11 +488,110 @@ async def test_input_is_read_lazily(make_session: MakeSession, emulator: Emulato
     assert ahead <= (3 + 3 + 3 + 1) * 20 + 20
 
 
+@pytest.mark.parametrize(("batch", "per_turn"), [(100, 1), (50, 2), (30, 4)])
+async def test_answers_that_come_in_together_are_decoded_a_few_per_turn(
+    batch: int, per_turn: int
+) -> None:
+    """Fourteen answers ready in one turn of the loop: the other tasks wait for a few decodes.
+
+    Each worker awaits ``pace()`` before it decodes. An observer task that yields without end
+    runs once a turn; between two of its runs, no more than two turns' worth of decodes (about
+    100 numbers a turn) may happen, however many workers were answered at once.
+    """
+    concurrency = 14
+    ready = anyio.Event()
+    waiting = 0
+    turn = 0
+    decoded_in: list[int] = []
+
+    async def lookup(part: Sequence[str], pace: Pace) -> list[OperatorInfo]:
+        nonlocal waiting
+        if not decoded_in:
+            # The first batch goes alone. While it is out, the reader sends the batches on, a
+            # turn each, and starts a worker for every other one (the one between goes to the
+            # worker started last): a hundred turns start them all.
+            while turn < 100:
+                await anyio.lowlevel.checkpoint()
+        else:
+            waiting += 1
+            if waiting < concurrency:
+                await ready.wait()
+            else:
+                ready.set()  # every worker is answered at once
+        await pace()
+        decoded_in.append(turn)
+        return [OperatorInfo(phone=p, operator="X") for p in part]
+
+    async def observe() -> None:
+        nonlocal turn
+        while True:
+            await anyio.lowlevel.checkpoint()
+            turn += 1
+
+    bulk = BulkLookup(
+        lookup,
+        numbers((2 * concurrency + 1) * batch),
+        batch_size=batch,
+        concurrency=concurrency,
+        progress=None,
+        total=None,
+        skip=(),
+        retries=0,
+        rate_span=1.0,
+    )
+    with anyio.fail_after(30):  # a guard against a hang, not a speed bound
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(observe)
+            async with bulk as results:
+                got = [r async for r in results]
+            tg.cancel_scope.cancel()
+    assert waiting == 2 * concurrency
+    assert len(got) == (2 * concurrency + 1) * batch
+    assert all(r.ok for r in got)
+    assert len(decoded_in) == 2 * concurrency + 1
+    per_observed_turn = collections.Counter(decoded_in[1:])
+    assert max(per_observed_turn.values()) <= 2 * per_turn
+    # They were all answered: every turn from the first decode to the last did some.
+    assert len(per_observed_turn) >= concurrency // (2 * per_turn)
+
+
+async def test_the_session_decodes_each_answer_after_its_pace(
+    make_session: MakeSession, emulator: Emulator, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Through a session, every look-up's answer waits for ``pace()`` before it is decoded."""
+    import smsc_async._session as session_module
+
+    steps: list[str] = []
+    call_once = Session._call_once
+    real_decode = session_module.decode
+
+    async def once(self: Session, endpoint: Any, params: Any, pace: Any = None) -> Any:
+        assert pace is not None
+
+        async def paced() -> None:
+            steps.append("pace")
+            await pace()
+
+        return await call_once(self, endpoint, params, paced)
+
+    def decoding(*args: Any, **kwargs: Any) -> Any:
+        steps.append("decode")
+        return real_decode(*args, **kwargs)
+
+    monkeypatch.setattr(Session, "_call_once", once)
+    monkeypatch.setattr(session_module, "decode", decoding)
+    async with make_session(emulator) as smsc:
+        results = await run(smsc, numbers(250), batch_size=50)
+    assert len(results) == 250 and all(r.ok for r in results)
+    assert emulator.stats.requests[INFO] == 5
+    assert steps == ["pace", "decode"] * 5
+
+
 async def test_breaking_out_cancels_requests_in_flight() -> None:
     """Leaving the block cancels the look-ups in flight instead of waiting for their answers."""
     started = cancelled = 0
 
-    async def lookup(part: Sequence[str]) -> list[OperatorInfo]:
+    async def lookup(part: Sequence[str], pace: Pace) -> list[OperatorInfo]:
         nonlocal started, cancelled
         started += 1
         if started == 1:

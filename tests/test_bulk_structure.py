@@ -359,7 +359,7 @@ def test_lists_of_flat_records_that_need_their_init_still_get_it(
 
 
 def _reader(send: MemoryObjectSendStream[Any]) -> _Reader:
-    async def never(part: object) -> list[OperatorInfo]:
+    async def never(part: object, pace: object) -> list[OperatorInfo]:
         raise AssertionError("not sent")
 
     lookup = BulkLookup(

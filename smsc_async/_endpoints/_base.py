@@ -5,7 +5,7 @@ from __future__ import annotations
 import enum
 import json
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from typing import Any, Generic, Protocol, TypeVar
 
 import attrs
@@ -100,6 +100,17 @@ class Dispatch(Protocol):
     async def __call__(self, endpoint: Endpoint[T], params: dict[str, str]) -> T: ...
 
 
+class PacedDispatch(Protocol):
+    """One attempt of a read, awaiting ``pace()`` (when given) before decoding its answer."""
+
+    async def __call__(
+        self,
+        endpoint: Endpoint[T],
+        params: dict[str, str],
+        pace: Callable[[], Awaitable[None]] | None = None,
+    ) -> T: ...
+
+
 class Calls:
     """Base of the calls a :class:`~smsc_async.Session` offers itself.
 
@@ -107,7 +118,7 @@ class Calls:
     """
 
     _call: Dispatch
-    _call_once: Dispatch
+    _call_once: PacedDispatch
     _limits: RateLimits
     _clock: Clock
 

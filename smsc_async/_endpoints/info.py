@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterable, Callable, Iterable, Sequence
+from collections.abc import AsyncIterable, Awaitable, Callable, Iterable, Sequence
 
 import attrs
 
@@ -157,8 +157,11 @@ class InfoCalls(Calls):
             clock=self._clock,
         )
 
-    async def _lookup_batch(self, part: Sequence[str]) -> list[models.OperatorInfo]:
+    async def _lookup_batch(
+        self, part: Sequence[str], pace: Callable[[], Awaitable[None]]
+    ) -> list[models.OperatorInfo]:
         # The run normalized every number already (stricter than check_phones): straight to
         # the pipeline, without checking a million numbers twice. One attempt: the run retries
         # each batch by the session's policy itself, so the session's own retries must not nest.
-        return await self._call_once(OPERATOR_INFO, {"phone": ",".join(part)})
+        # ``pace`` shares the run's decoding out among the loop's turns.
+        return await self._call_once(OPERATOR_INFO, {"phone": ",".join(part)}, pace)
