@@ -19,8 +19,8 @@ batch), answers that come in together are decoded a few per turn of the loop, th
 sharing the same allowance (:class:`_Turns`: about a hundred numbers' worth a turn, however many
 workers were answered at once), and the results are made a column at a time. The objects a run makes
 die young, by reference counting, one batch's worth in each stage: a million numbers bring on a few
-collections of the youngest generation and none of the whole heap (a full collection is what long-
-lived objects piling up would bring round).
+collections of the youngest generation and none of the whole heap (a full collection is what
+long-lived objects piling up would bring round).
 """
 
 from __future__ import annotations
