@@ -83,6 +83,29 @@ def _key(result: LookupResult) -> tuple[str, str]:
     return (result.phone, repr(result.info) + repr(result.error))
 
 
+def stub_run(
+    lookup: Callable[[Sequence[str], Pace], Awaitable[list[OperatorInfo]]],
+    phones: Iterable[str],
+    *,
+    batch_size: int,
+    concurrency: int,
+    progress: Callable[[LookupProgress], None] | None = None,
+    rate_span: float = 1.0,
+) -> BulkLookup:
+    """A run on a stub look-up instead of a session: no retries, nothing skipped."""
+    return BulkLookup(
+        lookup,
+        phones,
+        batch_size=batch_size,
+        concurrency=concurrency,
+        progress=progress,
+        total=None,
+        skip=(),
+        retries=0,
+        rate_span=rate_span,
+    )
+
+
 async def run(session: Session, phones: object, **kwargs: object) -> list[LookupResult]:
     async with session.lookup_operators(phones, **kwargs) as results:  # type: ignore[arg-type]
         return [item async for item in results]
@@ -343,16 +366,8 @@ async def test_a_run_keeps_no_objects_alive(monkeypatch: pytest.MonkeyPatch) -> 
         if now.done % 1000 == 0 and not bulk._read_all:  # (the reader and its set end first)
             counts.append(len(gc.get_objects()))
 
-    bulk = BulkLookup(
-        lookup,
-        numbers(20_000),
-        batch_size=10,
-        concurrency=1,
-        progress=progress,
-        total=None,
-        skip=(),
-        retries=0,
-        rate_span=120.0,
+    bulk = stub_run(
+        lookup, numbers(20_000), batch_size=10, concurrency=1, progress=progress, rate_span=120.0
     )
     gc.collect()
     was = gc.isenabled()
@@ -383,17 +398,7 @@ async def test_cap_shrinking_in_the_middle_of_a_batch_loses_nothing() -> None:
             raise ParameterError(1, "parameters error", endpoint="info")
         return [OperatorInfo(phone=p, operator="X") for p in part]
 
-    bulk = BulkLookup(
-        lookup,
-        numbers(200),
-        batch_size=40,
-        concurrency=1,
-        progress=None,
-        total=None,
-        skip=(),
-        retries=0,
-        rate_span=1.0,
-    )
+    bulk = stub_run(lookup, numbers(200), batch_size=40, concurrency=1)
     async with bulk as results:
         got = [r.phone async for r in results]
     assert sorted(got) == sorted(numbers(200))
@@ -528,16 +533,8 @@ async def test_answers_that_come_in_together_are_decoded_a_few_per_turn(
             await anyio.lowlevel.checkpoint()
             turn += 1
 
-    bulk = BulkLookup(
-        lookup,
-        numbers((2 * concurrency + 1) * batch),
-        batch_size=batch,
-        concurrency=concurrency,
-        progress=None,
-        total=None,
-        skip=(),
-        retries=0,
-        rate_span=1.0,
+    bulk = stub_run(
+        lookup, numbers((2 * concurrency + 1) * batch), batch_size=batch, concurrency=concurrency
     )
     with anyio.fail_after(30):  # a guard against a hang, not a speed bound
         async with anyio.create_task_group() as tg:
@@ -603,17 +600,7 @@ async def test_breaking_out_cancels_requests_in_flight() -> None:
             raise
         raise AssertionError("unreachable")
 
-    bulk = BulkLookup(
-        lookup,
-        numbers(10_000),
-        batch_size=10,
-        concurrency=4,
-        progress=None,
-        total=None,
-        skip=(),
-        retries=0,
-        rate_span=1.0,
-    )
+    bulk = stub_run(lookup, numbers(10_000), batch_size=10, concurrency=4)
     with anyio.fail_after(30):  # a guard against a hang, not a speed bound
         async with bulk as results:
             async for _ in results:
