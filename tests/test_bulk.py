@@ -558,7 +558,7 @@ async def test_the_session_decodes_each_answer_after_its_pace(
     """Through a session, every look-up's answer waits for ``pace()`` before it is decoded."""
     import smsc_async._session as session_module
 
-    steps: list[str] = []
+    steps: list[tuple[int, str]] = []  # (task, step): workers interleave, each keeps order
     call_once = Session._call_once
     real_decode = session_module.decode
 
@@ -566,13 +566,13 @@ async def test_the_session_decodes_each_answer_after_its_pace(
         assert pace is not None
 
         async def paced() -> None:
-            steps.append("pace")
+            steps.append((anyio.get_current_task().id, "pace"))
             await pace()
 
         return await call_once(self, endpoint, params, paced)
 
     def decoding(*args: Any, **kwargs: Any) -> Any:
-        steps.append("decode")
+        steps.append((anyio.get_current_task().id, "decode"))
         return real_decode(*args, **kwargs)
 
     monkeypatch.setattr(Session, "_call_once", once)
@@ -581,7 +581,10 @@ async def test_the_session_decodes_each_answer_after_its_pace(
         results = await run(smsc, numbers(250), batch_size=50)
     assert len(results) == 250 and all(r.ok for r in results)
     assert emulator.stats.requests[INFO] == 5
-    assert steps == ["pace", "decode"] * 5
+    assert len(steps) == 10
+    for task in {task for task, _ in steps}:
+        mine = [step for t, step in steps if t == task]
+        assert mine == ["pace", "decode"] * (len(mine) // 2)
 
 
 async def test_breaking_out_cancels_requests_in_flight() -> None:
