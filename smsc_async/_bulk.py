@@ -42,7 +42,7 @@ from anyio.streams.memory import MemoryObjectReceiveStream, MemoryObjectSendStre
 
 from ._clock import Clock, SystemClock
 from ._converter import slot_setters
-from ._endpoints._base import Kind
+from ._endpoints._base import Kind, Pace
 from ._errors import (
     OperatorNotFoundError,
     ParameterError,
@@ -101,7 +101,7 @@ _TURN_NUMBERS = 100
 
 #: ``lookup(part, pace)``: look ``part`` up, awaiting ``pace()`` once the answer is in and before
 #: decoding it (a turn of the loop shared with the run's other workers).
-Lookup = Callable[[Sequence[str], Callable[[], Awaitable[None]]], Awaitable[list[OperatorInfo]]]
+Lookup = Callable[[Sequence[str], Pace], Awaitable[list[OperatorInfo]]]
 ProgressCallback = Callable[["LookupProgress"], object]
 
 
@@ -454,7 +454,8 @@ class _Rate:
 class _Turns:
     """Lets a few answers a turn of the event loop be decoded; the others wait for the next turn.
 
-    A worker awaits :meth:`wait` before its decode. Past ``per_turn`` of them the rest yield
+    A worker awaits :meth:`wait` before its decode, the reader before each stretch of reading.
+    Past ``per_turn`` of them the rest yield
     (a checkpoint puts a task behind everything already ready, the loop's other tasks included)
     and come back in the next turn, the first of them starting that turn's count. A turn with no
     one deferred does not start a new count: the count then spans several quiet turns, which
@@ -562,7 +563,7 @@ class BulkLookup:
         self._rate = _Rate(rate_span)
         # The largest batch the gateway accepted after refusing a bigger one for its size.
         self._cap = batch_size
-        self._turns = _Turns(max(1, -(-_TURN_NUMBERS // batch_size)))
+        self._turns = _Turns(-(-_TURN_NUMBERS // batch_size))  # whole batches, at least one
         self._hint = total
         if total is None and not isinstance(phones, AsyncIterable):
             try:

@@ -9,7 +9,7 @@ import logging
 import math
 import os
 from collections import deque
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Mapping
 from types import TracebackType
 from typing import Any, Generic, TypeVar
 
@@ -43,7 +43,7 @@ from ._endpoints import (
     Templates,
     Users,
 )
-from ._endpoints._base import Endpoint, Kind, Namespace, decode
+from ._endpoints._base import Endpoint, Kind, Namespace, Pace, decode
 from ._errors import (
     APIError,
     AuthorizationError,
@@ -558,7 +558,7 @@ class Session(MessageCalls, ChannelCalls, InfoCalls, DataCalls):
         self,
         endpoint: Endpoint[T],
         params: dict[str, str],
-        pace: Callable[[], Awaitable[None]] | None = None,
+        pace: Pace | None = None,
     ) -> T:
         """One attempt of a read, without the session's retries.
 
@@ -586,7 +586,7 @@ class Session(MessageCalls, ChannelCalls, InfoCalls, DataCalls):
         params: dict[str, str],
         key: dict[str, str],
         attempt: int,
-        pace: Callable[[], Awaitable[None]] | None = None,
+        pace: Pace | None = None,
     ) -> T:
         clock = self._clock
         started = clock.now()
@@ -634,7 +634,7 @@ class Session(MessageCalls, ChannelCalls, InfoCalls, DataCalls):
         params: dict[str, str],
         lease: Lease,
         deadline: float,
-        pace: Callable[[], Awaitable[None]] | None = None,
+        pace: Pace | None = None,
     ) -> T:
         """POST one request and decode its answer, all by ``deadline`` (session clock).
 

@@ -100,14 +100,16 @@ class Dispatch(Protocol):
     async def __call__(self, endpoint: Endpoint[T], params: dict[str, str]) -> T: ...
 
 
+#: What a caller hands the pipeline to be awaited between an answer's arrival and its decoding
+#: (a bulk run's share of the event loop's turns).
+Pace = Callable[[], Awaitable[None]]
+
+
 class PacedDispatch(Protocol):
     """One attempt of a read, awaiting ``pace()`` (when given) before decoding its answer."""
 
     async def __call__(
-        self,
-        endpoint: Endpoint[T],
-        params: dict[str, str],
-        pace: Callable[[], Awaitable[None]] | None = None,
+        self, endpoint: Endpoint[T], params: dict[str, str], pace: Pace | None = None
     ) -> T: ...
 
 

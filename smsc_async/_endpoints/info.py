@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterable, Awaitable, Callable, Iterable, Sequence
+from collections.abc import AsyncIterable, Callable, Iterable, Sequence
 
 import attrs
 
@@ -18,7 +18,7 @@ from .._errors import InvalidPhoneError, OperatorNotFoundError
 from .._limits import identical, per_login
 from .._retry import RetryPolicy
 from .._validation import check_int, check_phone, check_phones
-from ._base import Calls, Endpoint, Kind, as_list
+from ._base import Calls, Endpoint, Kind, Pace, as_list
 
 __all__ = ["BALANCE", "OPERATOR_INFO", "WAIT_CALL", "InfoCalls"]
 
@@ -157,9 +157,7 @@ class InfoCalls(Calls):
             clock=self._clock,
         )
 
-    async def _lookup_batch(
-        self, part: Sequence[str], pace: Callable[[], Awaitable[None]]
-    ) -> list[models.OperatorInfo]:
+    async def _lookup_batch(self, part: Sequence[str], pace: Pace) -> list[models.OperatorInfo]:
         # The run normalized every number already (stricter than check_phones): straight to
         # the pipeline, without checking a million numbers twice. One attempt: the run retries
         # each batch by the session's policy itself, so the session's own retries must not nest.
