@@ -29,7 +29,7 @@ import re
 from array import array
 from collections import deque
 from collections.abc import AsyncIterable, Awaitable, Callable, Iterable, Iterator, Sequence
-from itertools import repeat
+from itertools import islice, repeat
 from operator import attrgetter
 from types import TracebackType
 from typing import Union
@@ -92,6 +92,8 @@ _LOAD_UNIT = 10 << (_TABLE_BITS + 10)
 _PLAIN = frozenset("1234567")
 _PHONE_NOISE = re.compile(r"[\s\-().]")
 _PHONE = re.compile(r"\+?[1-9]\d{6,14}", re.ASCII)
+# Lines that are each a number take() would take as it is (7-15 ASCII digits from 1-7).
+_PLAIN_LINES = re.compile(r"[1-7][0-9]{6,14}(?:\n[1-7][0-9]{6,14})*")
 
 # The numbers a run reads or decodes in one turn of the event loop (rounded up to whole
 # batches; a stretch of reading costs about what decoding a batch does): every worker answered
@@ -837,7 +839,17 @@ class BulkLookup:
 class _Reader:
     """Turns input items into batches of new, normalized numbers (and results for bad ones)."""
 
-    __slots__ = ("_bad", "_batch", "_batches", "_lookup", "_rejected", "_results", "_seen")
+    __slots__ = (
+        "_ahead",
+        "_ahead_failure",
+        "_bad",
+        "_batch",
+        "_batches",
+        "_lookup",
+        "_rejected",
+        "_results",
+        "_seen",
+    )
 
     def __init__(
         self,
@@ -859,6 +871,9 @@ class _Reader:
                 self._bad.add(text)
         self._batch: list[str] = []
         self._rejected: list[LookupResult] = []
+        # Items take_from() read past a hand-over, and an error of the input read with them.
+        self._ahead: list[object] = []
+        self._ahead_failure: Exception | None = None
 
     def take(self, item: object) -> bool:
         """Take one input item; whether to :meth:`send` now.
@@ -909,9 +924,64 @@ class _Reader:
     def take_from(self, items: Iterator[object]) -> bool:
         """:meth:`take` items from ``items`` until it is time to :meth:`send`; whether any are left.
 
-        That is when :meth:`take` says so, or after ``_READER_STRETCH`` items. A number already in
-        the gateway's form, the usual item, is taken here without the call (what :meth:`take`
-        would do with it, step for step).
+        That is when :meth:`take` says so, or after ``_READER_STRETCH`` items. Items are read a
+        chunk at a time (at most what fills the batch or ends the stretch): a chunk of new
+        numbers already in the gateway's form, the usual input while the front set fills, is
+        checked and taken with a few calls for the whole chunk. Any other chunk is taken item by
+        item, a number in the gateway's form without the call (what :meth:`take` would do with
+        it, step for step); what a hand-over leaves of it is taken first by the next call. The
+        batches, results and hand-overs are those of :meth:`take` called item by item.
+        """
+        lookup = self._lookup
+        batch = self._batch
+        size = lookup._batch_size
+        seen = self._seen
+        quiet = 0
+        chunk = self._ahead
+        self._ahead = []
+        while True:
+            if not chunk:
+                failure = self._ahead_failure
+                if failure is not None:
+                    self._ahead_failure = None
+                    raise failure
+                chunk = []
+                try:
+                    # extend() keeps what it read before an error of the input: those items
+                    # are taken first, then the error is raised, as item by item.
+                    chunk.extend(
+                        islice(items, max(1, min(size - len(batch), _READER_STRETCH - quiet)))
+                    )
+                except Exception as exc:
+                    self._ahead_failure = exc
+                    if not chunk:
+                        continue
+                else:
+                    if not chunk:
+                        return False
+                    front = seen._front
+                    if front is not None and len(front) + len(chunk) <= seen._front_limit:
+                        texts = _plain_numbers(chunk)
+                        if texts is not None:
+                            numbers = set(map(int, texts))
+                            if len(numbers) == len(texts) and front.isdisjoint(numbers):
+                                front |= numbers
+                                batch.extend(texts)
+                                lookup._queued += len(texts)
+                                quiet += len(texts)
+                                chunk = []
+                                if len(batch) >= size or quiet >= _READER_STRETCH:
+                                    return True
+                                continue
+            quiet, handed_over = self._take_each(chunk, quiet)
+            chunk = []
+            if handed_over:
+                return True
+
+    def _take_each(self, chunk: list[object], quiet: int) -> tuple[int, bool]:
+        """Take ``chunk``'s items one by one; ``quiet`` and whether it is time to :meth:`send`.
+
+        At a hand-over the items left of ``chunk`` wait in ``_ahead`` for the next call.
         """
         lookup = self._lookup
         batch = self._batch
@@ -920,9 +990,9 @@ class _Reader:
         add = seen.add
         take = self.take
         plain = _PLAIN
-        queued = lost = quiet = 0
+        queued = lost = 0
         try:
-            for item in items:
+            for index, item in enumerate(chunk):
                 quiet += 1
                 if item.__class__ is str:
                     text: str = item.strip()
@@ -932,22 +1002,25 @@ class _Reader:
                         and 7 <= len(text) <= 15
                         and text[0] in plain
                     ):
+                        handed_over = False
                         if add(int(text)):
                             queued += 1
                             batch.append(text)
                             if seen.moved >= _REHASH_STRETCH:
                                 seen.moved = 0
-                                return True
-                            if len(batch) >= size:
-                                return True
+                                handed_over = True
+                            elif len(batch) >= size:
+                                handed_over = True
                         else:
                             lost += 1
-                        if quiet >= _READER_STRETCH:
-                            return True
+                        if handed_over or quiet >= _READER_STRETCH:
+                            self._ahead = chunk[index + 1 :]
+                            return quiet, True
                         continue
                 if take(item) or quiet >= _READER_STRETCH:
-                    return True
-            return False
+                    self._ahead = chunk[index + 1 :]
+                    return quiet, True
+            return quiet, False
         finally:
             lookup._queued += queued
             lookup._unread_hint_lost += lost
@@ -977,6 +1050,22 @@ class _Reader:
         await self.send()
         if self._batch:
             await self._ship()
+
+
+def _plain_numbers(chunk: list[object]) -> list[str] | None:
+    """The stripped texts of ``chunk`` if every item is a ``str`` already in the gateway's form.
+
+    One regular expression over the texts joined by newlines, instead of five tests an item (a
+    text with a newline of its own inside would add a line: the count tells).
+    """
+    try:
+        texts: list[str] = list(map(str.strip, chunk))  # type: ignore[arg-type]
+    except TypeError:  # an item that is not a str
+        return None
+    joined = "\n".join(texts)
+    if joined.count("\n") != len(texts) - 1 or _PLAIN_LINES.fullmatch(joined) is None:
+        return None
+    return texts
 
 
 def _as_text(item: object) -> tuple[str, TypeError | None]:

@@ -13,7 +13,7 @@ import copy
 import functools
 import json
 import pickle
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import anyio
@@ -440,18 +440,32 @@ def test_the_reader_hands_over_after_a_stretch_of_rehashing(
         assert len(seen) == 200_000 and doublings >= 2 * 1024 and largest >= 256
 
 
-def test_take_from_reads_as_take_does() -> None:
-    # take_from() is take() inlined for numbers already in the gateway's form: over a mix of
-    # every kind of item, the batches, rejections, counts and hand-overs come out the same.
+def _mixed_input(sparse: bool) -> list[object]:
+    """Numbers with every kind of other item among them: often, or (``sparse``) now and then."""
     mix: list[object] = []
-    for k in range(6_000):
+    dup, odd = (457, 1_301) if sparse else (7, 11)
+    for k in range(20_000 if sparse else 6_000):
         mix.append(f"79{(k * 7_919) % 10**9:09d}")
-        if k % 7 == 0:
+        if k % dup == 0:
             mix.append(mix[-1])  # a duplicate
-        if k % 11 == 0:
+        if k % odd == 0:
             mix.extend([f" 8916{k:07d} ", "", "junk", 79161234567, None, "+7 916 123-45-67"])
+            mix.extend([" 79161234568\t", "7916123\n7916124", "79161234569\n"])  # odd spacing
         if k % 500 == 0:
             mix.extend(["79000000001"] * 300)  # a long run of duplicates
+        if k % 1_777 == 0:
+            # Alone among plain numbers: two numbers' worth of digits in one item.
+            mix.append(f"79{k:09d}\n79{k + 1:09d}")
+    return mix
+
+
+@pytest.mark.parametrize("sparse", [False, True], ids=["dense", "sparse"])
+def test_take_from_reads_as_take_does(sparse: bool) -> None:
+    # take_from() is take() for a chunk of items at a time (whole chunks of new plain numbers
+    # at once, the rest item by item): over every kind of item, often or now and then (the
+    # front set filling and then emptying into the tables), the batches, rejections, counts and
+    # hand-overs come out the same.
+    mix = _mixed_input(sparse)
 
     def replay(by_call: bool) -> list[tuple[list[str], list[str], int, int]]:
         send, receive = anyio.create_memory_object_stream[Any](1)
@@ -491,6 +505,42 @@ def test_take_from_reads_as_take_does() -> None:
                     return marks
 
     assert replay(by_call=False) == replay(by_call=True)
+
+
+@pytest.mark.parametrize("bad_at", [0, 5, 99, 150, 260])
+def test_take_from_takes_what_came_before_an_error_of_the_input(bad_at: int) -> None:
+    # A chunk is read ahead: the items before the input's error are still taken (a bad one
+    # reported) as item by item, and the error is raised only after them, itself unchanged.
+    class Broken(Exception):
+        pass
+
+    def numbers() -> Iterator[object]:
+        for k in range(bad_at):
+            yield "junk" if k == bad_at - 1 else f"7916{k:07d}"
+        raise Broken("the input broke")
+
+    send, receive = anyio.create_memory_object_stream[Any](1)
+    with send, receive:
+        reader = _reader(send)
+        reader._lookup._batch_size = 100
+        items = numbers()
+        taken: list[str] = []
+        rejected: list[str] = []
+        failure: Exception | None = None
+        while failure is None:
+            try:
+                assert reader.take_from(items)
+            except Broken as exc:
+                failure = exc
+            if len(reader._batch) >= 100:
+                taken += reader._batch
+                reader._batch = []
+            rejected += [r.phone for r in reader._rejected]
+            reader._rejected = []
+        taken += reader._batch
+    assert isinstance(failure, Broken) and str(failure) == "the input broke"
+    want = [f"7916{k:07d}" for k in range(bad_at - 1)]
+    assert taken == want and rejected == (["junk"] if bad_at else [])
 
 
 @given(
