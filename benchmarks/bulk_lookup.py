@@ -197,6 +197,8 @@ class OneTable:
 
     __slots__ = ("_bits", "_mask", "_size", "_table")
     moved = 0  # the reader's cue to yield after rehashing: this set never gives it
+    _front = None  # no plain front set: the reader takes every number through add()
+    _front_limit = 0
 
     def __init__(self) -> None:
         self._bits = 12

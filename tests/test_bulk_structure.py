@@ -11,9 +11,11 @@ from __future__ import annotations
 
 import copy
 import functools
+import importlib.util
 import json
 import pickle
 from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import Any
 
 import anyio
@@ -505,6 +507,47 @@ def test_take_from_reads_as_take_does(sparse: bool) -> None:
                     return marks
 
     assert replay(by_call=False) == replay(by_call=True)
+
+
+def _benchmark_module(name: str) -> Any:
+    """``benchmarks/<name>.py``, imported from its file (the benchmarks are not a package)."""
+    path = Path(__file__).resolve().parent.parent / "benchmarks" / f"{name}.py"
+    spec = importlib.util.spec_from_file_location(f"_benchmark_{name}", path)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_the_benchmarks_one_table_set_plugs_into_the_reader(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # benchmarks/bulk_lookup.py measures our loop stalls against the old de-duplication set
+    # by putting it in _NumberSet's place: the reader must take the same numbers through it
+    # (it has no front set and never cues a hand-over, so only the hand-overs may differ).
+    one_table = _benchmark_module("bulk_lookup").OneTable
+    mix = _mixed_input(sparse=True)
+
+    def read_all() -> tuple[list[str], list[str]]:
+        send, receive = anyio.create_memory_object_stream[Any](1)
+        with send, receive:
+            reader = _reader(send)
+            reader._lookup._batch_size = 100
+            taken: list[str] = []
+            rejected: list[str] = []
+            items = iter(mix)
+            more = True
+            while more:
+                more = reader.take_from(items)
+                taken += reader._batch
+                rejected += [r.phone for r in reader._rejected]
+                reader._batch, reader._rejected = [], []
+            return taken, rejected
+
+    ours = read_all()
+    monkeypatch.setattr(_bulk, "_NumberSet", one_table)
+    theirs = read_all()
+    assert theirs == ours and len(ours[0]) > 20_000
 
 
 @pytest.mark.parametrize("bad_at", [0, 5, 99, 150, 260])
