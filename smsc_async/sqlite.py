@@ -43,6 +43,7 @@ import hmac
 import itertools
 import math
 import os
+import random
 import secrets
 import sqlite3
 import threading
@@ -68,6 +69,13 @@ DEFAULT_LEASE_TTL = 10.0
 DEFAULT_POLL_INTERVAL = 0.01
 #: Seconds a decision may wait for the file's write lock before the backend gives up.
 DEFAULT_TIMEOUT = 5.0
+# Tries for the write lock: SQLite's own busy handler sleeps 1, 2, 5, 10, 15 ... ms between
+# them, while a decision holds the lock a fraction of a millisecond, so processes taking turns
+# on one file spent most of the time asleep. Here the gap starts at _FIRST_GAP and doubles up
+# to _LAST_GAP (each drawn from half to one and a half of it), until the decision's timeout.
+_FIRST_GAP = 0.0001
+_LAST_GAP = 0.004
+_SQLITE_BUSY = 5
 # Rows that stopped counting are deleted at most this often, across all logs (each decision
 # already deletes the stale rows of the logs it reads).
 _SWEEP_EVERY = 30.0
@@ -103,6 +111,10 @@ class _Store:
         self.lease_ttl = lease_ttl
         self._wall = wall
         self._lock = threading.Lock()
+        # The pause between tries for the lock and the clock bounding them (tests set their own).
+        self._random = random.Random()
+        self._sleep: Callable[[float], None] = time.sleep
+        self._clock: Callable[[], float] = time.monotonic
         self._conn: sqlite3.Connection | None = None
         # Entries in flight to renew: reservation member -> its rows (log id, row member).
         self.leased: dict[str, list[tuple[bytes, str]]] = {}
@@ -129,15 +141,43 @@ class _Store:
             # the host loses the last decisions, and with them nothing the gateway remembers.
             conn.execute("PRAGMA synchronous=NORMAL")
             conn.executescript(_SCHEMA)
+            # From here on the tries for the lock are _begin()'s (the set-up above waited in
+            # SQLite's busy handler, bounded by the same timeout).
+            conn.execute("PRAGMA busy_timeout = 0")
             self._conn = conn
         return conn
+
+    def _begin(self, conn: sqlite3.Connection) -> None:
+        """``BEGIN IMMEDIATE``, tried again while another process holds the lock (``timeout``)."""
+        try:
+            conn.execute("BEGIN IMMEDIATE")
+            return
+        except sqlite3.OperationalError as exc:
+            if not _busy(exc):
+                raise
+        clock, sleep, jitter = self._clock, self._sleep, self._random.random
+        deadline = clock() + self.timeout
+        gap = _FIRST_GAP
+        while True:
+            left = deadline - clock()
+            if left <= 0:
+                # The error SQLite's own handler gives when its timeout runs out.
+                raise sqlite3.OperationalError("database is locked")
+            sleep(min(gap * (0.5 + jitter()), left))
+            try:
+                conn.execute("BEGIN IMMEDIATE")
+                return
+            except sqlite3.OperationalError as exc:
+                if not _busy(exc):
+                    raise
+            gap = min(2 * gap, _LAST_GAP)
 
     def run(self, fn: Any, *args: Any) -> Any:
         """``fn(conn, now, *args)`` inside one ``BEGIN IMMEDIATE`` transaction (worker thread)."""
         with self._lock:
             try:
                 conn = self._connect()
-                conn.execute("BEGIN IMMEDIATE")
+                self._begin(conn)
                 try:
                     now = self._now(conn)
                     result = fn(conn, now, *args)
@@ -194,6 +234,14 @@ class _Store:
             if self._conn is not None:
                 self._conn.close()
                 self._conn = None
+
+
+def _busy(exc: sqlite3.OperationalError) -> bool:
+    """Whether ``exc`` is SQLite's "busy": another connection holds the lock."""
+    code = getattr(exc, "sqlite_errorcode", None)  # Python 3.11+
+    if code is not None:
+        return bool(code & 0xFF == _SQLITE_BUSY)
+    return "database is locked" in str(exc)
 
 
 def _renew_loop(ref: weakref.ref[_Store], stop: threading.Event, interval: float) -> None:

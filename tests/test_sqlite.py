@@ -361,6 +361,69 @@ async def test_a_locked_file_fails_clearly(
         await backend.release(got, sent=True)
 
 
+def _locked_store(path: Path, timeout: float) -> tuple[Any, sqlite3.Connection, list[float]]:
+    """A backend's store, set up, with another connection holding the file's write lock.
+
+    The store sleeps on a clock of its own, recording each pause: no time passes.
+    """
+    store = SQLiteBackend(path, timeout=timeout)._store
+    store.run(lambda conn, now: None)  # connected, the schema made
+    other = sqlite3.connect(path, isolation_level=None)
+    other.execute("BEGIN IMMEDIATE")
+    now = [0.0]
+    gaps: list[float] = []
+
+    def sleep(seconds: float) -> None:
+        gaps.append(seconds)
+        now[0] += seconds
+
+    store._sleep, store._clock = sleep, lambda: now[0]
+    return store, other, gaps
+
+
+def _nominal_gaps(count: int) -> list[float]:
+    """0.1 ms doubling up to 4 ms: the pauses between tries for the lock, before jitter."""
+    return [min(0.0001 * 2**k, 0.004) for k in range(count)]
+
+
+def test_a_decision_tries_again_soon_after_the_lock_is_taken(tmp_path: Path) -> None:
+    # SQLite's own busy handler sleeps 1, 2, 5, 10, 15 ... ms between tries, where a decision
+    # holds the lock a fraction of a millisecond: the store tries again after about 0.1 ms,
+    # the pause doubling up to about 4 ms, and takes the lock at the first try after it is
+    # free.
+    store, other, gaps = _locked_store(tmp_path / "limits.sqlite3", timeout=5.0)
+    tries = 12
+
+    def sleep(seconds: float) -> None:
+        recorded(seconds)
+        if len(gaps) == tries:
+            other.execute("ROLLBACK")
+
+    recorded, store._sleep = store._sleep, sleep
+    try:
+        assert store.run(lambda conn, now: "decided") == "decided"
+    finally:
+        other.close()
+        store.close()
+    assert len(gaps) == tries
+    for gap, nominal in zip(gaps, _nominal_gaps(tries), strict=True):
+        assert nominal / 2 <= gap <= nominal * 1.5
+
+
+def test_a_decision_gives_up_on_the_lock_at_its_timeout(tmp_path: Path) -> None:
+    store, other, gaps = _locked_store(tmp_path / "limits.sqlite3", timeout=0.05)
+    try:
+        with pytest.raises(LimiterUnavailableError, match="database is locked"):
+            store.run(lambda conn, now: "decided")
+    finally:
+        other.close()
+        store.close()
+    # Every pause within its bounds, the last cut to what was left: 50 ms waited in all.
+    for gap, nominal in zip(gaps[:-1], _nominal_gaps(len(gaps)), strict=False):
+        assert nominal / 2 <= gap <= nominal * 1.5
+    assert math.isclose(sum(gaps), 0.05) and len(gaps) < 50
+
+
 @pytest.mark.anyio
 async def test_a_file_that_cannot_be_made_fails_clearly(tmp_path: Path) -> None:
     blocker = tmp_path / "not-a-dir"
