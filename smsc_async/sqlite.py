@@ -149,12 +149,8 @@ class _Store:
 
     def _begin(self, conn: sqlite3.Connection) -> None:
         """``BEGIN IMMEDIATE``, tried again while another process holds the lock (``timeout``)."""
-        try:
-            conn.execute("BEGIN IMMEDIATE")
+        if _try_begin(conn):
             return
-        except sqlite3.OperationalError as exc:
-            if not _busy(exc):
-                raise
         clock, sleep, jitter = self._clock, self._sleep, self._random.random
         deadline = clock() + self.timeout
         gap = _FIRST_GAP
@@ -164,12 +160,8 @@ class _Store:
                 # The error SQLite's own handler gives when its timeout runs out.
                 raise sqlite3.OperationalError("database is locked")
             sleep(min(gap * (0.5 + jitter()), left))
-            try:
-                conn.execute("BEGIN IMMEDIATE")
+            if _try_begin(conn):
                 return
-            except sqlite3.OperationalError as exc:
-                if not _busy(exc):
-                    raise
             gap = min(2 * gap, _LAST_GAP)
 
     def run(self, fn: Any, *args: Any) -> Any:
@@ -242,6 +234,17 @@ def _busy(exc: sqlite3.OperationalError) -> bool:
     if code is not None:
         return bool(code & 0xFF == _SQLITE_BUSY)
     return "database is locked" in str(exc)
+
+
+def _try_begin(conn: sqlite3.Connection) -> bool:
+    """``BEGIN IMMEDIATE`` once: False if another connection holds the write lock."""
+    try:
+        conn.execute("BEGIN IMMEDIATE")
+    except sqlite3.OperationalError as exc:
+        if not _busy(exc):
+            raise
+        return False
+    return True
 
 
 def _renew_loop(ref: weakref.ref[_Store], stop: threading.Event, interval: float) -> None:
