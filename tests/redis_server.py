@@ -15,6 +15,7 @@ Every server runs with ``--enable-debug-command local`` so a test can stall it w
 from __future__ import annotations
 
 import os
+import random
 import shutil
 import signal
 import socket
@@ -29,10 +30,32 @@ import redis
 _START_TIMEOUT = 10.0
 
 
-def _free_port() -> int:
+# A cluster node also listens on its port + 10000 (the cluster bus) and refuses to start on a
+# port above 55535; the kernel's free ports reach 60999, a fifth of them too high.
+CLUSTER_BUS_OFFSET = 10000
+MAX_CLUSTER_PORT = 65535 - CLUSTER_BUS_OFFSET
+
+
+def _bindable(port: int) -> bool:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
+        try:
+            sock.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+    return True
+
+
+def free_port(*, cluster: bool = False) -> int:
+    """A free loopback port; for a cluster node, one below 55536 whose bus port is free too."""
+    if not cluster:
+        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+            sock.bind(("127.0.0.1", 0))
+            return int(sock.getsockname()[1])
+    while True:
+        # From the kernel's usual ephemeral range, below the cluster's limit.
+        port = random.randrange(32768, MAX_CLUSTER_PORT + 1)
+        if _bindable(port) and _bindable(port + CLUSTER_BUS_OFFSET):
+            return port
 
 
 def _binary(name: str) -> str:
@@ -51,7 +74,7 @@ class RedisProcess:
         self.cluster = cluster
         self.process: subprocess.Popen[bytes] | None = None
         for _ in range(3):
-            self.port = port if port is not None else _free_port()
+            self.port = port if port is not None else free_port(cluster=cluster)
             if self._start():
                 return
             if port is not None:
@@ -201,7 +224,9 @@ class RedisCluster:
         cli = _binary("redis-cli")
         self.nodes: list[RedisProcess] = []
         try:
-            self.nodes = [RedisProcess(cluster=True) for _ in range(3)]
+            for _ in range(3):
+                # One by one, so that a node that cannot start leaves the others to stop().
+                self.nodes.append(RedisProcess(cluster=True))
             addresses = [f"127.0.0.1:{node.port}" for node in self.nodes]
             subprocess.run(
                 [
