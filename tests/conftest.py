@@ -151,6 +151,23 @@ def virtual_backend(name: str) -> tuple[str, dict[str, Any]]:
     return "asyncio", {"loop_factory": VirtualTimeLoop}
 
 
+@pytest.fixture(autouse=True)
+def _fresh_mock_clock(request: pytest.FixtureRequest) -> None:
+    """A trio MockClock of its own for each test parametrized with a shared one (``VIRTUAL``).
+
+    A parameter is built once, at collection: without this, every such test ran on the clock
+    the one before left, at whatever time it had reached, and a test's differences of times
+    were off by a rounding (540.05 - 540.0 is not 0.05). asyncio's loop is made per test.
+    """
+    callspec = getattr(request.node, "callspec", None)
+    backend = callspec.params.get("anyio_backend") if callspec is not None else None
+    if isinstance(backend, tuple) and backend[0] == "trio":
+        options = backend[1]
+        clock = options.get("clock")
+        if isinstance(clock, trio.testing.MockClock):
+            options["clock"] = trio.testing.MockClock(autojump_threshold=clock.autojump_threshold)
+
+
 @pytest.fixture(params=["asyncio", "trio"])
 def virtual_anyio_backend(request: pytest.FixtureRequest) -> tuple[str, dict[str, Any]]:
     """Both backends on virtual time; a module opts in with::
