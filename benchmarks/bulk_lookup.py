@@ -17,12 +17,14 @@ Parts (each prints its figures and one ``BENCH-JSON:`` line, see benchmarks/_pai
   garbage collection (which any young process meets, whatever it runs); the collections the
   run itself brings on are counted. The same-run baseline is the previous de-duplication set,
   one table rehashed whole when it fills (``--set one-table``). The longest stall of one run
-  is one unlucky turn of some 10,000: each variant runs ``--loop-runs`` times (ours and the
-  baseline in pairs that run side by side, one process per core, so that a slow spell of the
-  machine falls on both sides of a pair), reported as the median of the runs' longest stalls with
-  their range, the mean of each run's ten longest, the 99.9th percentile, the longest stall of
-  all runs, and the paired ratio (of the ten longest) with its spread. Goals: longest stall
-  < 10 ms at 1 M numbers at batch 50 (the default) and 100, peak RSS < 100 MB.
+  is one unlucky turn of some 10,000: each variant runs ``--loop-runs`` times, one run at a
+  time (ours and the baseline alternating A B B A ..., so that a drift of the machine favours
+  neither), reported as the median of the runs' longest stalls with their range, the mean of each
+  run's ten longest, the 99.9th percentile and the longest stall of all runs. The paired ratio
+  (with its spread) compares the ten longest stalls of neighbouring runs, each counted in
+  numbers' worth of its own run's CPU (its mean over the client CPU per number), which takes out
+  the speed of the spell each run fell in. Goals: longest stall < 10 ms at 1 M numbers at batch
+  50 (the default) and 100, peak RSS < 100 MB.
 * ``http`` -- client CPU per number (process time: the kernel's share of each socket call
   counts too) over real HTTP to the emulator in its own process, at batch 50 (the default) and
   100, each session paired in interleaved slices with a floor that posts the same batches with
@@ -383,6 +385,8 @@ async def loop_run(numbers: int, batch: int, which: str) -> dict[str, Any]:
         "stall_page_faults": probe.worst_faults,
         # The tail a run can reproduce: one longest stall is one turn of some 10,000.
         "stall_top10_ms": round(sum(stalls[-10:]) / 10 * 1e3, 3),
+        # The same in numbers' worth of this run's CPU: free of the speed of the spell it ran in.
+        "stall_top10_numbers": round(sum(stalls[-10:]) / 10 / (cpu / numbers - stub_us * 1e-6), 1),
         "stall_cpu_p999_ms": round(stalls[int(len(stalls) * 0.999)] * 1e3, 3),
         "stall_cpu_p99_ms": round(stalls[int(len(stalls) * 0.99)] * 1e3, 3),
         "stalls_above_5ms": sum(1 for x in stalls if x > 0.005),
@@ -411,60 +415,54 @@ def loop_part(args: argparse.Namespace) -> dict[str, Any]:
     """Each run in its own process (so each peak RSS is its own), ``--loop-runs`` of each.
 
     The longest stall of one run is the maximum of some 10,000 probe wake-ups: one unlucky turn
-    of the loop (or of the machine) sets it. So each variant runs several times, ours and the
-    one-table baseline at the default batch in pairs whose two runs go at the same time (two
-    processes on the two cores), and the figures are the median of the runs' longest stalls
-    with their range, and the longest stall of all the runs, which is what the goal bounds.
-    The ratio to the baseline is the median of the paired ratios of each run's ten longest
-    stalls (their mean): a single longest stall moved the ratio by 23-53 % between identical
-    runs here, as one pause of the host decides it; the ten longest are the tail each run
-    reproduces (the baseline's are its largest rehashes). Run one after the other, a pair's
-    runs fell in different spells of the machine (here one run took 1.0-1.9x the CPU per
-    number of its neighbour); side by side, a spell falls on both. The runs at batch 100 go
-    two at a time as well, so that every run measured shares the machine alike.
+    of the loop (or of the machine) sets it. So each variant runs several times, and the figures
+    are the median of the runs' longest stalls with their range, and the longest stall of all
+    the runs, which is what the goal bounds. The runs go one at a time, ours and the one-table
+    baseline at the default batch alternating A B B A ...: run side by side (one process per
+    core), the baseline's rehashes of a 16 MB table slowed our run on the other core, whose ten
+    longest stalls scattered by 12 % from run to run against 2-4 % alone. The ratio to the
+    baseline is the median of the paired ratios (neighbouring runs) of each run's ten longest
+    stalls (their mean), each counted in numbers' worth of its own run's CPU: the machine's
+    speed moved from one minute to the next (here 12.0-16.4 µs of CPU per number for the same
+    run), and a single longest stall moved the ratio by 23-53 % between identical runs, as one
+    pause of the host decides it; the ten longest are the tail each run reproduces (the
+    baseline's are its largest rehashes).
     """
     runs: dict[str, list[dict[str, Any]]] = {}
 
-    def start(which: str, batch: int) -> tuple[str, subprocess.Popen[str]]:
+    def run(which: str, batch: int) -> dict[str, Any]:
+        key = f"{which}@{batch}"
         argv = [sys.executable, __file__, "--part", "loop-one", "--set", which,
                 "--batch-size", str(batch), "--numbers", str(args.numbers)]  # fmt: skip
-        return f"{which}@{batch}", subprocess.Popen(argv, stdout=subprocess.PIPE, text=True)
-
-    def side_by_side(*variants: tuple[str, int]) -> list[dict[str, Any]]:
-        # The variants of a pair run at the same time, one process per core: a slow spell of
-        # the machine (here the same run took 1.0-1.9x the CPU from one minute to the next)
-        # then falls on both, where one after the other it fell on one side of a pair only.
-        started = [start(which, batch) for which, batch in variants]
-        got = []
-        for key, proc in started:
-            out, _ = proc.communicate()
-            if proc.returncode != 0:
-                raise RuntimeError(f"loop run {key} failed (exit {proc.returncode})")
-            run = json.loads(out.strip().splitlines()[-1])
-            runs.setdefault(key, []).append(run)
-            got.append(run)
-        return got
+        proc = subprocess.run(argv, stdout=subprocess.PIPE, text=True, check=False)
+        if proc.returncode != 0:
+            raise RuntimeError(f"loop run {key} failed (exit {proc.returncode})")
+        found = json.loads(proc.stdout.strip().splitlines()[-1])
+        runs.setdefault(key, []).append(found)
+        return found
 
     default = DEFAULT_LOOKUP_BATCH
-    pairs = [side_by_side(("one-table", default), ("ours", default)) for _ in range(args.loop_runs)]
-    pair = summarize(
-        [baseline["stall_top10_ms"] for baseline, _ in pairs],
-        [ours["stall_top10_ms"] for _, ours in pairs],
-    )
-    for _ in range(args.loop_runs // 2):
-        side_by_side(("ours", 100), ("ours", 100))
-    if args.loop_runs % 2:
-        side_by_side(("ours", 100))
+    baselines, ours_runs = [], []
+    for i in range(args.loop_runs):
+        # A B, then B A: each side leads every other pair.
+        order = ("one-table", "ours") if i % 2 == 0 else ("ours", "one-table")
+        got = {which: run(which, default) for which in order}
+        baselines.append(got["one-table"]["stall_top10_numbers"])
+        ours_runs.append(got["ours"]["stall_top10_numbers"])
+    pair = summarize(baselines, ours_runs)
+    for _ in range(max(args.loop_runs // 2, 1)):
+        run("ours", 100)
     print(
         f"loop: {args.numbers:,} numbers, no network (answers by a stub), asyncio, "
-        f"{args.loop_runs} runs of each, each in its own process"
+        f"{args.loop_runs} runs of each at batch {default} and {max(args.loop_runs // 2, 1)} of "
+        "ours at batch 100, one at a time, each in its own process"
     )
     summary: dict[str, Any] = {}
     for key, group in runs.items():
         figures = {
             name: _spread([r[name] for r in group])
-            for name in ("stall_cpu_ms", "stall_wall_ms", "stall_top10_ms", "stall_cpu_p999_ms",
-                         "peak_rss_mb", "cpu_us_per_number")
+            for name in ("stall_cpu_ms", "stall_wall_ms", "stall_top10_ms", "stall_top10_numbers",
+                         "stall_cpu_p999_ms", "peak_rss_mb", "cpu_us_per_number")
         }  # fmt: skip
         worst = max(r["stall_cpu_ms"] for r in group)
         full = sum(r["gc_collections"][2] for r in group)
@@ -493,7 +491,10 @@ def loop_part(args: argparse.Namespace) -> dict[str, Any]:
     ours = summary[f"ours@{default}"]
     worst = max(ours["stall_cpu_ms_max"], summary["ours@100"]["stall_cpu_ms_max"])
     rss = max(ours["peak_rss_mb"]["high"], summary["ours@100"]["peak_rss_mb"]["high"])
-    print("  ten longest stalls of a run, their mean: " + pair.line("ms", "one table", "ours"))
+    print(
+        "  ten longest stalls of a run, their mean, in numbers' worth of the run's CPU: "
+        + pair.line("numbers", "one table", "ours", digits=0)
+    )
     print(
         f"  longest stall of all our runs {worst:.2f} ms (goal < 10 ms at 1 M: "
         f"{'met' if worst < 10 else 'not met'}); peak RSS {rss:.1f} MB (goal < 100 MB)"
