@@ -375,6 +375,8 @@ async def loop_run(numbers: int, batch: int, which: str) -> dict[str, Any]:
     stub_us = (time.process_time() - t0) / (5 * 20 * batch) * 1e6
     assert done == numbers
     stalls = sorted(probe.stalls)
+    top100 = sum(stalls[-100:]) / 100
+    cpu_us_per_number = cpu / numbers * 1e6 - stub_us
     return {
         "set": which,
         "numbers": numbers,
@@ -388,11 +390,9 @@ async def loop_run(numbers: int, batch: int, which: str) -> dict[str, Any]:
         "stall_top10_ms": round(sum(stalls[-10:]) / 10 * 1e3, 3),
         # The hundred longest (the 1 % longest wake-ups): our ten longest are a few turns where
         # several answers came at once, and moved 14 % from run to run where these move 5 %.
-        "stall_top100_ms": round(sum(stalls[-100:]) / 100 * 1e3, 3),
+        "stall_top100_ms": round(top100 * 1e3, 3),
         # The same in numbers' worth of this run's CPU: free of the speed of the spell it ran in.
-        "stall_top100_numbers": round(
-            sum(stalls[-100:]) / 100 / (cpu / numbers - stub_us * 1e-6), 2
-        ),
+        "stall_top100_numbers": round(top100 / (cpu_us_per_number * 1e-6), 2),
         "stall_cpu_p999_ms": round(stalls[int(len(stalls) * 0.999)] * 1e3, 3),
         "stall_cpu_p99_ms": round(stalls[int(len(stalls) * 0.99)] * 1e3, 3),
         "stalls_above_5ms": sum(1 for x in stalls if x > 0.005),
@@ -400,7 +400,7 @@ async def loop_run(numbers: int, batch: int, which: str) -> dict[str, Any]:
         "probe_wakeups": len(stalls),
         **passes.figures(),
         "steal_ms": None if stolen is None or stolen_after is None else stolen_after - stolen,
-        "cpu_us_per_number": round(cpu / numbers * 1e6 - stub_us, 3),
+        "cpu_us_per_number": round(cpu_us_per_number, 3),
         "stub_us_per_number": round(stub_us, 3),
         "elapsed_s": round(elapsed, 2),
         "rss_start_mb": round(before, 1),

@@ -71,15 +71,22 @@ def _start_emulator() -> tuple[subprocess.Popen[bytes], str]:
         env={**os.environ, "PYTHONPATH": str(ROOT)},
     )
     url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 20
-    while time.monotonic() < deadline:
-        try:
-            httpx.post(url + "/sys/balance.php", data=FORM, timeout=1).raise_for_status()
-            return proc, url
-        except httpx.HTTPError:
-            time.sleep(0.1)
+    if _answers(url):
+        return proc, url
     proc.kill()
     raise RuntimeError("emulator did not start")
+
+
+def _answers(url: str, seconds: float = 20.0) -> bytes | None:
+    """The body of ``url``'s answer to a balance request, once it answers (``None``: never)."""
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        try:
+            response = httpx.post(url + "/sys/balance.php", data=FORM, timeout=1)
+            return response.raise_for_status().content
+        except httpx.HTTPError:
+            time.sleep(0.05)
+    return None
 
 
 class _Replay(asyncio.Protocol):
@@ -135,18 +142,14 @@ def _start_replay(url: str) -> tuple[multiprocessing.Process, str]:
     2 %). Replaying the recorded bytes costs the server a few µs a call, so the client is what
     limits the pace, as against the real gateway.
     """
-    body = httpx.post(url + "/sys/balance.php", data=FORM, timeout=10).content
+    body = _answers(url)
+    assert body is not None
     port = _free_port()
     server = multiprocessing.Process(target=_serve_replay, args=(body, port), daemon=True)
     server.start()
     replay = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 20
-    while time.monotonic() < deadline:
-        try:
-            if httpx.post(replay + "/sys/balance.php", data=FORM, timeout=1).content == body:
-                return server, replay
-        except httpx.HTTPError:
-            time.sleep(0.05)
+    if _answers(replay) == body:
+        return server, replay
     server.kill()
     raise RuntimeError("replay server did not start")
 
@@ -203,28 +206,25 @@ async def _concurrent(url: str, replay: str, seconds: float, slices: int) -> Pai
     Both give identical answers from the emulator at ``url``; they are timed against ``replay``,
     which answers every request with the emulator's balance answer.
     """
-    for base in (url, replay):
-        async with (
-            Session("demo", "demo", base_url=base, limits=_limits()) as smsc,
-            Session(
-                "demo", "demo", base_url=base, limits=_limits(), http_backend="aiohttp"
-            ) as fast,
-        ):
-            same = [await smsc.balance()]
-            assert same == [await fast.balance()]
-            if base == url:
-                same = [await smsc.operator_info("79161234567")]
-                assert same == [await fast.operator_info("79161234567")]
-                continue
-            for call in (smsc.balance, fast.balance):  # warm up the pools and caches
-                await _cpu_per_call(call, 100, 14)
-            return await apaired_loops(
-                lambda k: _cpu_per_call(smsc.balance, k, 14),
-                lambda k: _cpu_per_call(fast.balance, k, 14),
-                seconds=seconds,
-                slices=slices,
-            )
-    raise AssertionError("unreachable")
+    async with (
+        Session("demo", "demo", base_url=url, limits=_limits()) as smsc,
+        Session("demo", "demo", base_url=url, limits=_limits(), http_backend="aiohttp") as fast,
+    ):
+        same = [await smsc.balance(), await smsc.operator_info("79161234567")]
+        assert same == [await fast.balance(), await fast.operator_info("79161234567")]
+    async with (
+        Session("demo", "demo", base_url=replay, limits=_limits()) as smsc,
+        Session("demo", "demo", base_url=replay, limits=_limits(), http_backend="aiohttp") as fast,
+    ):
+        assert await smsc.balance() == await fast.balance()
+        for call in (smsc.balance, fast.balance):  # warm up the pools and caches
+            await _cpu_per_call(call, 100, 14)
+        return await apaired_loops(
+            lambda k: _cpu_per_call(smsc.balance, k, 14),
+            lambda k: _cpu_per_call(fast.balance, k, 14),
+            seconds=seconds,
+            slices=slices,
+        )
 
 
 def _import_ms(runs: int = 21) -> tuple[float, float]:
@@ -270,10 +270,8 @@ def main() -> None:
     args = parser.parse_args()
     seconds = args.slice_ms / 1e3
     if args.worker:
-        # One process's pairs of the concurrent figure, for the parent to pool, against an
-        # emulator of its own: the emulator's process has its own layout too, and one emulator
-        # for all the workers moved the pooled ratio of one run against the next by 7 % (with
-        # one emulator both runs agreed within 2 %), where one per worker pools it like theirs.
+        # One process's pairs of the concurrent figure, for the parent to pool, with servers of
+        # its own (a server's process has its own memory layout too, pooled like the workers').
         proc, url = _start_emulator()
         try:
             server, replay = _start_replay(url)
