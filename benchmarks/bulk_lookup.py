@@ -23,13 +23,13 @@ Parts (each prints its figures and one ``BENCH-JSON:`` line, see benchmarks/_pai
   run's ten longest and hundred longest, the 99.9th percentile and the longest stall of all
   runs. The ratio compares the hundred longest stalls of a run (their mean), each counted in
   numbers' worth of its own run's CPU (over the client CPU per number), which takes out the
-  speed of the spell each run fell in: the mean of ours over the mean of the baseline's, with the
-  spread of the paired ratios of neighbouring runs. Goals: longest stall < 10 ms at 1 M numbers
-  at batch 50 (the default) and 100, peak RSS < 100 MB. Beside every other pair runs the machine
-  alone (``--set machine``): the same probe over fixed turns, each a worker's decode of one
-  batch, for as long as the run of ours before it took. Its turns all cost the same, so its
-  long stalls are the machine's own (the host, its neighbours): the floor under ours. Every
-  stall over 5 ms is kept with the hypervisor's steal counted around it.
+  speed of the spell each run fell in: the median of ours over the median of the baseline's,
+  with the spread of the paired ratios of neighbouring runs. Goals: longest stall < 10 ms at
+  1 M numbers at batch 50 (the default) and 100, peak RSS < 100 MB. Beside every other pair runs
+  the machine alone (``--set machine``): the same probe over fixed turns, each a worker's
+  decode of one batch, for as long as the run of ours before it took. Its turns all cost the
+  same, so its long stalls are the machine's own (the host, its neighbours): the floor under
+  ours. Every stall over 5 ms is kept with the hypervisor's steal counted around it.
 * ``http`` -- client CPU per number (process time: the kernel's share of each socket call
   counts too) over real HTTP to the emulator in its own process, at batch 50 (the default) and
   100, each session paired in interleaved slices with a floor that posts the same batches with
@@ -69,7 +69,7 @@ import httpx
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from _pairs import apaired_together, emit, summarize_means
+from _pairs import apaired_together, emit, summarize_medians
 
 from smsc_async import RateLimits, RetryPolicy, Session, _bulk
 from smsc_async._constants import DEFAULT_LOOKUP_BATCH, DEFAULT_LOOKUP_CONCURRENCY
@@ -487,9 +487,11 @@ def loop_part(args: argparse.Namespace) -> dict[str, Any]:
     * **in numbers' worth of the run's own CPU** (the stall over the run's client CPU per
       number): the machine's speed moved from one minute to the next (12.0-16.4 µs of CPU per
       number for the same run);
-    * **means over the runs, not the median of the paired ratios**: the baseline's largest
-      rehash falls in two modes (about 500 or 700-800 ms in one fresh process or the next, as
-      the host places its memory), and the median of a dozen ratios jumped between them.
+    * **each side's median over the runs, not the median of the paired ratios nor the
+      means**: the baseline's largest rehash falls in two modes (about 350-500 or 700-800 ms
+      in one fresh process or the next, as the host places its memory). The median of a dozen
+      paired ratios jumped between the modes; the means moved 5.4 % between two runs of 21
+      (one high-mode run more or less), each side's median 0.1 %.
     """
     runs: dict[str, list[dict[str, Any]]] = {}
 
@@ -516,7 +518,7 @@ def loop_part(args: argparse.Namespace) -> dict[str, Any]:
         if i % 2 == 0:
             # The machine alone, as long as our run took: what stalls it brings on its own.
             run("machine", default, got["ours"]["elapsed_s"])
-    pair = summarize_means(baselines, ours_runs)
+    pair = summarize_medians(baselines, ours_runs)
     for _ in range(max(args.loop_runs // 4, 1)):
         run("ours", 100)
     print(
@@ -568,7 +570,7 @@ def loop_part(args: argparse.Namespace) -> dict[str, Any]:
     rss = max(ours["peak_rss_mb"]["high"], summary["ours@100"]["peak_rss_mb"]["high"])
     print(
         "  hundred longest stalls of a run, their mean, in numbers' worth of the run's CPU, "
-        "means over the runs: " + pair.line("numbers", "one table", "ours", digits=1)
+        "medians over the runs: " + pair.line("numbers", "one table", "ours", digits=1)
     )
     machine = summary[f"machine@{default}"]
     print(
