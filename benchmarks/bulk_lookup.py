@@ -29,11 +29,7 @@ Parts (each prints its figures and one ``BENCH-JSON:`` line, see benchmarks/_pai
   the machine alone (``--set machine``): the same probe over fixed turns, each a worker's
   decode of one batch, for as long as the run of ours before it took. Its turns all cost the
   same, so its long stalls are the machine's own (the host, its neighbours): the floor under
-  ours. Every stall over 5 ms is kept with the hypervisor's steal counted around it and with
-  the most numbers any stage (reading, decoding, handing out) handled during it: times the
-  run's CPU per number, what the work done in the stall is worth (on the usual 1-2 ms turns
-  this estimate comes within ~0.5 ms of the stall). A stall far past its work's worth was spent
-  on something else: the machine's, however the guest counted it.
+  ours. Every stall over 5 ms is kept with the hypervisor's steal counted around it.
 * ``http`` -- client CPU per number (process time: the kernel's share of each socket call
   counts too) over real HTTP to the emulator in its own process, at batch 50 (the default) and
   100, each session paired in interleaved slices with a floor that posts the same batches with
@@ -245,28 +241,6 @@ class OneTable:
         return True
 
 
-class Work:
-    """How many numbers each stage of a run has handled so far: read, decoded, handed out.
-
-    The probe reads these at every wake-up. A stall's work is at most the largest of the three
-    counts it saw go by times the run's whole CPU per number (every stage's share, the stub's
-    included): a stall much longer than that was not spent on the work.
-    """
-
-    __slots__ = ("decoded", "done", "read")
-
-    def __init__(self) -> None:
-        self.read = 0
-        self.decoded = 0
-        self.done = 0
-
-    def counting(self, items: Iterator[str]) -> Iterator[str]:
-        """``items``, counted into :attr:`read` as the run takes them."""
-        for item in items:
-            self.read += 1
-            yield item
-
-
 class LagProbe:
     """A task that asks to wake every ``interval`` s and records how late each wake-up came.
 
@@ -278,8 +252,7 @@ class LagProbe:
     #: Stalls longer than this are kept one by one, with the steal around them.
     LONG = 0.005
 
-    def __init__(self, work: Work, interval: float = 0.001) -> None:
-        self.work = work
+    def __init__(self, interval: float = 0.001) -> None:
         self.interval = interval
         self.worst_wall = 0.0
         self.worst_cpu = 0.0
@@ -287,10 +260,9 @@ class LagProbe:
         self.worst_faults = 0
         self.wakeups = 0
         self.stalls = array("d")
-        #: ``(stall ms, steal ms, numbers)`` per stall over LONG: the hypervisor's steal counted
-        #: since the probe last read it (at most ~100 wake-ups before), in the kernel's 10 ms
-        #: ticks, and the most numbers any stage of the run handled during the stall.
-        self.long: list[tuple[float, float | None, int]] = []
+        #: ``(stall ms, steal ms)`` per stall over LONG: the hypervisor's steal counted since the
+        #: probe last read it (at most ~100 wake-ups before), in the kernel's 10 ms ticks.
+        self.long: list[tuple[float, float | None]] = []
 
     async def run(self) -> None:
         clock = time.perf_counter
@@ -298,10 +270,8 @@ class LagProbe:
         usage = resource.getrusage
         # The steal counter is read every 100 wake-ups (~20 µs a read) and at each long stall.
         stolen, since = steal_ms(), 0
-        work = self.work
         while True:
             wall0, cpu0, use0 = clock(), cpu(), usage(resource.RUSAGE_SELF)
-            read, decoded, done = work.read, work.decoded, work.done
             await anyio.sleep(self.interval)
             wall = clock() - wall0 - self.interval
             spent = cpu() - cpu0
@@ -316,8 +286,7 @@ class LagProbe:
             if stall > self.LONG:
                 now = steal_ms()
                 steal = None if now is None or stolen is None else now - stolen
-                handled = max(work.read - read, work.decoded - decoded, work.done - done)
-                self.long.append((round(stall * 1e3, 3), steal, handled))
+                self.long.append((round(stall * 1e3, 3), steal))
                 stolen, since = now, 0
             elif since >= 100:
                 stolen, since = steal_ms(), 0
@@ -363,7 +332,7 @@ def answer(part: Sequence[str]) -> bytes:
     return ("[" + ",".join([_ENTRY % p for p in part]) + "]").encode()
 
 
-async def machine_load(batch: int, seconds: float, work: Work) -> int:
+async def machine_load(batch: int, seconds: float) -> int:
     """The machine's own stalls: ``seconds`` of fixed turns, each a worker's decode of a batch.
 
     No look-up runs: one task decodes and matches the same answer for ``batch`` numbers over and
@@ -380,7 +349,6 @@ async def machine_load(batch: int, seconds: float, work: Work) -> int:
     while time.perf_counter() < deadline:
         infos = decode(OPERATOR_INFO, 200, answer(part))
         _bulk._match(part, infos)
-        work.decoded += batch
         turns += 1
         await anyio.lowlevel.checkpoint()
     return turns
@@ -398,19 +366,16 @@ async def loop_run(numbers: int, batch: int, which: str, seconds: float = 0.0) -
         _bulk._NumberSet = OneTable  # type: ignore[misc,assignment]
 
     jitter = random.Random(7)
-    work = Work()
 
     async def lookup(part: Sequence[str], pace: Callable[[], Awaitable[None]]) -> Any:
         # The network: an answer 0.5-3 ms later; then the session's order, pace then decode.
         await anyio.sleep(jitter.uniform(0.0005, 0.003))
         await pace()
-        infos = decode(OPERATOR_INFO, 200, answer(part))
-        work.decoded += len(part)
-        return infos
+        return decode(OPERATOR_INFO, 200, answer(part))
 
     bulk = _bulk.BulkLookup(
         lookup,
-        work.counting(generated(numbers)),
+        generated(numbers),
         batch_size=batch,
         concurrency=DEFAULT_LOOKUP_CONCURRENCY,
         progress=None,
@@ -419,7 +384,7 @@ async def loop_run(numbers: int, batch: int, which: str, seconds: float = 0.0) -
         retries=0,
         rate_span=120.0,
     )
-    probe = LagProbe(work)
+    probe = LagProbe()
     before = rss_mb()
     done = 0
     # A fresh interpreter has never run a full collection, and its first one comes after ten
@@ -440,12 +405,11 @@ async def loop_run(numbers: int, batch: int, which: str, seconds: float = 0.0) -
         cpu0 = time.process_time()
         started = time.perf_counter()
         if which == "machine":
-            turns = await machine_load(batch, seconds, work)
+            turns = await machine_load(batch, seconds)
         else:
             async with bulk as results:
                 async for _ in results:
-                    work.done += 1
-            done = work.done
+                    done += 1
         cpu = time.process_time() - cpu0
         elapsed = time.perf_counter() - started
         tg.cancel_scope.cancel()
@@ -465,14 +429,6 @@ async def loop_run(numbers: int, batch: int, which: str, seconds: float = 0.0) -
     stalls = sorted(probe.stalls)
     top100 = sum(stalls[-100:]) / 100
     cpu_us_per_number = cpu / numbers * 1e6 - stub_us
-    # Each long stall with the CPU its work is worth at most: the numbers it saw handled times
-    # the run's whole CPU per number (the stub's writing of answers included).
-    long = [(stall, steal, handled, round(handled * cpu / numbers * 1e3, 3))
-            for stall, steal, handled in probe.long]  # fmt: skip
-    # The longest stall once each long one is cut to its work's worth.
-    accounted = max(
-        [x * 1e3 for x in stalls if x <= probe.LONG] + [min(x[0], x[3]) for x in long], default=0.0
-    )
     return {
         "set": which,
         "numbers": numbers,
@@ -493,8 +449,7 @@ async def loop_run(numbers: int, batch: int, which: str, seconds: float = 0.0) -
         "stall_cpu_p99_ms": round(stalls[int(len(stalls) * 0.99)] * 1e3, 3),
         "stalls_above_5ms": sum(1 for x in stalls if x > 0.005),
         "stalls_above_10ms": sum(1 for x in stalls if x > 0.010),
-        "long_stalls": long,
-        "stall_accounted_ms": round(accounted, 3),
+        "long_stalls": probe.long,
         "probe_wakeups": len(stalls),
         **passes.figures(),
         "steal_ms": None if stolen is None or stolen_after is None else stolen_after - stolen,
@@ -587,13 +542,10 @@ def loop_part(args: argparse.Namespace) -> dict[str, Any]:
         summary[key] = {
             **figures,
             "stall_cpu_ms_max": worst,
-            "stall_accounted_ms_max": max(r["stall_accounted_ms"] for r in group),
             "stalls_above_10ms": sum(r["stalls_above_10ms"] for r in group),
             # Every stall over 5 ms of every run, and how many of them had steal ticking near.
             "long_stalls": sorted(long, reverse=True),
-            "long_stalls_with_steal": sum(1 for x in long if x[1]),
-            # ... and how many lasted more than twice what the work done in them is worth.
-            "long_stalls_past_work": sum(1 for x in long if x[0] > 2 * x[3]),
+            "long_stalls_with_steal": sum(1 for _, steal in long if steal),
             "full_collections": full,
             "steal_ms": stolen,
         }
@@ -609,16 +561,13 @@ def loop_part(args: argparse.Namespace) -> dict[str, Any]:
             f"({p999['low']:.2f}-{p999['high']:.2f}); "
             f"{summary[key]['stalls_above_10ms']} wake-ups over 10 ms; {len(long)} over 5 ms "
             f"({summary[key]['long_stalls_with_steal']} with steal ticking since the probe's "
-            f"last look, {summary[key]['long_stalls_past_work']} over twice their work's "
-            f"worth); each cut to its work's worth, longest "
-            f"{summary[key]['stall_accounted_ms_max']:.2f} ms; full collections {full}; "
+            f"last look); full collections {full}; "
             + (f"steal {'/'.join(f'{x:.0f}' for x in stolen)} ms; " if stolen else "")
             + f"peak RSS {figures['peak_rss_mb']['high']:.1f} MB; "
             f"client CPU {figures['cpu_us_per_number']['median']:.2f} µs/number"
         )
     ours = summary[f"ours@{default}"]
     worst = max(ours["stall_cpu_ms_max"], summary["ours@100"]["stall_cpu_ms_max"])
-    accounted = max(ours["stall_accounted_ms_max"], summary["ours@100"]["stall_accounted_ms_max"])
     rss = max(ours["peak_rss_mb"]["high"], summary["ours@100"]["peak_rss_mb"]["high"])
     print(
         "  hundred longest stalls of a run, their mean, in numbers' worth of the run's CPU, "
@@ -627,22 +576,19 @@ def loop_part(args: argparse.Namespace) -> dict[str, Any]:
     machine = summary[f"machine@{default}"]
     print(
         f"  longest stall of all our runs {worst:.2f} ms (goal < 10 ms at 1 M: "
-        f"{'met' if worst < 10 else 'not met'}); with each stall over 5 ms cut to the work "
-        f"done in it, {accounted:.2f} ms; peak RSS {rss:.1f} MB (goal < 100 MB)"
+        f"{'met' if worst < 10 else 'not met'}); peak RSS {rss:.1f} MB (goal < 100 MB)"
     )
     print(
         f"  the machine alone ({len(runs[f'machine@{default}'])} runs of fixed turns, each a "
         f"worker's decode of one batch of {default}, as long as the run of ours before them): "
         f"longest stall {machine['stall_cpu_ms_max']:.2f} ms, {len(machine['long_stalls'])} "
-        f"over 5 ms ({machine['long_stalls_past_work']} over twice their work's worth), "
-        f"{machine['stalls_above_10ms']} over 10 ms"
+        f"over 5 ms, {machine['stalls_above_10ms']} over 10 ms"
     )
     return {
         "runs": runs,
         "summary": summary,
         "stall_ours_over_one_table": pair.as_dict(),
         "longest_stall_ms": worst,
-        "longest_stall_cut_to_work_ms": accounted,
         "machine_longest_stall_ms": machine["stall_cpu_ms_max"],
         "peak_rss_mb": rss,
     }
